@@ -1,0 +1,100 @@
+"""Agent rows. Column names are snake_case; the API's camelCase lives in app/."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from storage.db import Database, Row
+
+AGENT_COLUMNS = (
+    "id", "name", "description", "schedule", "prompt", "enabled", "max_turns",
+    "max_budget_usd", "timezone", "model", "cwd", "allowed_tools", "permission_mode",
+    "timeout_seconds", "concurrency_policy", "starting_deadline_seconds", "next_run_at",
+    "last_run_at", "last_status", "creator_id", "created_at", "updated_at",
+)  # fmt: skip
+UPDATABLE = frozenset(AGENT_COLUMNS) - {"id", "creator_id", "created_at"}
+
+_SELECT = (
+    "SELECT a.*, u.name AS creator_name FROM agents a LEFT JOIN users u ON u.id = a.creator_id"
+)
+
+
+async def insert_agent(db: Database, values: Mapping[str, Any]) -> None:
+    cols = [c for c in AGENT_COLUMNS if c in values]
+    async with db.write() as conn:
+        await conn.execute(
+            f"INSERT INTO agents ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+            [values[c] for c in cols],
+        )
+
+
+async def update_agent(db: Database, agent_id: str, values: Mapping[str, Any]) -> bool:
+    cols = [c for c in values if c in UPDATABLE]
+    if not cols:
+        return await get_agent(db, agent_id) is not None
+    async with db.write() as conn:
+        cur = await conn.execute(
+            f"UPDATE agents SET {', '.join(f'{c} = ?' for c in cols)} WHERE id = ?",
+            [*(values[c] for c in cols), agent_id],
+        )
+        return bool(cur.rowcount)
+
+
+async def set_next_run_times(db: Database, times: Iterable[tuple[int | None, str]]) -> None:
+    """Store ``(next_run_at, agent_id)`` pairs in one transaction."""
+    async with db.write() as conn:
+        await conn.executemany("UPDATE agents SET next_run_at = ? WHERE id = ?", list(times))
+
+
+async def get_agent(db: Database, agent_id: str) -> Row | None:
+    return await db.fetchone(f"{_SELECT} WHERE a.id = ?", (agent_id,))
+
+
+async def list_agents(db: Database) -> list[Row]:
+    return await db.fetchall(f"{_SELECT} ORDER BY a.name, a.id")
+
+
+async def list_enabled_agents(db: Database) -> list[Row]:
+    return await db.fetchall(f"{_SELECT} WHERE a.enabled = 1 ORDER BY a.id")
+
+
+async def count_agents(db: Database) -> tuple[int, int]:
+    """(all agents, enabled agents)."""
+    row = await db.fetchone("SELECT COUNT(*), COALESCE(SUM(enabled), 0) FROM agents")
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+async def delete_agent(db: Database, agent_id: str) -> int:
+    """Delete an agent with its runs, events and rollup; returns the number of runs removed.
+
+    The global daily rollup is reduced by the agent's own rollup in the same
+    transaction, so global stats never count runs that no longer exist.
+    """
+    async with db.write() as conn:
+        async with conn.execute("SELECT COUNT(*) FROM runs WHERE agent_id = ?", (agent_id,)) as cur:
+            row = await cur.fetchone()
+        removed = int(row[0]) if row else 0
+        await conn.execute(
+            """
+            UPDATE daily_global_stats SET
+                total = daily_global_stats.total - s.total,
+                success = daily_global_stats.success - s.success,
+                skipped = daily_global_stats.skipped - s.skipped,
+                cost_usd = daily_global_stats.cost_usd - s.cost_usd,
+                duration_ms_sum = daily_global_stats.duration_ms_sum - s.duration_ms_sum,
+                duration_count = daily_global_stats.duration_count - s.duration_count
+            FROM (SELECT * FROM daily_agent_stats WHERE agent_id = ?) AS s
+            WHERE daily_global_stats.day = s.day
+            """,
+            (agent_id,),
+        )
+        await conn.execute("DELETE FROM agents WHERE id = ?", (agent_id,))
+        return removed
+
+
+async def count_runs(db: Database, agent_id: str) -> int:
+    row = await db.fetchone(
+        "SELECT COUNT(*) FROM runs WHERE agent_id = ? AND status != 'skipped'", (agent_id,)
+    )
+    return int(row[0]) if row else 0

@@ -1,0 +1,147 @@
+"""Versioned schema migrations, applied in order at start (``PRAGMA user_version``).
+
+Never edit a migration that has shipped: add the next one.
+Times are stored as integer milliseconds since the Unix epoch (UTC); calendar
+days of the stats rollup as ``YYYY-MM-DD`` in the stats time zone.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import aiosqlite
+
+MIGRATIONS: list[str] = [
+    # 1: users, tokens, agents, runs, run events, daily rollups.
+    """
+    CREATE TABLE users (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE TABLE api_tokens (
+        id           TEXT PRIMARY KEY,
+        user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        token_hash   TEXT NOT NULL UNIQUE,
+        prefix       TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        revoked_at   INTEGER
+    );
+    CREATE TABLE agents (
+        id                         TEXT PRIMARY KEY,
+        name                       TEXT NOT NULL,
+        description                TEXT,
+        schedule                   TEXT NOT NULL,
+        prompt                     TEXT NOT NULL,
+        enabled                    INTEGER NOT NULL DEFAULT 1,
+        max_turns                  INTEGER NOT NULL DEFAULT 50,
+        max_budget_usd             REAL,
+        timezone                   TEXT NOT NULL,
+        model                      TEXT,
+        cwd                        TEXT,
+        allowed_tools              TEXT NOT NULL DEFAULT '[]',
+        permission_mode            TEXT NOT NULL DEFAULT 'dontAsk',
+        timeout_seconds            INTEGER NOT NULL DEFAULT 1800,
+        concurrency_policy         TEXT NOT NULL DEFAULT 'forbid',
+        starting_deadline_seconds  INTEGER DEFAULT 3600,
+        next_run_at                INTEGER,
+        last_run_at                INTEGER,
+        last_status                TEXT,
+        creator_id                 TEXT REFERENCES users(id) ON DELETE SET NULL,
+        created_at                 INTEGER NOT NULL,
+        updated_at                 INTEGER NOT NULL
+    );
+    CREATE INDEX agents_by_name ON agents(name, id);
+    CREATE TABLE runs (
+        id             TEXT PRIMARY KEY,
+        agent_id       TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+        status         TEXT NOT NULL,
+        trigger        TEXT NOT NULL DEFAULT 'manual',
+        scheduled_for  INTEGER,
+        output         TEXT,
+        cost_usd       REAL,
+        input_tokens   INTEGER,
+        output_tokens  INTEGER,
+        num_turns      INTEGER,
+        started_at     INTEGER NOT NULL,
+        completed_at   INTEGER,
+        duration_ms    INTEGER
+    );
+    CREATE INDEX runs_by_agent_time ON runs(agent_id, started_at DESC);
+    CREATE INDEX runs_by_time ON runs(started_at);
+    CREATE UNIQUE INDEX runs_one_per_slot ON runs(agent_id, scheduled_for)
+        WHERE scheduled_for IS NOT NULL;
+    CREATE INDEX runs_active ON runs(status) WHERE status IN ('running', 'queued');
+    CREATE TABLE run_events (
+        run_id  TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        seq     INTEGER NOT NULL,
+        at      INTEGER NOT NULL,
+        type    TEXT NOT NULL,
+        data    TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE daily_agent_stats (
+        agent_id        TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+        day             TEXT NOT NULL,
+        total           INTEGER NOT NULL DEFAULT 0,
+        success         INTEGER NOT NULL DEFAULT 0,
+        skipped         INTEGER NOT NULL DEFAULT 0,
+        cost_usd        REAL NOT NULL DEFAULT 0,
+        duration_ms_sum INTEGER NOT NULL DEFAULT 0,
+        duration_count  INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (agent_id, day)
+    ) WITHOUT ROWID;
+    CREATE TABLE daily_global_stats (
+        day             TEXT PRIMARY KEY,
+        total           INTEGER NOT NULL DEFAULT 0,
+        success         INTEGER NOT NULL DEFAULT 0,
+        skipped         INTEGER NOT NULL DEFAULT 0,
+        cost_usd        REAL NOT NULL DEFAULT 0,
+        duration_ms_sum INTEGER NOT NULL DEFAULT 0,
+        duration_count  INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE TABLE meta (
+        key    TEXT PRIMARY KEY,
+        value  TEXT NOT NULL
+    );
+    """,
+]
+
+
+async def schema_version(conn: aiosqlite.Connection) -> int:
+    async with conn.execute("PRAGMA user_version") as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def apply_migrations(conn: aiosqlite.Connection) -> int:
+    """Bring the schema up to date; returns the resulting version.
+
+    Each migration runs in its own ``BEGIN IMMEDIATE`` transaction together
+    with the version bump, so a crash leaves the file at a whole version.
+    """
+    version = await schema_version(conn)
+    if version > len(MIGRATIONS):
+        raise sqlite3.DatabaseError(
+            f"database schema version {version} is newer than this program "
+            f"({len(MIGRATIONS)}): upgrade cronagents"
+        )
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read inside the lock: another process may have migrated meanwhile.
+            if await schema_version(conn) >= number:
+                await conn.execute("COMMIT")
+                continue
+            for statement in _statements(script):
+                await conn.execute(statement)
+            await conn.execute(f"PRAGMA user_version={number}")
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+        await conn.execute("COMMIT")
+    return await schema_version(conn)
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
