@@ -1,0 +1,341 @@
+"""app.agent_session through the real SDK and bundled CLI, against the fake API."""
+
+# The fixture is imported by name, so test parameters "redefine" it.
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.agent_session import (
+    REDACTED,
+    Redactor,
+    SessionResult,
+    SessionSpec,
+    run_session,
+)
+from tests.fake_anthropic import (
+    PLAIN_TEXT,
+    TOOL_DONE_TEXT,
+    FakeAnthropic,
+    fake_anthropic,  # noqa: F401
+)
+
+pytestmark = pytest.mark.slow
+
+TAG_ENV = "CRONAGENTS_TEST_TAG"
+
+
+def tagged_processes(tag: str) -> list[tuple[int, str]]:
+    """Live (non-zombie) processes whose environment holds TAG_ENV=tag."""
+    needle = f"{TAG_ENV}={tag}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes()
+            if needle not in environ.split(b"\0"):
+                continue
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if stat[stat.rfind(")") + 2] not in "ZX":
+            found.append((int(entry), cmdline.decode(errors="replace")))
+    return found
+
+
+class Run:
+    """One run_session call: spec, collected events, result, timing."""
+
+    def __init__(self, fake: FakeAnthropic, tmp_path: Path, scenario: str, **spec: Any) -> None:
+        self.tag = uuid.uuid4().hex
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        self.env = {**fake.env(tmp_path), TAG_ENV: self.tag, **spec.pop("env", {})}
+        workdir = tmp_path / "work"
+        workdir.mkdir(exist_ok=True)
+        spec.setdefault("allowed_tools", ("Bash", "Read"))
+        self.spec = SessionSpec(
+            prompt=f"Please help. [[fake:{scenario}]]", cwd=str(workdir), env=self.env, **spec
+        )
+        self.events: list[dict[str, Any]] = []
+        self.elapsed = 0.0
+
+    async def on_event(self, event: dict[str, Any]) -> None:
+        json.dumps(event)  # must be JSON-serialisable
+        self.events.append(event)
+
+    async def __call__(self) -> SessionResult:
+        start = time.monotonic()
+        try:
+            return await run_session(self.spec, self.on_event)
+        finally:
+            self.elapsed = time.monotonic() - start
+
+    def types(self) -> list[str]:
+        return [e["type"] for e in self.events]
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["type"] == kind]
+
+    def assert_clean(self) -> None:
+        """No secret in any event, no process of the run left."""
+        secret = self.env["ANTHROPIC_API_KEY"]
+        assert secret not in json.dumps(self.events)
+        assert tagged_processes(self.tag) == []
+
+    def assert_framed(self) -> None:
+        """System init first, result last."""
+        assert self.events[0]["type"] == "system"
+        assert self.events[0]["subtype"] == "init"
+        assert self.events[-1]["type"] == "result"
+        assert self.types().count("result") == 1
+
+
+async def test_plain_success(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
+    run = Run(fake_anthropic, tmp_path, "plain")
+    result = await run()
+    assert result.status == "success", result.output
+    assert result.output == PLAIN_TEXT
+    assert result.cost_usd is not None and result.cost_usd > 0
+    assert result.input_tokens == 20
+    assert result.output_tokens == 10
+    assert result.num_turns == 1
+    assert result.session_id
+    run.assert_framed()
+    init = run.events[0]
+    assert init["cwd"] == run.spec.cwd
+    assert "Bash" in init["tools"]
+    assert init["model"]
+    assert [e["text"] for e in run.of_type("assistant_text")] == [PLAIN_TEXT]
+    final = run.events[-1]
+    assert final["subtype"] == "success"
+    assert final["isError"] is False
+    assert final["numTurns"] == 1
+    assert final["costUsd"] == result.cost_usd
+    assert final["result"] == PLAIN_TEXT
+    assert isinstance(final["durationMs"], int)
+    assert final["usage"]["output_tokens"] == 10
+    run.assert_clean()
+    assert run.elapsed < 15
+
+
+async def test_tool_use_then_text(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
+    run = Run(fake_anthropic, tmp_path, "tool_use")
+    result = await run()
+    assert result.status == "success", result.output
+    assert result.num_turns == 2
+    assert result.output == TOOL_DONE_TEXT
+    run.assert_framed()
+    types = run.types()
+    [tool_use] = run.of_type("tool_use")
+    [tool_result] = run.of_type("tool_result")
+    assert tool_use["name"] == "Bash"
+    assert tool_use["input"]["command"] == "echo hi"
+    assert tool_use["id"].startswith("toolu_")
+    assert tool_result["toolUseId"] == tool_use["id"]
+    assert tool_result["content"].strip() == "hi"
+    assert tool_result["isError"] is False
+    assert types.index("tool_use") < types.index("tool_result") < types.index("assistant_text")
+    # The follow-up request carried the tool result back to the API.
+    follow_up = fake_anthropic.messages_requests("tool_use")[-1].body
+    assert "tool_result" in json.dumps(follow_up["messages"][-1])
+    run.assert_clean()
+
+
+async def test_endless_tools_hit_max_turns(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
+    run = Run(fake_anthropic, tmp_path, "endless_tools", max_turns=2)
+    result = await run()
+    assert result.status == "error"
+    assert "turns" in result.output.lower()
+    assert result.num_turns is not None and result.num_turns >= 2
+    assert run.events[-1]["subtype"] == "error_max_turns"
+    assert len(run.of_type("tool_use")) == 2
+    run.assert_framed()
+    run.assert_clean()
+
+
+async def test_budget_exceeded(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
+    run = Run(fake_anthropic, tmp_path, "expensive", max_budget_usd=0.0001)
+    result = await run()
+    assert result.status == "budget_exceeded", result.output
+    assert "budget" in result.output.lower()
+    assert result.cost_usd is not None and result.cost_usd > 0.0001
+    final = run.events[-1]
+    assert final["subtype"] == "error_max_budget_usd"
+    # The CLI reports zero usage on this result; the totals come from model_usage.
+    assert final["usage"]["output_tokens"] == 0
+    assert result.input_tokens == 5_000_000
+    assert result.output_tokens == 5_000_000
+    assert result.num_turns == 1
+    run.assert_framed()
+    run.assert_clean()
+
+
+async def test_http500_is_bounded_by_timeout(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
+    run = Run(fake_anthropic, tmp_path, "http500", timeout_seconds=5)
+    result = await run()
+    assert result.status == "error"
+    assert result.output == "timed out after 5 s"
+    assert 5 <= run.elapsed < 12
+    retries = [e for e in run.of_type("system") if e["subtype"] == "api_retry"]
+    assert retries and retries[0]["data"]["error_status"] == 500
+    run.assert_clean()
+
+
+async def test_http500_without_retries_is_an_api_error(
+    fake_anthropic: FakeAnthropic, tmp_path: Path
+) -> None:
+    run = Run(
+        fake_anthropic,
+        tmp_path,
+        "http500",
+        timeout_seconds=30,
+        env={"CLAUDE_CODE_MAX_RETRIES": "0"},
+    )
+    result = await run()
+    assert result.status == "error"
+    assert "500" in result.output
+    assert run.events[-1]["isError"] is True
+    run.assert_framed()
+    run.assert_clean()
+
+
+async def _wait_for(predicate: Any, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_slow_cancel_leaves_no_process(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
+    run = Run(fake_anthropic, tmp_path, "slow")
+    seen = len(fake_anthropic.messages_requests("slow"))
+    task = asyncio.create_task(run())
+    await _wait_for(lambda: len(fake_anthropic.messages_requests("slow")) > seen)
+    assert tagged_processes(run.tag), "the CLI should be running"
+    await asyncio.sleep(0.5)
+    task.cancel()
+    start = time.monotonic()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.monotonic() - start < 8
+    run.assert_clean()
+
+
+async def test_cancel_kills_tool_children(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
+    run = Run(fake_anthropic, tmp_path, "sleep_tool")
+    task = asyncio.create_task(run())
+
+    def sleeping() -> bool:
+        return any("tail -f /dev/null" in cmd for _, cmd in tagged_processes(run.tag))
+
+    await _wait_for(sleeping)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not sleeping()
+    run.assert_clean()
+
+
+async def test_slow_timeout(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
+    run = Run(fake_anthropic, tmp_path, "slow", timeout_seconds=3)
+    result = await run()
+    assert result.status == "error"
+    assert result.output == "timed out after 3 s"
+    assert 3 <= run.elapsed < 9
+    assert run.events[0]["subtype"] == "init"
+    assert "result" not in run.types()
+    run.assert_clean()
+
+
+async def test_secrets_are_redacted(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
+    run = Run(fake_anthropic, tmp_path, "leak")
+    result = await run()
+    assert result.status == "success", result.output
+    secret = run.env["ANTHROPIC_API_KEY"]
+    assert secret not in result.output
+    assert REDACTED in result.output
+    assert any(REDACTED in e["text"] for e in run.of_type("assistant_text"))
+    run.assert_clean()
+
+
+async def test_bypass_permissions_refused_as_root(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("only refused when running as root")
+    events: list[dict[str, Any]] = []
+
+    async def on_event(event: dict[str, Any]) -> None:
+        events.append(event)
+
+    spec = SessionSpec(prompt="hi", cwd=str(tmp_path), permission_mode="bypassPermissions")
+    result = await run_session(spec, on_event)
+    assert result.status == "error"
+    assert "bypassPermissions" in result.output and "root" in result.output
+    assert events == []
+
+
+async def test_missing_cwd_is_an_error(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
+    events: list[dict[str, Any]] = []
+
+    async def on_event(event: dict[str, Any]) -> None:
+        events.append(event)
+
+    spec = SessionSpec(
+        prompt="hi",
+        cwd=str(tmp_path / "nope"),
+        env=fake_anthropic.env(tmp_path),
+        timeout_seconds=30,
+    )
+    result = await run_session(spec, on_event)
+    assert result.status == "error"
+    assert "nope" in result.output
+
+
+def test_redactor() -> None:
+    redactor = Redactor(
+        {
+            "ANTHROPIC_API_KEY": "sk-secret-123456",
+            "GH_TOKEN": "ghp_abcdef",
+            "MAX_TOKENS": "32000",
+            "PATH": "/usr/bin",
+            "SOME_AUTH_FLAG": "true",
+        }
+    )
+    assert redactor.text("key sk-secret-123456 and ghp_abcdef") == (
+        f"key {REDACTED} and {REDACTED}"
+    )
+    assert redactor.text("32000 /usr/bin true") == "32000 /usr/bin true"
+    assert redactor.deep({"a": ["sk-secret-123456", 1, None]}) == {"a": [REDACTED, 1, None]}
+
+
+async def test_concurrent_runs(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
+    runs = [Run(fake_anthropic, tmp_path / str(i), "plain") for i in range(3)]
+    results = await asyncio.gather(*(run() for run in runs))
+    assert [r.status for r in results] == ["success"] * 3
+    assert len({r.session_id for r in results}) == 3
+    for run in runs:
+        run.assert_framed()
+        run.assert_clean()
+
+
+async def test_on_event_error_propagates_after_cleanup(
+    fake_anthropic: FakeAnthropic, tmp_path: Path
+) -> None:
+    run = Run(fake_anthropic, tmp_path, "slow")
+
+    async def explode(event: dict[str, Any]) -> None:
+        raise ValueError("storage is down")
+
+    with pytest.raises(ValueError, match="storage is down"):
+        await run_session(run.spec, explode)
+    run.assert_clean()
