@@ -1,0 +1,85 @@
+"""API tokens: made with ``secrets``, stored as SHA-256 hashes, compared in constant time.
+
+A token is ``ca_`` + 43 URL-safe characters (256 bits). Its first 10
+characters (the *prefix*) are kept in clear so ``token list`` and
+``token revoke`` can name it; the rest never leaves the moment it is printed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from app.timeutil import now_ms
+from storage import Database
+from storage import users as user_store
+
+TOKEN_PREFIX = "ca_"
+PREFIX_LENGTH = 10
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    name: str
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_id(kind: str) -> str:
+    return f"{kind}_{secrets.token_hex(6)}"
+
+
+async def create_token(db: Database, user_name: str) -> tuple[User, str]:
+    """Create the user if needed and a new token for them; returns the clear token once."""
+    row = await user_store.get_or_create_user(db, new_id("usr"), user_name, now_ms())
+    token = new_token()
+    await user_store.insert_token(
+        db, new_id("tok"), row["id"], hash_token(token), token[:PREFIX_LENGTH], now_ms()
+    )
+    return User(row["id"], row["name"]), token
+
+
+class TokenAuthenticator:
+    """Checks bearer tokens against the active token hashes, kept in memory.
+
+    The set is reloaded when this process changes tokens, and within a
+    quarter of a second after another process (``cronagents token revoke``)
+    changes the database file.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._by_hash: dict[str, User] = {}
+        self._generation = -1
+
+    async def _refresh(self) -> None:
+        generation = await self._db.refresh_generation()
+        if generation != self._generation:
+            rows = await user_store.active_tokens(self._db)
+            self._by_hash = {r["token_hash"]: User(r["user_id"], r["user_name"]) for r in rows}
+            self._generation = generation
+
+    async def authenticate(self, authorization: str | None) -> User | None:
+        if not authorization:
+            return None
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        await self._refresh()
+        digest = hash_token(token.strip())
+        # Compare against every active hash in constant time (no early exit,
+        # no dict probe keyed by the secret-derived value).
+        found: User | None = None
+        for stored, user in self._by_hash.items():
+            if hmac.compare_digest(stored, digest):
+                found = user
+        return found

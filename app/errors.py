@@ -1,0 +1,42 @@
+"""Errors the service raises; the API turns them into the contract's JSON shape."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+
+class ServiceError(Exception):
+    """An error a client caused, with the HTTP status that says so."""
+
+    status_code = 400
+
+    def __init__(self, message: str, data: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+
+    def body(self) -> dict[str, object]:
+        body: dict[str, object] = {
+            "statusCode": self.status_code,
+            "statusMessage": HTTPStatus(self.status_code).phrase,
+            "message": self.message,
+        }
+        if self.data is not None:
+            body["data"] = self.data
+        return body
+
+
+class ValidationError(ServiceError):
+    """Bad input: ``data`` maps each bad field to what is wrong with it."""
+
+    def __init__(self, data: dict[str, str], message: str | None = None) -> None:
+        fields = ", ".join(sorted(data))
+        super().__init__(message or f"Invalid fields: {fields}", data)
+
+
+class NotFound(ServiceError):
+    status_code = 404
+
+
+class Conflict(ServiceError):
+    status_code = 409

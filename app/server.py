@@ -1,0 +1,126 @@
+"""Wiring: the database, service, runner, scheduler and API as one server object.
+
+The same object serves ``cronagents serve`` (headless) and the dashboard's
+embedded server, and the tests build it the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from app import config
+from app.api import build_api
+from app.auth import TokenAuthenticator
+from app.events import EventBus
+from app.service import AgentService
+from app.timeutil import now_ms
+from storage import Database
+
+log = logging.getLogger("cronagents.server")
+
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass
+class ServerConfig:
+    db_path: Path
+    max_concurrent_runs: int = 4
+    run_scheduler: bool = True
+    stats_zone: str | None = None
+    default_timezone: str | None = None
+    # Extra environment for every agent run (on top of this process's own).
+    agent_env: Mapping[str, str] = field(default_factory=dict)
+    workspaces_dir: Path | None = None
+
+
+class Server:
+    """Everything behind the API, started and stopped in the right order."""
+
+    def __init__(self, cfg: ServerConfig) -> None:
+        self.config = cfg
+        self.db = Database(cfg.db_path)
+        self.bus = EventBus()
+        self.service = AgentService(
+            self.db,
+            self.bus,
+            stats_zone=cfg.stats_zone or config.stats_zone_name(),
+            default_timezone=cfg.default_timezone or config.local_zone_name(),
+            clock=now_ms,
+        )
+        self.authenticator = TokenAuthenticator(self.db)
+        self.app = build_api(self.service, self.authenticator, self.bus)
+        self.extras: list[Any] = []
+
+    async def start(self) -> None:
+        await self.db.open()
+        await self.service.prepare()
+
+    async def stop(self) -> None:
+        self.bus.close()
+        for extra in reversed(self.extras):
+            await extra.stop()
+        await self.db.close()
+
+
+@contextlib.asynccontextmanager
+async def running(cfg: ServerConfig) -> AsyncIterator[Server]:
+    server = Server(cfg)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+class QuietUvicorn(uvicorn.Server):
+    """uvicorn that leaves signals to us (so shutdown can finish our own cleanup first)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def uvicorn_server(app: Any, host: str, port: int, *, log_to_stderr: bool = True) -> QuietUvicorn:
+    cfg = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        lifespan="off",
+        log_config=None,
+        access_log=log_to_stderr,
+        timeout_graceful_shutdown=5,
+        server_header=False,
+    )
+    return QuietUvicorn(cfg)
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+async def wait_until_started(server: uvicorn.Server, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not server.started:
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("the API server did not start")
+        await asyncio.sleep(0.01)

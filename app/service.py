@@ -1,0 +1,371 @@
+"""AgentService: the one home of the business rules.
+
+The API and the TUI (through the API) are thin; the scheduler and the runner
+call in here or are called from here. Everything returned is already in the
+API's JSON shape (camelCase keys, ISO timestamps).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from app.auth import User, new_id
+from app.cron import next_fire_time
+from app.errors import NotFound, ServiceError, ValidationError
+from app.events import EventBus
+from app.timeutil import DayCalendar, from_datetime, iso, now_ms, to_datetime
+from app.validation import DEFAULT_ALLOWED_TOOLS, validate_agent_body
+from storage import Database
+from storage import agents as agent_store
+from storage import runs as run_store
+from storage import stats as stats_store
+from storage.db import Row
+
+if TYPE_CHECKING:
+    pass
+
+PERIOD_DAYS = {"24h": 1, "7d": 7, "30d": 30}
+DEFAULT_PERIOD = "7d"
+DEFAULT_RUN_LIMIT = 100
+MAX_RUN_LIMIT = 1000
+
+
+class RunControl(Protocol):
+    """What the service needs from the runner."""
+
+    async def start_manual(self, agent: dict[str, Any]) -> str: ...
+
+    async def cancel_agent_runs(self, agent_id: str) -> int: ...
+
+
+AgentListener = Callable[[str, dict[str, Any] | None, str], None]
+"""Called as ``listener(kind, agent_json_or_None, agent_id)`` after a change;
+kind is ``created``, ``updated`` or ``deleted``."""
+
+
+def agent_json(row: Row) -> dict[str, Any]:
+    creator = (
+        {"id": row["creator_id"], "name": row["creator_name"]} if row["creator_id"] else None
+    )
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "description": row["description"],
+        "schedule": row["schedule"],
+        "prompt": row["prompt"],
+        "enabled": bool(row["enabled"]),
+        "maxTurns": row["max_turns"],
+        "maxBudgetUsd": row["max_budget_usd"],
+        "timezone": row["timezone"],
+        "model": row["model"],
+        "cwd": row["cwd"],
+        "allowedTools": json.loads(row["allowed_tools"]),
+        "permissionMode": row["permission_mode"],
+        "timeoutSeconds": row["timeout_seconds"],
+        "concurrencyPolicy": row["concurrency_policy"],
+        "startingDeadlineSeconds": row["starting_deadline_seconds"],
+        "nextRunAt": iso(row["next_run_at"]),
+        "lastRunAt": iso(row["last_run_at"]),
+        "lastStatus": row["last_status"],
+        "creator": creator,
+        "createdAt": iso(row["created_at"]),
+        "updatedAt": iso(row["updated_at"]),
+    }
+
+
+def run_json(row: Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "agentId": row["agent_id"],
+        "status": row["status"],
+        "trigger": row["trigger"],
+        "scheduledFor": iso(row["scheduled_for"]),
+        "output": row["output"],
+        "costUsd": row["cost_usd"],
+        "inputTokens": row["input_tokens"],
+        "outputTokens": row["output_tokens"],
+        "numTurns": row["num_turns"],
+        "startedAt": iso(row["started_at"]),
+        "completedAt": iso(row["completed_at"]),
+        "durationMs": row["duration_ms"],
+    }
+
+
+def event_json(row: Row) -> dict[str, Any]:
+    return {"seq": row["seq"], "at": iso(row["at"]), "type": row["type"], **json.loads(row["data"])}
+
+
+def parse_period(value: str | None, default: str | None = DEFAULT_PERIOD) -> str | None:
+    if value is None:
+        return default
+    if value not in PERIOD_DAYS:
+        raise ValidationError({"period": "must be one of 24h, 7d, 30d"}, "Invalid period")
+    return value
+
+
+def parse_limit(value: str | None) -> int:
+    if value is None:
+        return DEFAULT_RUN_LIMIT
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_RUN_LIMIT:
+        raise ValidationError(
+            {"limit": f"must be an integer from 1 to {MAX_RUN_LIMIT}"}, "Invalid limit"
+        )
+    return limit
+
+
+def _money(value: float) -> float:
+    return round(value, 6)
+
+
+class AgentService:
+    def __init__(
+        self,
+        db: Database,
+        bus: EventBus | None = None,
+        *,
+        stats_zone: str = "UTC",
+        default_timezone: str = "UTC",
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.db = db
+        self.bus = bus or EventBus()
+        self.calendar = DayCalendar(stats_zone)
+        self.default_timezone = default_timezone
+        self.clock = clock
+        self.runner: RunControl | None = None
+        self.listeners: list[AgentListener] = []
+        self._list_cache: tuple[int, bytes] | None = None
+
+    # -- start-up ---------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """Make the stats rollups match the stats zone (rebuilt if the zone changed)."""
+        zone = await stats_store.rollup_zone(self.db)
+        if zone != self.calendar.zone:
+            await stats_store.rebuild_rollups(self.db, self.calendar.zone, self.calendar.day_of)
+
+    def day_of(self, ms: int) -> str:
+        return self.calendar.day_of(ms)
+
+    # -- agents -----------------------------------------------------------
+
+    async def _agent_row(self, agent_id: str) -> Row:
+        row = await agent_store.get_agent(self.db, agent_id)
+        if row is None:
+            raise NotFound("Agent not found")
+        return row
+
+    async def get_agent(self, agent_id: str) -> dict[str, Any]:
+        return agent_json(await self._agent_row(agent_id))
+
+    async def list_agents(self) -> list[dict[str, Any]]:
+        return [agent_json(r) for r in await agent_store.list_agents(self.db)]
+
+    async def list_agents_body(self) -> bytes:
+        """``{"data": [...]}`` for ``GET /api/agents``, encoded once per database change."""
+        await self.db.refresh_generation()
+        cached = self._list_cache
+        if cached is not None and cached[0] == self.db.generation:
+            return cached[1]
+        generation = self.db.generation
+        body = json.dumps({"data": await self.list_agents()}, separators=(",", ":")).encode()
+        self._list_cache = (generation, body)
+        return body
+
+    def _next_run_at(self, schedule: str, timezone: str, enabled: bool, now: int) -> int | None:
+        if not enabled:
+            return None
+        return from_datetime(next_fire_time(schedule, timezone, to_datetime(now)))
+
+    async def create_agent(self, body: Any, user: User | None) -> dict[str, Any]:
+        values = validate_agent_body(body, creating=True)
+        now = self.clock()
+        values.setdefault("enabled", 1)
+        values.setdefault("max_turns", 50)
+        values.setdefault("timezone", self.default_timezone)
+        values.setdefault("allowed_tools", json.dumps(list(DEFAULT_ALLOWED_TOOLS)))
+        values.setdefault("permission_mode", "dontAsk")
+        values.setdefault("timeout_seconds", 1800)
+        values.setdefault("concurrency_policy", "forbid")
+        values.setdefault("starting_deadline_seconds", 3600)
+        values.update(
+            id=new_id("agt"),
+            creator_id=user.id if user else None,
+            created_at=now,
+            updated_at=now,
+            next_run_at=self._next_run_at(
+                values["schedule"], values["timezone"], bool(values["enabled"]), now
+            ),
+        )
+        await agent_store.insert_agent(self.db, values)
+        agent = await self.get_agent(values["id"])
+        self._changed("created", agent, agent["id"])
+        return agent
+
+    async def update_agent(self, agent_id: str, body: Any) -> dict[str, Any]:
+        values = validate_agent_body(body, creating=False)
+        current = await self._agent_row(agent_id)
+        now = self.clock()
+        if values:
+            values["updated_at"] = now
+            if {"schedule", "timezone", "enabled"} & values.keys():
+                values["next_run_at"] = self._next_run_at(
+                    values.get("schedule", current["schedule"]),
+                    values.get("timezone", current["timezone"]),
+                    bool(values.get("enabled", current["enabled"])),
+                    now,
+                )
+            if not await agent_store.update_agent(self.db, agent_id, values):
+                raise NotFound("Agent not found")
+        agent = await self.get_agent(agent_id)
+        if values:
+            self._changed("updated", agent, agent_id)
+        return agent
+
+    async def delete_agent(self, agent_id: str) -> dict[str, Any]:
+        row = await self._agent_row(agent_id)
+        if self.runner is not None:
+            await self.runner.cancel_agent_runs(agent_id)
+        removed = await agent_store.delete_agent(self.db, agent_id)
+        self._changed("deleted", None, agent_id)
+        return {"id": row["id"], "name": row["name"], "deletedRuns": removed}
+
+    async def count_runs(self, agent_id: str) -> int:
+        await self._agent_row(agent_id)
+        return await agent_store.count_runs(self.db, agent_id)
+
+    def _changed(self, kind: str, agent: dict[str, Any] | None, agent_id: str) -> None:
+        self._list_cache = None
+        for listener in list(self.listeners):
+            listener(kind, agent, agent_id)
+        self.bus.publish(f"agent.{kind}", agentId=agent_id, agent=agent)
+
+    def agents_changed(self) -> None:
+        """Something outside the service (runner, scheduler) changed agent rows."""
+        self._list_cache = None
+
+    # -- runs -------------------------------------------------------------
+
+    async def trigger_run(self, agent_id: str) -> str:
+        agent = await self.get_agent(agent_id)
+        if self.runner is None:
+            raise ServiceError("This server has no runner", None)
+        return await self.runner.start_manual(agent)
+
+    async def cancel_runs(self, agent_id: str) -> int:
+        await self._agent_row(agent_id)
+        cancelled = await self.runner.cancel_agent_runs(agent_id) if self.runner else 0
+        if cancelled == 0:
+            raise NotFound("No running executions found for this agent")
+        return cancelled
+
+    async def list_runs(
+        self, agent_id: str, limit: int = DEFAULT_RUN_LIMIT, period: str | None = None
+    ) -> list[dict[str, Any]]:
+        await self._agent_row(agent_id)
+        since = self.clock() - PERIOD_DAYS[period] * 86_400_000 if period else None
+        return [run_json(r) for r in await run_store.list_runs(self.db, agent_id, limit, since)]
+
+    async def get_run(self, agent_id: str, run_id: str) -> dict[str, Any]:
+        row = await run_store.get_run(self.db, run_id)
+        if row is None or row["agent_id"] != agent_id:
+            raise NotFound("Run not found")
+        run = run_json(row)
+        run["events"] = [event_json(e) for e in await run_store.get_events(self.db, run_id)]
+        return run
+
+    # -- stats ------------------------------------------------------------
+
+    async def _daily(self, period: str, agent_id: str | None) -> list[dict[str, Any]]:
+        now = self.clock()
+        cal = self.calendar
+        if period == "24h":
+            since = now - 86_400_000
+            days = _days_between(cal.today(since), cal.today(now))
+            boundaries = [cal.start_of(d) for d in days[1:]]
+            rows = await stats_store.window_buckets(self.db, since, boundaries, agent_id)
+            by_day = {days[r["bucket"]].isoformat(): r for r in rows}
+        else:
+            days = cal.last_days(now, PERIOD_DAYS[period])
+            first = days[0].isoformat()
+            if agent_id is None:
+                rows = await stats_store.global_days(self.db, first)
+            else:
+                rows = await stats_store.agent_days(self.db, agent_id, first)
+            by_day = {r["day"]: r for r in rows}
+        daily = []
+        for d in days:
+            key = d.isoformat()
+            r = by_day.get(key)
+            total = int(r["total"] or 0) if r else 0
+            success = int(r["success"] or 0) if r else 0
+            daily.append(
+                {
+                    "date": key,
+                    "success": success,
+                    "error": total - success,
+                    "total": total,
+                    "skipped": int(r["skipped"] or 0) if r else 0,
+                    "costUsd": _money(float(r["cost_usd"] or 0.0)) if r else 0.0,
+                    "_durationSum": int(r["duration_ms_sum"] or 0) if r else 0,
+                    "_durationCount": int(r["duration_count"] or 0) if r else 0,
+                }
+            )
+        return daily
+
+    @staticmethod
+    def _totals(daily: list[dict[str, Any]]) -> dict[str, Any]:
+        total = sum(d["total"] for d in daily)
+        success = sum(d["success"] for d in daily)
+        duration_sum = sum(d.pop("_durationSum") for d in daily)
+        duration_count = sum(d.pop("_durationCount") for d in daily)
+        return {
+            "total": total,
+            "successRate": round(100 * success / total) if total else 0,
+            "avgDurationMs": round(duration_sum / duration_count) if duration_count else 0,
+            "totalCostUsd": _money(sum(d["costUsd"] for d in daily)),
+            "skipped": sum(d["skipped"] for d in daily),
+        }
+
+    async def agent_stats(self, agent_id: str, period: str) -> dict[str, Any]:
+        row = await self._agent_row(agent_id)
+        daily = await self._daily(period, agent_id)
+        t = self._totals(daily)
+        return {
+            "totalRuns": t["total"],
+            "successRate": t["successRate"],
+            "avgDurationMs": t["avgDurationMs"],
+            "totalCostUsd": t["totalCostUsd"],
+            "skippedRuns": t["skipped"],
+            "lastRunAt": iso(row["last_run_at"]),
+            "period": period,
+            "dailyRuns": daily,
+        }
+
+    async def global_stats(self, period: str) -> dict[str, Any]:
+        daily = await self._daily(period, None)
+        t = self._totals(daily)
+        total_agents, active_agents = await agent_store.count_agents(self.db)
+        return {
+            "totalAgents": total_agents,
+            "activeAgents": active_agents,
+            "runsInPeriod": t["total"],
+            "successRate": t["successRate"],
+            "avgDurationMs": t["avgDurationMs"],
+            "totalCostUsd": t["totalCostUsd"],
+            "skippedRuns": t["skipped"],
+            "runningAgentIds": await run_store.running_agent_ids(self.db),
+            "period": period,
+            "dailyRuns": daily,
+        }
+
+
+def _days_between(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
