@@ -1,0 +1,30 @@
+.PHONY: help install run test test-fast check lint typecheck bench screenshots
+
+PY ?= python
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+install:  ## install cronagents with the dev tools
+	$(PY) -m pip install -e '.[dev]'
+
+run:  ## open the dashboard (local mode)
+	cronagents
+
+test:  ## the whole test suite (what CI runs)
+	$(PY) -m pytest
+
+test-fast:  ## the suite without the tests that run the real Claude Code CLI
+	$(PY) -m pytest -m 'not slow'
+
+lint:  ## ruff
+	$(PY) -m ruff check app storage widgets tests bench
+
+typecheck:  ## mypy (strict) and the import contract
+	$(PY) -m mypy
+	lint-imports
+
+check: lint typecheck  ## lint, types and import contract
+
+bench:  ## the benchmarks (figures go in README)
+	$(PY) bench/api.py
