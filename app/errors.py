@@ -40,3 +40,7 @@ class NotFound(ServiceError):
 
 class Conflict(ServiceError):
     status_code = 409
+
+
+class Unavailable(ServiceError):
+    status_code = 503

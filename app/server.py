@@ -21,6 +21,7 @@ from app import config
 from app.api import build_api
 from app.auth import TokenAuthenticator
 from app.events import EventBus
+from app.runner import Runner
 from app.service import AgentService
 from app.timeutil import now_ms
 from storage import Database
@@ -56,6 +57,13 @@ class Server:
             default_timezone=cfg.default_timezone or config.local_zone_name(),
             clock=now_ms,
         )
+        self.runner = Runner(
+            self.service,
+            max_concurrent=cfg.max_concurrent_runs,
+            agent_env=cfg.agent_env,
+            workspaces_dir=cfg.workspaces_dir or config.workspaces_dir(),
+        )
+        self.service.runner = self.runner
         self.authenticator = TokenAuthenticator(self.db)
         self.app = build_api(self.service, self.authenticator, self.bus)
         self.extras: list[Any] = []
@@ -63,11 +71,13 @@ class Server:
     async def start(self) -> None:
         await self.db.open()
         await self.service.prepare()
+        await self.runner.start()
 
     async def stop(self) -> None:
         self.bus.close()
         for extra in reversed(self.extras):
             await extra.stop()
+        await self.runner.stop()
         await self.db.close()
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -25,14 +27,25 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.delenv("CRONAGENTS_TOKEN", raising=False)
 
 
+RUN_TAG_ENV = "CRONAGENTS_TEST_TAG"
+
+
 @pytest.fixture
-def server_config(tmp_path: Path) -> ServerConfig:
+def run_tag() -> str:
+    """A marker in every agent run's environment, to find the run's processes in /proc."""
+    return uuid.uuid4().hex
+
+
+@pytest.fixture
+def server_config(tmp_path: Path, fake_anthropic: Any, run_tag: str) -> ServerConfig:
+    """A server whose agent runs talk to the fake Messages API, never the real one."""
     return ServerConfig(
         db_path=tmp_path / "cronagents.db",
         run_scheduler=False,
         stats_zone="UTC",
         default_timezone="UTC",
         workspaces_dir=tmp_path / "workspaces",
+        agent_env={**fake_anthropic.env(tmp_path / "agent"), RUN_TAG_ENV: run_tag},
     )
 
 

@@ -1,0 +1,262 @@
+"""Runs of agents: a queue under a global limit, one Claude Code session per run.
+
+Every run goes through the same path, whether started by hand
+(``POST /api/agents/:id/run``) or by the scheduler (a slot it claimed):
+
+1. the run row exists with status ``queued`` (``run.queued`` on the bus);
+2. it waits for one of ``max_concurrent`` slots, first come first served;
+3. it becomes ``running`` (``run.started``) and its prompt runs through
+   :func:`app.agent_session.run_session`; every SDK message becomes a run
+   event, published at once (``run.event``) and written in small batches;
+4. it ends ``success`` / ``error`` / ``budget_exceeded`` / ``cancelled`` with
+   cost, tokens, turns and duration, in the same transaction as the agent's
+   ``lastRunAt``/``lastStatus`` and the stats rollups (``run.finished``).
+
+Runs left ``queued`` or ``running`` by a previous process that died are
+marked ``error`` when the runner starts. On shutdown, running runs are
+cancelled and recorded as ``cancelled`` before the database closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from app.agent_session import SessionResult, SessionSpec, run_session
+from app.auth import new_id
+from app.errors import Unavailable
+from app.service import run_json
+from app.timeutil import iso, now_ms
+from storage import runs as run_store
+from storage.runs import RunOutcome
+
+if TYPE_CHECKING:
+    from app.service import AgentService
+
+log = logging.getLogger("cronagents.runner")
+
+INTERRUPTED = "interrupted: the server stopped during this run"
+CANCELLED_BY_USER = "cancelled"
+CANCELLED_BY_SHUTDOWN = "cancelled: the server stopped"
+CANCELLED_BY_REPLACE = "cancelled: replaced by a newer scheduled run"
+EVENT_FLUSH_SECONDS = 0.2
+EVENT_FLUSH_BATCH = 200
+CANCEL_WAIT_SECONDS = 10.0
+SHUTDOWN_WAIT_SECONDS = 15.0
+
+
+class _Run:
+    """One queued or running run in this process."""
+
+    def __init__(self, run_id: str, agent: dict[str, Any]) -> None:
+        self.run_id = run_id
+        self.agent = agent
+        self.agent_id: str = agent["id"]
+        self.task: asyncio.Task[None] | None = None
+        self.cancel_reason: str | None = None
+        self.started_at: int | None = None
+        self.seq = 0
+        self.pending: list[tuple[int, int, str, str]] = []
+        self.flusher: asyncio.TimerHandle | None = None
+
+
+class Runner:
+    """Starts, limits, cancels and records agent runs."""
+
+    def __init__(
+        self,
+        service: AgentService,
+        *,
+        max_concurrent: int = 4,
+        agent_env: Mapping[str, str] | None = None,
+        workspaces_dir: Path,
+    ) -> None:
+        if max_concurrent < 1:
+            raise ValueError("max_concurrent must be at least 1")
+        self.service = service
+        self.db = service.db
+        self.bus = service.bus
+        self.max_concurrent = max_concurrent
+        self.agent_env = dict(agent_env or {})
+        self.workspaces_dir = workspaces_dir
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._runs: dict[str, _Run] = {}
+        self._stopping = False
+
+    # -- lifecycle ----------------------------------------------------------
+
+    async def start(self) -> None:
+        """Record runs a previous process left behind as interrupted."""
+        rows = await run_store.interrupt_active_runs(
+            self.db, INTERRUPTED, now_ms(), self.service.day_of
+        )
+        if rows:
+            log.warning("%d run(s) were interrupted by a previous stop", len(rows))
+            self.service.agents_changed()
+
+    async def stop(self) -> None:
+        """Cancel every run and wait (bounded) until each is recorded ``cancelled``."""
+        self._stopping = True
+        runs = list(self._runs.values())
+        if runs:
+            log.info("stopping: cancelling %d run(s)", len(runs))
+        await self._cancel(runs, CANCELLED_BY_SHUTDOWN, SHUTDOWN_WAIT_SECONDS)
+
+    # -- what the service and scheduler call --------------------------------
+
+    @property
+    def active_count(self) -> int:
+        return len(self._runs)
+
+    def active_runs(self, agent_id: str) -> list[str]:
+        return [r.run_id for r in self._runs.values() if r.agent_id == agent_id]
+
+    async def start_manual(self, agent: dict[str, Any]) -> str:
+        """Queue a run of ``agent`` now; returns its id at once."""
+        self._refuse_when_stopping()
+        run_id = new_id("run")
+        await run_store.insert_run(self.db, run_id, agent["id"], "queued", now_ms())
+        await self.enqueue_claimed(agent, run_id)
+        return run_id
+
+    async def enqueue_claimed(self, agent: dict[str, Any], run_id: str) -> None:
+        """Queue a run whose row already exists with status ``queued`` (a claimed slot)."""
+        self._refuse_when_stopping()
+        run = _Run(run_id, agent)
+        self._runs[run_id] = run
+        row = await run_store.get_run(self.db, run_id)
+        self._publish("run.queued", run, run=run_json(row) if row else None)
+        run.task = asyncio.create_task(self._execute(run), name=f"run-{run_id}")
+
+    async def cancel_agent_runs(self, agent_id: str, reason: str = CANCELLED_BY_USER) -> int:
+        """Cancel the agent's queued and running runs; returns how many once all are recorded."""
+        runs = [r for r in self._runs.values() if r.agent_id == agent_id]
+        await self._cancel(runs, reason, CANCEL_WAIT_SECONDS)
+        return len(runs)
+
+    # -- internals ----------------------------------------------------------
+
+    def _refuse_when_stopping(self) -> None:
+        if self._stopping:
+            raise Unavailable("The server is shutting down")
+
+    async def _cancel(self, runs: list[_Run], reason: str, wait: float) -> None:
+        tasks = []
+        for run in runs:
+            if run.task is None or run.task.done():
+                continue
+            run.cancel_reason = run.cancel_reason or reason
+            run.task.cancel()
+            tasks.append(run.task)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=wait)
+            if pending:
+                log.error("%d run(s) did not stop within %.0f s", len(pending), wait)
+
+    async def _execute(self, run: _Run) -> None:
+        outcome: RunOutcome | None = None
+        try:
+            async with self._slots:
+                outcome = await self._session(run)
+        except asyncio.CancelledError:
+            outcome = RunOutcome("cancelled", run.cancel_reason or CANCELLED_BY_USER, now_ms())
+        except Exception as exc:
+            log.exception("run %s failed", run.run_id)
+            outcome = RunOutcome("error", f"run failed: {type(exc).__name__}: {exc}", now_ms())
+        finally:
+            # Record the end even while being cancelled a second time (shutdown).
+            if outcome is None:
+                outcome = RunOutcome("cancelled", run.cancel_reason or CANCELLED_BY_USER, now_ms())
+            record = asyncio.ensure_future(self._record_end(run, outcome))
+            try:
+                await asyncio.shield(record)
+            except asyncio.CancelledError:
+                await record
+            finally:
+                self._runs.pop(run.run_id, None)
+
+    async def _session(self, run: _Run) -> RunOutcome:
+        agent = run.agent
+        run.started_at = now_ms()
+        await run_store.mark_running(self.db, run.run_id, run.agent_id, run.started_at)
+        self.service.agents_changed()
+        row = await run_store.get_run(self.db, run.run_id)
+        self._publish("run.started", run, run=run_json(row) if row else None)
+        cwd = agent.get("cwd") or str(await self._workspace(run.agent_id))
+        spec = SessionSpec(
+            prompt=agent["prompt"],
+            cwd=cwd,
+            max_turns=int(agent.get("maxTurns") or 50),
+            max_budget_usd=agent.get("maxBudgetUsd"),
+            model=agent.get("model"),
+            allowed_tools=tuple(agent.get("allowedTools") or ()),
+            permission_mode=agent.get("permissionMode") or "dontAsk",
+            timeout_seconds=float(agent.get("timeoutSeconds") or 1800),
+            env=self.agent_env,
+        )
+        log.info("run %s of agent %s started", run.run_id, run.agent_id)
+
+        async def on_event(event: dict[str, Any]) -> None:
+            self._add_event(run, event)
+
+        result: SessionResult = await run_session(spec, on_event)
+        return RunOutcome(
+            status=result.status,
+            output=result.output,
+            completed_at=now_ms(),
+            cost_usd=result.cost_usd,
+            input_tokens=result.input_tokens,
+            output_tokens=result.output_tokens,
+            num_turns=result.num_turns,
+        )
+
+    async def _workspace(self, agent_id: str) -> Path:
+        path = self.workspaces_dir / agent_id
+        await asyncio.to_thread(path.mkdir, parents=True, exist_ok=True)
+        return path
+
+    def _add_event(self, run: _Run, event: dict[str, Any]) -> None:
+        run.seq += 1
+        at = now_ms()
+        event_type = str(event.get("type", "unknown"))
+        data = {k: v for k, v in event.items() if k != "type"}
+        run.pending.append((run.seq, at, event_type, json.dumps(data, default=str)))
+        self._publish("run.event", run, event={"seq": run.seq, "at": iso(at), **event})
+        if len(run.pending) >= EVENT_FLUSH_BATCH:
+            self._schedule_flush(run, 0)
+        elif run.flusher is None:
+            self._schedule_flush(run, EVENT_FLUSH_SECONDS)
+
+    def _schedule_flush(self, run: _Run, delay: float) -> None:
+        if run.flusher is not None:
+            run.flusher.cancel()
+        loop = asyncio.get_running_loop()
+        run.flusher = loop.call_later(delay, lambda: asyncio.ensure_future(self._flush(run)))
+
+    async def _flush(self, run: _Run) -> None:
+        if run.flusher is not None:
+            run.flusher.cancel()
+            run.flusher = None
+        batch, run.pending = run.pending, []
+        if batch:
+            await run_store.add_events(self.db, run.run_id, batch)
+
+    async def _record_end(self, run: _Run, outcome: RunOutcome) -> None:
+        await self._flush(run)
+        row = await run_store.finish_run(self.db, run.run_id, outcome, self.service.day_of)
+        self.service.agents_changed()
+        log.info("run %s of agent %s ended %s", run.run_id, run.agent_id, outcome.status)
+        if row is None:
+            row = await run_store.get_run(self.db, run.run_id)
+        self._publish("run.finished", run, run=run_json(row) if row else None)
+        with contextlib.suppress(Exception):
+            agent = await self.service.get_agent(run.agent_id)
+            self.bus.publish("agent.updated", agentId=run.agent_id, agent=agent)
+
+    def _publish(self, event_type: str, current: _Run, **data: Any) -> None:
+        self.bus.publish(event_type, agentId=current.agent_id, runId=current.run_id, **data)
