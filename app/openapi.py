@@ -29,6 +29,11 @@ AGENT_INPUT: dict[str, Any] = {
     "timeoutSeconds": {"type": "integer", "minimum": 1, "default": 1800},
     "concurrencyPolicy": {"enum": list(CONCURRENCY_POLICIES), "default": "forbid"},
     "startingDeadlineSeconds": {"type": ["integer", "null"], "minimum": 0, "default": 3600},
+    "loadProjectSettings": {
+        "type": "boolean",
+        "default": False,
+        "description": "load .claude settings and hooks found in cwd",
+    },
 }
 
 AGENT: dict[str, Any] = {

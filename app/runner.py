@@ -198,6 +198,7 @@ class Runner:
             permission_mode=agent.get("permissionMode") or "dontAsk",
             timeout_seconds=float(agent.get("timeoutSeconds") or 1800),
             env=self.agent_env,
+            load_project_settings=bool(agent.get("loadProjectSettings")),
         )
         log.info("run %s of agent %s started", run.run_id, run.agent_id)
 

@@ -67,6 +67,7 @@ def agent_json(row: Row) -> dict[str, Any]:
         "timeoutSeconds": row["timeout_seconds"],
         "concurrencyPolicy": row["concurrency_policy"],
         "startingDeadlineSeconds": row["starting_deadline_seconds"],
+        "loadProjectSettings": bool(row["load_project_settings"]),
         "nextRunAt": iso(row["next_run_at"]),
         "lastRunAt": iso(row["last_run_at"]),
         "lastStatus": row["last_status"],

@@ -163,6 +163,7 @@ FIELDS: dict[str, Field] = {
     "permissionMode": Field("permission_mode", _permission_mode),
     "timeoutSeconds": Field("timeout_seconds", _integer(1, 7 * 86_400)),
     "concurrencyPolicy": Field("concurrency_policy", _choice(CONCURRENCY_POLICIES)),
+    "loadProjectSettings": Field("load_project_settings", _boolean),
     "startingDeadlineSeconds": Field("starting_deadline_seconds", _nullable(_integer(0, 31_536_000))),
 }
 

@@ -12,6 +12,7 @@ AGENT_COLUMNS = (
     "max_budget_usd", "timezone", "model", "cwd", "allowed_tools", "permission_mode",
     "timeout_seconds", "concurrency_policy", "starting_deadline_seconds", "next_run_at",
     "last_run_at", "last_status", "creator_id", "created_at", "updated_at",
+    "load_project_settings",
 )  # fmt: skip
 UPDATABLE = frozenset(AGENT_COLUMNS) - {"id", "creator_id", "created_at"}
 

@@ -105,6 +105,10 @@ MIGRATIONS: list[str] = [
         value  TEXT NOT NULL
     );
     """,
+    # v2: an agent may opt into the settings and hooks of its cwd (off by default).
+    """
+    ALTER TABLE agents ADD COLUMN load_project_settings INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 

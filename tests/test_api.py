@@ -46,6 +46,8 @@ async def test_create_returns_the_agent_with_defaults_and_creator(client: httpx.
     assert agent["concurrencyPolicy"] == "forbid"
     assert agent["timeoutSeconds"] == 1800
     assert agent["timezone"] == "UTC"
+    assert agent["loadProjectSettings"] is False
+    assert agent["allowedTools"] == ["Read", "Glob", "Grep"]
     assert ISO_MS.match(agent["createdAt"]) and ISO_MS.match(agent["updatedAt"])
     assert ISO_MS.match(agent["nextRunAt"]) and agent["nextRunAt"].endswith("T09:00:00.000Z")
     assert agent["lastRunAt"] is None and agent["lastStatus"] is None

@@ -76,3 +76,21 @@ async def test_foreign_keys_and_busy_timeout_are_on(tmp_path: Path) -> None:
         busy = await db.fetchone("PRAGMA busy_timeout")
         assert fk is not None and fk[0] == 1
         assert busy is not None and busy[0] >= 5000
+
+
+async def test_a_version_1_file_with_agents_gains_load_project_settings(tmp_path: Path) -> None:
+    """A database written by the first release keeps its agents; the new column defaults off."""
+    path = tmp_path / "v1.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(MIGRATIONS[0])
+        conn.execute("PRAGMA user_version=1")
+        conn.execute(
+            "INSERT INTO agents (id, name, schedule, prompt, enabled, max_turns, timezone,"
+            " allowed_tools, permission_mode, timeout_seconds, concurrency_policy,"
+            " created_at, updated_at) VALUES ('agt_1', 'old', '@daily', 'p', 1, 50, 'UTC',"
+            " '[]', 'dontAsk', 1800, 'forbid', 0, 0)"
+        )
+    async with Database(path) as db:
+        row = await db.fetchone("SELECT name, load_project_settings FROM agents")
+        assert row is not None and (row[0], row[1]) == ("old", 0)
+    assert _pragma(path, "user_version") == len(MIGRATIONS) >= 2
