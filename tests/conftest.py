@@ -14,6 +14,7 @@ import pytest
 
 from app import auth
 from app.server import Server, ServerConfig, free_port, running, uvicorn_server, wait_until_started
+from tests.processes import TAG_ENV
 
 pytest_plugins = ["tests.fake_anthropic"]
 
@@ -27,7 +28,6 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.delenv("CRONAGENTS_TOKEN", raising=False)
 
 
-RUN_TAG_ENV = "CRONAGENTS_TEST_TAG"
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def server_config(tmp_path: Path, fake_anthropic: Any, run_tag: str) -> ServerCo
         stats_zone="UTC",
         default_timezone="UTC",
         workspaces_dir=tmp_path / "workspaces",
-        agent_env={**fake_anthropic.env(tmp_path / "agent"), RUN_TAG_ENV: run_tag},
+        agent_env={**fake_anthropic.env(tmp_path / "agent"), TAG_ENV: run_tag},
     )
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,30 +13,15 @@ import pytest
 from app.server import Server, ServerConfig, running
 from app.timeutil import now_ms
 from storage import runs as run_store
-from tests.conftest import RUN_TAG_ENV, agent_body
+from tests.conftest import agent_body
 from tests.fake_anthropic import PLAIN_TEXT, TOOL_DONE_TEXT
+from tests.processes import tagged_processes
 
 pytestmark = pytest.mark.slow
 
 FINAL = {"success", "error", "budget_exceeded", "cancelled"}
 
 
-def tagged_processes(tag: str) -> list[int]:
-    """Live processes started for this test's runs (their environment carries the tag)."""
-    needle = f"{RUN_TAG_ENV}={tag}".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            if needle not in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0"):
-                continue
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        if stat[stat.rfind(")") + 2] not in "ZX":
-            found.append(int(entry))
-    return found
 
 
 async def create(client: httpx.AsyncClient, scenario: str, **fields: Any) -> dict[str, Any]:
