@@ -23,6 +23,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,6 +50,25 @@ EVENT_FLUSH_SECONDS = 0.2
 EVENT_FLUSH_BATCH = 200
 CANCEL_WAIT_SECONDS = 10.0
 SHUTDOWN_WAIT_SECONDS = 15.0
+
+
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_alive(owner: str | None) -> bool:
+    """Whether the process that owns a run still lives (only knowable on this host)."""
+    if not owner or owner == OWNER:
+        return False
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class _Run:
@@ -93,7 +114,7 @@ class Runner:
     async def start(self) -> None:
         """Record runs a previous process left behind as interrupted."""
         rows = await run_store.interrupt_active_runs(
-            self.db, INTERRUPTED, now_ms(), self.service.day_of
+            self.db, INTERRUPTED, now_ms(), self.service.day_of, owner_alive=_owner_alive
         )
         if rows:
             log.warning("%d run(s) were interrupted by a previous stop", len(rows))
@@ -129,6 +150,7 @@ class Runner:
         self._refuse_when_stopping()
         run = _Run(run_id, agent)
         self._runs[run_id] = run
+        await run_store.set_owner(self.db, run_id, OWNER)
         row = await run_store.get_run(self.db, run_id)
         self._publish("run.queued", run, run=run_json(row) if row else None)
         run.task = asyncio.create_task(self._execute(run), name=f"run-{run_id}")

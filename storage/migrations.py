@@ -109,6 +109,11 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE agents ADD COLUMN load_project_settings INTEGER NOT NULL DEFAULT 0;
     """,
+    # v3: which process owns a queued or running run ("host:pid"), so a server
+    # starting on a shared file interrupts only the runs of processes that died.
+    """
+    ALTER TABLE runs ADD COLUMN owner TEXT;
+    """,
 ]
 
 

@@ -190,20 +190,29 @@ async def record_skipped(
 
 
 async def interrupt_active_runs(
-    db: Database, output: str, now_ms: int, day_of: Callable[[int], str]
+    db: Database,
+    output: str,
+    now_ms: int,
+    day_of: Callable[[int], str],
+    owner_alive: Callable[[str | None], bool] = lambda owner: False,
 ) -> list[Row]:
-    """Mark every queued or running run as ``error`` (used at start-up after a crash)."""
+    """Mark queued or running runs whose owning process is gone as ``error`` (start-up)."""
     async with db.write() as conn:
         async with conn.execute(
-            "SELECT id FROM runs WHERE status IN ('queued', 'running')"
+            "SELECT id, owner FROM runs WHERE status IN ('queued', 'running')"
         ) as cur:
-            ids = [row[0] for row in await cur.fetchall()]
+            ids = [row[0] for row in await cur.fetchall() if not owner_alive(row[1])]
         finished = []
         for run_id in ids:
             row = await _finish(conn, run_id, RunOutcome("error", output, now_ms), day_of)
             if row is not None:
                 finished.append(row)
         return finished
+
+
+async def set_owner(db: Database, run_id: str, owner: str) -> None:
+    async with db.write() as conn:
+        await conn.execute("UPDATE runs SET owner = ? WHERE id = ?", (owner, run_id))
 
 
 async def add_events(db: Database, run_id: str, events: Sequence[tuple[int, int, str, str]]) -> None:
