@@ -35,7 +35,7 @@ def hash_token(token: str) -> str:
 
 
 def new_id(kind: str) -> str:
-    return f"{kind}_{secrets.token_hex(6)}"
+    return f"{kind}_{secrets.token_hex(8)}"  # 64 bits: no collision at 10,000 runs a minute
 
 
 async def create_token(db: Database, user_name: str) -> tuple[User, str]:

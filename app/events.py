@@ -15,7 +15,8 @@ from typing import Any
 
 Event = dict[str, Any]
 
-SUBSCRIBER_QUEUE_SIZE = 10_000
+# Room for a whole fire instant of 10,000 agents (one agent.scheduled event each).
+SUBSCRIBER_QUEUE_SIZE = 50_000
 
 
 class Subscription:

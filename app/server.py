@@ -22,6 +22,7 @@ from app.api import build_api
 from app.auth import TokenAuthenticator
 from app.events import EventBus
 from app.runner import Runner
+from app.scheduler import Scheduler
 from app.service import AgentService
 from app.timeutil import now_ms
 from storage import Database
@@ -67,11 +68,18 @@ class Server:
         self.authenticator = TokenAuthenticator(self.db)
         self.app = build_api(self.service, self.authenticator, self.bus)
         self.extras: list[Any] = []
+        self.scheduler: Scheduler | None = None
 
     async def start(self) -> None:
         await self.db.open()
         await self.service.prepare()
         await self.runner.start()
+        if self.config.run_scheduler:
+            # After the runner marked a dead process's runs interrupted, so that
+            # `forbid` does not take them for runs still going.
+            self.scheduler = Scheduler(self.service, self.runner)
+            await self.scheduler.start()
+            self.extras.append(self.scheduler)
 
     async def stop(self) -> None:
         self.bus.close()

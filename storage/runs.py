@@ -140,7 +140,7 @@ async def _finish(
         "UPDATE runs SET status = ?, output = ?, cost_usd = ?, input_tokens = ?,"
         " output_tokens = ?, num_turns = ?, completed_at = ?,"
         " duration_ms = MAX(0, ? - started_at)"
-        " WHERE id = ? AND status IN ('queued', 'running') RETURNING *",
+        " WHERE id = ? AND status IN ('running', 'queued') RETURNING *",
         (
             outcome.status, outcome.output, outcome.cost_usd, outcome.input_tokens,
             outcome.output_tokens, outcome.num_turns, outcome.completed_at,
@@ -199,7 +199,7 @@ async def interrupt_active_runs(
     """Mark queued or running runs whose owning process is gone as ``error`` (start-up)."""
     async with db.write() as conn:
         async with conn.execute(
-            "SELECT id, owner FROM runs WHERE status IN ('queued', 'running')"
+            "SELECT id, owner FROM runs WHERE status IN ('running', 'queued')"
         ) as cur:
             ids = [row[0] for row in await cur.fetchall() if not owner_alive(row[1])]
         finished = []
@@ -252,10 +252,10 @@ async def get_events(db: Database, run_id: str) -> list[Row]:
 async def active_runs(db: Database, agent_id: str | None = None) -> list[Row]:
     if agent_id is None:
         return await db.fetchall(
-            "SELECT * FROM runs WHERE status IN ('queued', 'running') ORDER BY started_at"
+            "SELECT * FROM runs WHERE status IN ('running', 'queued') ORDER BY started_at"
         )
     return await db.fetchall(
-        "SELECT * FROM runs WHERE status IN ('queued', 'running') AND agent_id = ?"
+        "SELECT * FROM runs WHERE status IN ('running', 'queued') AND agent_id = ?"
         " ORDER BY started_at",
         (agent_id,),
     )
@@ -263,7 +263,7 @@ async def active_runs(db: Database, agent_id: str | None = None) -> list[Row]:
 
 async def running_agent_ids(db: Database) -> list[str]:
     rows = await db.fetchall(
-        "SELECT DISTINCT agent_id FROM runs WHERE status IN ('queued', 'running') ORDER BY agent_id"
+        "SELECT DISTINCT agent_id FROM runs WHERE status IN ('running', 'queued') ORDER BY agent_id"
     )
     return [r[0] for r in rows]
 

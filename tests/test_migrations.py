@@ -94,3 +94,19 @@ async def test_a_version_1_file_with_agents_gains_load_project_settings(tmp_path
         row = await db.fetchone("SELECT name, load_project_settings FROM agents")
         assert row is not None and (row[0], row[1]) == ("old", 0)
     assert _pragma(path, "user_version") == len(MIGRATIONS) >= 2
+
+
+async def test_active_run_queries_use_the_partial_index(tmp_path: Path) -> None:
+    """SQLite uses a partial index only when the WHERE matches it term for term.
+
+    Every fire of the scheduler and every global stats call asks which runs are
+    active; with a million runs a table scan costs over a second.
+    """
+    async with Database(tmp_path / "x.db") as db:
+        for sql in (
+            "SELECT DISTINCT agent_id FROM runs WHERE status IN ('running', 'queued')"
+            " ORDER BY agent_id",
+            "SELECT id, owner FROM runs WHERE status IN ('running', 'queued')",
+        ):
+            plan = [r[3] for r in await db.fetchall(f"EXPLAIN QUERY PLAN {sql}")]
+            assert any("runs_active" in step for step in plan), plan
