@@ -29,3 +29,7 @@ check: lint typecheck  ## lint, types and import contract
 bench:  ## the benchmarks (figures go in README)
 	$(PY) bench/api.py
 	$(PY) bench/scheduler.py
+	$(PY) bench/tui.py
+
+screenshots:  ## rewrite screenshots/*.svg from a seeded demo database
+	$(PY) -m app.tui.demo screenshots --out screenshots
