@@ -1,0 +1,257 @@
+"""AgentForm: every agent field, the API's field errors beside them, and a schedule preview."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Input, Select, Static, Switch, TextArea
+
+from app.cron import describe_schedule, get_schedule, validate_schedule, validate_timezone
+
+PERMISSION_MODES = ("dontAsk", "default", "acceptEdits", "plan", "bypassPermissions")
+CONCURRENCY_POLICIES = ("forbid", "allow", "replace")
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str
+    label: str
+    kind: str  # text | prompt | switch | int | number | tools | select
+    placeholder: str = ""
+    nullable: bool = False
+    choices: tuple[str, ...] = ()
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("name", "Name", "text", "Daily digest"),
+    Field("description", "Description", "text", "What the agent does", nullable=True),
+    Field("schedule", "Schedule", "text", "0 9 * * 1-5  or  @daily"),
+    Field("timezone", "Time zone", "text", "server default (IANA name, e.g. Europe/Berlin)"),
+    Field("prompt", "Prompt", "prompt"),
+    Field("enabled", "Enabled", "switch"),
+    Field("maxTurns", "Max turns", "int", "50"),
+    Field("maxBudgetUsd", "Max budget (USD)", "number", "no limit", nullable=True),
+    Field("model", "Model", "text", "CLI default", nullable=True),
+    Field("cwd", "Working directory", "text", "own workspace (absolute path)", nullable=True),
+    Field("allowedTools", "Allowed tools", "tools", "Read, Glob, Grep"),
+    Field("permissionMode", "Permission mode", "select", choices=PERMISSION_MODES),
+    Field("timeoutSeconds", "Timeout (s)", "int", "1800"),
+    Field("concurrencyPolicy", "If still running", "select", choices=CONCURRENCY_POLICIES),
+    Field("startingDeadlineSeconds", "Catch-up window (s)", "int", "never catch up", nullable=True),
+)
+FIELD_KEYS = tuple(f.key for f in FIELDS)
+
+
+def _number(text: str, kind: str) -> Any:
+    """An int/float when the text is one; the raw text otherwise (the API explains why not)."""
+    try:
+        return int(text) if kind == "int" else float(text)
+    except ValueError:
+        return text
+
+
+class AgentForm(Widget):
+    """The editor's body. Downward: :meth:`load`, :meth:`show_errors`; upward: :class:`Changed`."""
+
+    class Changed(Message):
+        """A field changed (the screen may want to know whether the form is dirty)."""
+
+        def __init__(self, form: AgentForm, key: str) -> None:
+            super().__init__()
+            self.form = form
+            self.key = key
+
+        @property
+        def control(self) -> AgentForm:
+            return self.form
+
+    def __init__(self, clock: Callable[[], datetime], default_timezone: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._clock = clock
+        self._default_timezone = default_timezone
+        self._original: dict[str, Any] = {}
+        self._loading = False
+        self.errors: dict[str, str] = {}
+        """The API's complaints still shown, by field."""
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="form-scroll"):
+            for f in FIELDS:
+                with Horizontal(classes="field", id=f"field-{f.key}"):
+                    yield Static(f.label, classes="field-label")
+                    with Vertical(classes="field-body"):
+                        yield self._control(f)
+                        if f.key == "schedule":
+                            yield Static("", id="schedule-preview")
+                        yield Static("", id=f"error-{f.key}", classes="field-error")
+
+    def _control(self, f: Field) -> Widget:
+        wid = f"input-{f.key}"
+        if f.kind == "prompt":
+            return TextArea("", id=wid, soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
+                            compact=True)  # fmt: skip
+        if f.kind == "switch":
+            return Switch(True, id=wid)
+        if f.kind == "select":
+            return Select([(c, c) for c in f.choices], value=f.choices[0], allow_blank=False, id=wid,
+                          compact=True)  # fmt: skip
+        return Input(placeholder=f.placeholder, id=wid, compact=True)
+
+    # -- values ------------------------------------------------------------------------
+
+    def load(self, agent: dict[str, Any] | None) -> None:
+        """Fill the fields from an agent (None: a new agent with the API's defaults)."""
+        a = agent or {}
+        self._loading = True
+        try:
+            for f in FIELDS:
+                value = a.get(f.key)
+                widget = self.query_one(f"#input-{f.key}")
+                if isinstance(widget, Switch):
+                    widget.value = bool(value) if agent is not None else True
+                elif isinstance(widget, Select):
+                    widget.value = str(value) if value in f.choices else f.choices[0]
+                elif isinstance(widget, TextArea):
+                    widget.text = str(value or "")
+                elif isinstance(widget, Input):
+                    if f.kind == "tools":
+                        tools = value if agent is not None else ["Read", "Glob", "Grep"]
+                        widget.value = ", ".join(str(t) for t in tools or [])
+                    elif value is None:
+                        widget.value = ""
+                    elif f.kind == "number":
+                        widget.value = f"{float(value):g}"
+                    else:
+                        widget.value = str(value)
+            if agent is None:
+                self.query_one("#input-maxTurns", Input).value = "50"
+                self.query_one("#input-timeoutSeconds", Input).value = "1800"
+                self.query_one("#input-startingDeadlineSeconds", Input).value = "3600"
+                self.query_one("#input-timezone", Input).value = self._default_timezone
+        finally:
+            self._loading = False
+        self._original = self.values()
+        self.show_errors({})
+        self.update_preview()
+
+    def raw(self, key: str) -> Any:
+        widget = self.query_one(f"#input-{key}")
+        if isinstance(widget, Switch):
+            return widget.value
+        if isinstance(widget, Select):
+            return widget.value
+        if isinstance(widget, TextArea):
+            return widget.text
+        assert isinstance(widget, Input)
+        return widget.value
+
+    def values(self) -> dict[str, Any]:
+        """Every field, typed as the API wants it (``None`` for an empty nullable field)."""
+        out: dict[str, Any] = {}
+        for f in FIELDS:
+            raw = self.raw(f.key)
+            if f.kind in ("switch", "select"):
+                out[f.key] = raw
+                continue
+            text = str(raw).strip() if f.kind != "prompt" else str(raw)
+            if f.kind == "tools":
+                out[f.key] = [t.strip() for t in text.split(",") if t.strip()]
+            elif not text.strip():
+                out[f.key] = None
+            elif f.kind in ("int", "number"):
+                out[f.key] = _number(text, f.kind)
+            else:
+                out[f.key] = text
+        return out
+
+    @property
+    def is_dirty(self) -> bool:
+        return self.values() != self._original
+
+    def body(self, *, for_update: bool) -> dict[str, Any]:
+        """The request body: changed fields for an update; set fields for a create."""
+        values = self.values()
+        if for_update:
+            return {k: v for k, v in values.items() if v != self._original.get(k)}
+        # None means "the API's default", except for the catch-up window where it means "never".
+        return {k: v for k, v in values.items() if v is not None or k == "startingDeadlineSeconds"}
+
+    # -- errors and preview ------------------------------------------------------------
+
+    def show_errors(self, errors: dict[str, str]) -> None:
+        """Show each problem beside its field; clears the others. Focuses the first bad field."""
+        self.errors = {k: v for k, v in errors.items() if k in FIELD_KEYS}
+        first: str | None = None
+        for f in FIELDS:
+            label = self.query_one(f"#error-{f.key}", Static)
+            problem = errors.get(f.key, "")
+            label.update(f"✗ {problem}" if problem else "")
+            label.display = bool(problem)
+            self.query_one(f"#field-{f.key}").set_class(bool(problem), "-invalid")
+            if problem and first is None:
+                first = f.key
+        self.update_preview()
+        if first is not None:
+            self.query_one(f"#input-{first}").focus()
+            self.query_one(f"#field-{first}").scroll_visible(animate=False)
+
+    def preview_text(self) -> str:
+        expr = str(self.raw("schedule")).strip()
+        zone = str(self.raw("timezone")).strip() or self._default_timezone or "UTC"
+        if not expr:
+            return "Type a cron expression: minute hour day month weekday"
+        problem = validate_schedule(expr)
+        if problem:
+            return f"✗ {problem}"
+        if validate_timezone(zone):
+            return f"{describe_schedule(expr)}  (✗ unknown time zone {zone!r})"
+        try:
+            times = get_schedule(expr, zone).next_n(self._clock(), 5)
+        except (ValueError, StopIteration):
+            return describe_schedule(expr)
+        tz = ZoneInfo(zone)
+        lines = [f"{describe_schedule(expr)} ({zone})", "Next: " + " · ".join(
+            t.astimezone(tz).strftime("%a %d %b %H:%M") for t in times[:5])]  # fmt: skip
+        return "\n".join(lines)
+
+    def update_preview(self) -> None:
+        preview = self.query_one("#schedule-preview", Static)
+        text = self.preview_text()
+        preview.update(text)
+        invalid = text.startswith("✗")
+        preview.set_class(invalid, "-invalid")
+        # The API's own message for the schedule is shown just below: say it once.
+        preview.display = not (invalid and "schedule" in self.errors)
+
+    # -- events ------------------------------------------------------------------------
+
+    def _changed(self, widget_id: str | None) -> None:
+        if self._loading or not widget_id:
+            return
+        key = widget_id.removeprefix("input-")
+        error = self.query_one(f"#error-{key}", Static)
+        if self.errors.pop(key, None) is not None:  # being fixed: the complaint no longer applies
+            error.display = False
+            self.query_one(f"#field-{key}").remove_class("-invalid")
+        if key in ("schedule", "timezone"):
+            self.update_preview()
+        self.post_message(self.Changed(self, key))
+
+    @on(Input.Changed)
+    @on(Switch.Changed)
+    @on(Select.Changed)
+    def _on_field_changed(self, event: Input.Changed | Switch.Changed | Select.Changed) -> None:
+        self._changed(event.control.id if event.control else None)
+
+    @on(TextArea.Changed)
+    def _on_text_changed(self, event: TextArea.Changed) -> None:
+        self._changed(event.text_area.id)

@@ -1,0 +1,170 @@
+"""AgentTable: one row per agent, kept current by upserts from the event stream."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+
+from app import cron
+from app.tui.formatting import money, relative, status_text, truncate
+
+WIDE_COLUMNS = (
+    ("name", "Name"), ("on", "On"), ("schedule", "Schedule"), ("when", "In plain English"),
+    ("next", "Next run"), ("last", "Last run"), ("status", "Status"), ("cost", "Cost"),
+)  # fmt: skip
+# Under WIDE_FROM columns the expression gives way to its description (the detail line shows
+# both) and the on/off dot to "paused" in the next-run column.
+NARROW_COLUMNS = tuple(c for c in WIDE_COLUMNS if c[0] not in ("schedule", "on"))
+WIDE_FROM = 110
+
+
+@lru_cache(maxsize=1024)
+def describe_schedule(expr: str) -> str:
+    """Plain English for a schedule; cached: a thousand agents share a handful of schedules."""
+    return cron.describe_schedule(expr)
+
+
+class AgentTable(DataTable[Any]):
+    """The agents, by name. Row keys are agent ids.
+
+    Enter (``select_cursor``) posts ``RowSelected``; the screen opens the editor.
+    """
+
+    def __init__(self, clock: Callable[[], datetime], **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self._clock = clock
+        self.agents: dict[str, dict[str, Any]] = {}
+        """Every agent known, filtered or not, by id."""
+        self.costs: dict[str, float] = {}
+        """Cost in the current period, by agent id (when known)."""
+        self.running: set[str] = set()
+        """Agents with a run in progress."""
+        self.filter_text = ""
+        self.columns_shown: tuple[tuple[str, str], ...] = ()
+        """The (key, label) columns for the current width."""
+
+    def on_mount(self) -> None:
+        self._layout_columns(self.app.size.width)
+
+    def on_resize(self) -> None:
+        self._layout_columns(self.app.size.width)
+
+    def _layout_columns(self, width: int) -> None:
+        wanted = WIDE_COLUMNS if width >= WIDE_FROM else NARROW_COLUMNS
+        if wanted == self.columns_shown:
+            return
+        keep = self.selected_id
+        self.clear(columns=True)
+        self.columns_shown = wanted
+        for key, label in wanted:
+            self.add_column(label, key=key)
+        self._rebuild(keep)
+
+    @property
+    def selected_id(self) -> str | None:
+        if self.row_count == 0:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except CellDoesNotExist:
+            return None
+        return key.value
+
+    def _visible(self, agent: dict[str, Any]) -> bool:
+        return not self.filter_text or self.filter_text.lower() in str(agent.get("name", "")).lower()
+
+    def _cells(self, agent: dict[str, Any]) -> list[Any]:
+        now = self._clock()
+        schedule = str(agent.get("schedule", ""))
+        described = describe_schedule(schedule)
+        wide = self.columns_shown is WIDE_COLUMNS
+        agent_id = str(agent["id"])
+        status = "running" if agent_id in self.running else agent.get("lastStatus")
+        enabled = bool(agent.get("enabled"))
+        cost = self.costs.get(agent_id)
+        cells = [
+            Text(truncate(str(agent.get("name", "")), 30 if wide else 16),
+                 style="bold" if enabled else "dim"),  # fmt: skip
+            Text("●", style="green") if enabled else Text("○", style="dim"),
+            Text(schedule, style="bold"),
+            Text(truncate(described, 30 if wide else 14), style="dim"),
+            Text(relative(agent.get("nextRunAt"), now) if enabled else "paused",
+                 style="" if enabled else "dim"),  # fmt: skip
+            relative(agent.get("lastRunAt"), now),
+            status_text(status),
+            Text(money(cost) if cost is not None else "—", justify="right"),
+        ]
+        return cells if wide else [cells[0], *cells[3:]]
+
+    def set_agents(self, agents: Iterable[dict[str, Any]]) -> None:
+        """Replace every row (keeps the cursor on the same agent when it is still there)."""
+        keep = self.selected_id
+        self.agents = {str(a["id"]): a for a in agents}
+        self._rebuild(keep)
+
+    def _rebuild(self, keep: str | None) -> None:
+        if not self.columns_shown:
+            return
+        self.clear()
+        ordered = sorted(self.agents.values(), key=lambda a: (str(a.get("name", "")).lower(), a["id"]))
+        for agent in ordered:
+            if self._visible(agent):
+                self.add_row(*self._cells(agent), key=str(agent["id"]))
+        if keep is not None:
+            self.select_agent(keep)
+
+    def select_agent(self, agent_id: str) -> None:
+        try:
+            self.move_cursor(row=self.get_row_index(agent_id))
+        except RowDoesNotExist:
+            pass
+
+    def upsert(self, agent: dict[str, Any]) -> None:
+        agent_id = str(agent["id"])
+        old = self.agents.get(agent_id)
+        self.agents[agent_id] = agent
+        if old is not None and old.get("name") == agent.get("name") and self._visible(agent):
+            self._update_row(agent_id)
+        else:
+            self._rebuild(self.selected_id)
+
+    def remove_agent(self, agent_id: str) -> None:
+        if self.agents.pop(agent_id, None) is not None:
+            try:
+                self.remove_row(agent_id)
+            except RowDoesNotExist:
+                pass
+
+    def set_running(self, agent_id: str, running: bool) -> None:
+        (self.running.add if running else self.running.discard)(agent_id)
+        self._update_row(agent_id)
+
+    def set_costs(self, costs: dict[str, float]) -> None:
+        self.costs = dict(costs)
+        self.refresh_cells()
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self._rebuild(self.selected_id)
+
+    def _update_row(self, agent_id: str) -> None:
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            return
+        try:
+            for (key, _), value in zip(self.columns_shown, self._cells(agent), strict=True):
+                self.update_cell(agent_id, key, value, update_width=True)
+        except (RowDoesNotExist, CellDoesNotExist):
+            pass
+
+    def refresh_cells(self) -> None:
+        """Recompute every visible row (relative times age; costs change)."""
+        for row_key in list(self.rows):
+            if row_key.value is not None:
+                self._update_row(row_key.value)

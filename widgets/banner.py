@@ -1,0 +1,17 @@
+"""ConnectionBanner: shown while the server cannot be reached, with the next retry."""
+
+from __future__ import annotations
+
+from textual.reactive import reactive
+from textual.widgets import Static
+
+
+class ConnectionBanner(Static):
+    """Hidden while connected; ``message`` set means disconnected."""
+
+    message: reactive[str] = reactive("")
+    """Why and when the next attempt is; empty when connected."""
+
+    def watch_message(self, message: str) -> None:
+        self.update(f"⚠ {message}" if message else "")
+        self.display = bool(message)

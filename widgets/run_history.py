@@ -1,0 +1,73 @@
+"""RunHistory: an agent's runs, newest first; Enter opens a run's transcript."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist
+
+from app.tui.formatting import duration, money, parse_iso, relative, status_text, truncate
+
+# (key, label, width): fixed widths, so a table filled in two steps never ends up narrower.
+COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("started", "Started", 23), ("status", "Status", 11), ("trigger", "Trigger", 8),
+    ("duration", "Took", 6), ("cost", "Cost", 7), ("turns", "Turns", 5), ("output", "Output", 60),
+)  # fmt: skip
+
+
+class RunHistory(DataTable[Any]):
+    """Run rows keyed by run id; ``RowSelected`` (Enter) is handled by the screen."""
+
+    def __init__(self, clock: Callable[[], datetime], **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self._clock = clock
+        self.runs: list[dict[str, Any]] = []
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
+
+    def _cells(self, run: dict[str, Any]) -> list[Any]:
+        started = parse_iso(run.get("startedAt") or run.get("scheduledFor"))
+        when = started.strftime("%m-%d %H:%M") if started else "—"
+        ago = relative(run.get("startedAt") or run.get("scheduledFor"), self._clock())
+        output = " ".join(str(run.get("output") or "").split())
+        return [
+            Text.assemble((when, ""), (f" {ago}", "dim")),
+            status_text(run.get("status")),
+            str(run.get("trigger") or ""),
+            duration(run.get("durationMs")),
+            Text(money(run.get("costUsd")), justify="right"),
+            Text(str(run.get("numTurns") if run.get("numTurns") is not None else "—"), justify="right"),
+            Text(truncate(output, 60), style="dim"),
+        ]
+
+    def set_runs(self, runs: list[dict[str, Any]]) -> None:
+        self.runs = list(runs)
+        self.clear()
+        for run in self.runs:
+            self.add_row(*self._cells(run), key=str(run["id"]))
+
+    def upsert(self, run: dict[str, Any]) -> None:
+        """A run started or finished: update its row, or put it on top."""
+        run_id = str(run["id"])
+        for i, existing in enumerate(self.runs):
+            if existing["id"] == run_id:
+                self.runs[i] = run
+                for (key, _, _), value in zip(COLUMNS, self._cells(run), strict=True):
+                    self.update_cell(run_id, key, value)
+                return
+        self.set_runs([run, *self.runs])
+
+    @property
+    def selected_run_id(self) -> str | None:
+        if self.row_count == 0:
+            return None
+        try:
+            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except CellDoesNotExist:
+            return None
