@@ -1,0 +1,221 @@
+"""Demo data and the README screenshots.
+
+    python -m app.tui.demo screenshots [--out screenshots]   # seeds a temporary database
+
+Agents are created through the API service; their run history (30 days, with
+costs) and one run's transcript are written straight into storage, since real
+history can only come from real runs over time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from app import auth
+from app.server import Server, ServerConfig, free_port, running, uvicorn_server, wait_until_started
+from app.timeutil import from_datetime
+from storage import runs as run_store
+
+DEMO_AGENTS: tuple[dict[str, Any], ...] = (
+    {"name": "Daily digest", "schedule": "0 9 * * 1-5", "timezone": "Europe/Berlin",
+     "description": "Summarizes yesterday's commits and open issues", "maxBudgetUsd": 0.5,
+     "prompt": "Summarize the last day of commits in this repository."},
+    {"name": "Dependency audit", "schedule": "30 6 * * 1", "timezone": "UTC",
+     "description": "Checks for outdated and vulnerable packages",
+     "prompt": "List outdated dependencies and known advisories.", "allowedTools": ["Read", "Grep"]},
+    {"name": "Flaky test hunter", "schedule": "0 */4 * * *", "timezone": "UTC",
+     "description": "Re-runs the slowest tests and reports flakes",
+     "prompt": "Find flaky tests in the last CI runs.", "maxTurns": 30},
+    {"name": "Inbox triage", "schedule": "*/30 8-18 * * 1-5", "timezone": "America/New_York",
+     "description": "Labels new issues", "prompt": "Label and route new issues."},
+    {"name": "Release notes", "schedule": "0 17 * * 5", "timezone": "Europe/London",
+     "description": "Drafts the weekly release notes", "prompt": "Draft release notes for this week."},
+    {"name": "Docs link checker", "schedule": "@daily", "timezone": "UTC", "enabled": False,
+     "description": "Finds broken links in the docs", "prompt": "Check every link under docs/."},
+)  # fmt: skip
+
+TRANSCRIPT: tuple[dict[str, Any], ...] = (
+    {"type": "system", "subtype": "init", "model": "claude-sonnet-4-5", "tools": ["Read", "Grep", "Bash"]},
+    {"type": "assistant_text", "text": "I'll look at yesterday's commits first."},
+    {"type": "tool_use", "id": "tu_1", "name": "Bash",
+     "input": {"command": "git log --since=yesterday --oneline"}},
+    {"type": "tool_result", "toolUseId": "tu_1",
+     "content": "3f2a1c9 scheduler: one heap, one sleep\n9b8e7d1 api: stats rollups\n0c4d2e5 tui: live log"},
+    {"type": "thinking", "text": "Three commits; the scheduler change is the important one."},
+    {"type": "tool_use", "id": "tu_2", "name": "Grep", "input": {"pattern": "TODO", "path": "app/"}},
+    {"type": "tool_result", "toolUseId": "tu_2", "content": "app/runner.py:88: # TODO: retry budget"},
+    {"type": "assistant_text", "text": "Summary: 3 commits landed — the scheduler now sleeps until the "
+     "earliest fire, stats come from daily rollups, and the dashboard streams run logs live. "
+     "One TODO remains in app/runner.py."},
+    {"type": "result", "subtype": "success", "isError": False, "costUsd": 0.0412, "numTurns": 3,
+     "durationMs": 18450, "usage": {"input_tokens": 5120, "output_tokens": 1380}},
+)  # fmt: skip
+
+STATUS_WEIGHTS: tuple[tuple[str, int], ...] = (
+    ("success", 86), ("error", 7), ("budget_exceeded", 3), ("cancelled", 2), ("skipped", 2),
+)  # fmt: skip
+
+
+async def add_run(
+    server: Server,
+    agent_id: str,
+    status: str,
+    started: datetime,
+    *,
+    cost: float | None = None,
+    seconds: float = 30.0,
+    output: str | None = None,
+    events: Sequence[dict[str, Any]] = (),
+    trigger: str = "schedule",
+    run_id: str | None = None,
+) -> str:
+    """A finished (or, with status running/queued, unfinished) run, straight into storage."""
+    run_id = run_id or auth.new_id("run")
+    started_ms = from_datetime(started)
+    active = status in ("running", "queued")
+    await run_store.insert_run(server.db, run_id, agent_id, "running" if not active else status,
+                               started_ms, trigger=trigger,
+                               scheduled_for=started_ms if trigger == "schedule" else None)  # fmt: skip
+    if events:
+        rows = [
+            (i + 1, started_ms + i * 1500, str(e["type"]), _event_data(e))
+            for i, e in enumerate(events)
+        ]
+        await run_store.add_events(server.db, run_id, rows)
+    if not active:
+        outcome = run_store.RunOutcome(
+            status=status,
+            output=output if output is not None else _output_for(status),
+            completed_at=started_ms + int(seconds * 1000),
+            cost_usd=cost,
+            input_tokens=None if cost is None else int(cost * 120_000),
+            output_tokens=None if cost is None else int(cost * 30_000),
+            num_turns=None if cost is None else max(1, int(cost * 100) % 9),
+        )
+        await run_store.finish_run(server.db, run_id, outcome, server.service.day_of)
+    else:
+        await run_store.mark_running(server.db, run_id, agent_id, started_ms)
+    return run_id
+
+
+def _event_data(event: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in event.items() if k != "type"})
+
+
+def _output_for(status: str) -> str:
+    return {
+        "success": "Done: summary written.",
+        "error": "error: API overloaded (529) after 3 retries",
+        "budget_exceeded": "stopped: cost passed maxBudgetUsd",
+        "cancelled": "cancelled from the dashboard",
+        "skipped": "skipped: previous run still running (overlap forbidden)",
+    }.get(status, "")
+
+
+async def seed_demo(server: Server, now: datetime, *, days: int = 30, seed: int = 7) -> list[dict[str, Any]]:
+    """The demo agents with ``days`` of history ending at ``now``; returns the agents' JSON."""
+    rng = random.Random(seed)
+    user, _ = await auth.create_token(server.db, "demo")
+    agents = [await server.service.create_agent(dict(body), user) for body in DEMO_AGENTS]
+    statuses, weights = zip(*STATUS_WEIGHTS, strict=True)
+    for index, agent in enumerate(agents[:5]):
+        per_day = (1, 1, 6, 8, 1)[index] if index < 5 else 1
+        for day in range(days, 0, -1):
+            for n in range(per_day if rng.random() > 0.15 else 0):
+                started = now - timedelta(days=day - 1, hours=rng.randint(0, 10), minutes=n * 7 + index)
+                if started >= now:
+                    continue
+                status = rng.choices(statuses, weights)[0]
+                cost = None if status == "skipped" else round(rng.uniform(0.01, 0.09) * (1 + index % 3), 4)
+                await add_run(server, agent["id"], status, started, cost=cost, seconds=rng.uniform(8, 95))
+    # The digest's latest run carries a whole transcript.
+    await add_run(server, agents[0]["id"], "success", now - timedelta(minutes=42), cost=0.0412,
+                  seconds=18.45, output=TRANSCRIPT[-2]["text"], events=TRANSCRIPT,
+                  trigger="manual")  # fmt: skip
+    return [await server.service.get_agent(a["id"]) for a in agents]
+
+
+async def write_screenshots(out: Path, size: tuple[int, int] = (120, 36)) -> list[Path]:
+    from app.client import ApiClient
+    from app.tui.app import build_app
+    from app.tui.screens.editor import EditorScreen
+
+    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = ServerConfig(db_path=Path(tmp) / "demo.db", run_scheduler=False,
+                           stats_zone="UTC", default_timezone="UTC")  # fmt: skip
+        async with running(cfg) as server:
+            now = datetime.now(UTC).replace(second=0, microsecond=0)
+            await seed_demo(server, now)
+            _, token = await auth.create_token(server.db, "screenshots")
+            port = free_port()
+            web = uvicorn_server(server.app, "127.0.0.1", port, log_to_stderr=False)
+            serving = asyncio.create_task(web.serve())
+            await wait_until_started(web)
+            client = ApiClient(f"http://127.0.0.1:{port}", token)
+            try:
+                app = build_app(client, source=f"local · http://127.0.0.1:{port}", default_timezone="UTC",
+                                clock=lambda: now)  # fmt: skip
+                app.period = "30d"
+                async with app.run_test(size=size) as pilot:
+                    main = app.main_screen
+                    assert main is not None
+                    await _settle(pilot, lambda: main.history.row_count > 0)
+
+                    def shot(name: str) -> None:
+                        path = out / f"{name}.svg"
+                        app.save_screenshot(str(path.name), str(out))
+                        written.append(path)
+
+                    shot("main")
+                    await pilot.press("2")
+                    await _settle(pilot, lambda: main.live.written > 0)
+                    shot("live")
+                    await pilot.press("3")
+                    await _settle(pilot, lambda: True)
+                    shot("stats")
+                    app.push_screen(EditorScreen(main.selected_agent()))
+                    await _settle(pilot, lambda: isinstance(app.screen, EditorScreen))
+                    shot("editor")
+            finally:
+                await client.aclose()
+                server.bus.close()
+                web.should_exit = True
+                await asyncio.wait_for(serving, 15)
+    return written
+
+
+async def _settle(pilot: Any, ready: Any, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not ready() and loop.time() < deadline:
+        await pilot.pause(0.05)
+    await pilot.pause(0.3)
+    await pilot.wait_for_scheduled_animations()
+    for widget in pilot.app.screen.query("Input, TextArea"):
+        widget.cursor_blink = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app.tui.demo")
+    sub = parser.add_subparsers(dest="command", required=True)
+    shots = sub.add_parser("screenshots", help="write screenshots/*.svg from a seeded demo database")
+    shots.add_argument("--out", default="screenshots", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "screenshots":
+        for path in asyncio.run(write_screenshots(args.out)):
+            print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

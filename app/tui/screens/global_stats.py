@@ -1,0 +1,73 @@
+"""GlobalStatsScreen: the same charts across all agents (``GET /api/agents/stats``).
+
+Bindings: ``p`` cycle the period [stats.period], ``escape``/``g`` back [global.back].
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from app.client import ApiError
+from app.tui.formatting import PERIODS, duration, money
+from widgets.stats_chart import CostChart, RunsChart
+
+if TYPE_CHECKING:
+    from app.tui.app import CronAgentsApp
+
+
+class GlobalStatsScreen(Screen[None]):
+    BINDINGS = [
+        Binding("p", "cycle_period", "Period", id="stats.period"),
+        Binding("escape,g", "app.pop_screen", "Back", id="global.back"),
+    ]
+
+    @property
+    def dash(self) -> CronAgentsApp:
+        from app.tui.app import CronAgentsApp
+
+        assert isinstance(self.app, CronAgentsApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        yield Static("All agents", id="global-title")
+        with Vertical(id="global-charts"):
+            yield RunsChart(id="global-runs-chart")
+            yield CostChart(id="global-cost-chart")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @work(exclusive=True, group="load-global")
+    async def load(self) -> None:
+        period = self.dash.period
+        try:
+            stats = await self.dash.client.global_stats(period)
+        except ApiError as exc:
+            self.query_one("#global-title", Static).update(f"✗ {exc.message}")
+            return
+        runs = stats.get("runsInPeriod", 0)
+        rate = f"{stats.get('successRate')}%" if runs else "—"
+        self.query_one("#global-title", Static).update(Text.assemble(
+            ("All agents", "bold"), (f" · last {period}: ", "dim"),
+            (f"{runs} runs", "bold"), (" · success ", "dim"), (rate, "bold"),
+            (" · cost ", "dim"), (money(stats.get("totalCostUsd")), "bold"),
+            (" · avg ", "dim"), (duration(stats.get("avgDurationMs") or None), "bold"),
+            (" · skipped ", "dim"), (str(stats.get("skippedRuns", 0)), "bold"),
+            ("   p: period  esc: back", "dim"),
+        ))  # fmt: skip
+        days = list(stats.get("dailyRuns", []))
+        self.query_one(RunsChart).set_days(days, period)
+        self.query_one(CostChart).set_days(days, period)
+
+    def action_cycle_period(self) -> None:
+        self.dash.period = PERIODS[(PERIODS.index(self.dash.period) + 1) % len(PERIODS)]
+        self.load()

@@ -1,0 +1,137 @@
+"""``cronagents`` (local mode) and ``cronagents tui --remote URL``: start the dashboard.
+
+Local mode runs the embedded server (API, scheduler, runner) in the dashboard's
+own asyncio loop, on 127.0.0.1, with uvicorn logging to a file under the data
+directory (never onto the screen), and talks to it over HTTP like any client,
+with a token it keeps in ``<data dir>/local-token`` (mode 0600).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from app import config
+from app.client import ApiClient, ApiError
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+TOKEN_FILE = "local-token"
+log = logging.getLogger("cronagents.tui")
+
+
+def log_to_file(path: Path) -> None:
+    """Send the root logger (and so uvicorn's) to ``path`` only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
+
+
+def _read_token(path: Path) -> str | None:
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return token or None
+
+
+def _write_token(path: Path, token: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(token + "\n")
+    os.chmod(path, 0o600)
+
+
+async def local_token(server: object, base_url: str, path: Path | None = None) -> str:
+    """The saved local token if it still works, else a new one (saved, 0600)."""
+    from app import auth
+    from app.server import Server
+
+    assert isinstance(server, Server)
+    path = path or config.data_dir() / TOKEN_FILE
+    token = _read_token(path)
+    if token is not None:
+        probe = ApiClient(base_url, token, timeout=5)
+        try:
+            await probe.list_agents()
+            return token
+        except ApiError:
+            pass
+        finally:
+            await probe.aclose()
+    _, token = await auth.create_token(server.db, "local")
+    _write_token(path, token)
+    return token
+
+
+async def run_local(db_path: Path, port: int, max_concurrent_runs: int) -> int:
+    from app.server import ServerConfig, free_port, port_is_free, running, uvicorn_server, wait_until_started
+    from app.tui.app import build_app
+    from app.tui.keymap import load_keymap
+
+    log_to_file(config.data_dir() / "cronagents.log")
+    host = "127.0.0.1"
+    if not port_is_free(host, port):
+        port = free_port(host)
+    cfg = ServerConfig(db_path=db_path, max_concurrent_runs=max(1, max_concurrent_runs))
+    async with running(cfg) as server:
+        web = uvicorn_server(server.app, host, port, log_to_stderr=False)
+        serving = asyncio.create_task(web.serve())
+        try:
+            await wait_until_started(web)
+            base_url = f"http://{host}:{port}"
+            log.info("dashboard: embedded API on %s, database %s", base_url, db_path)
+            client = ApiClient(base_url, await local_token(server, base_url))
+            try:
+                app = build_app(client, source=f"local · {base_url}", keymap=load_keymap(),
+                                default_timezone=config.local_zone_name())  # fmt: skip
+                await app.run_async()
+            finally:
+                await client.aclose()
+        finally:
+            server.bus.close()
+            web.should_exit = True
+            await asyncio.wait_for(serving, 15)
+    return 0
+
+
+async def run_remote(url: str, token: str) -> int:
+    from app.tui.app import build_app
+    from app.tui.keymap import load_keymap
+
+    log_to_file(config.data_dir() / "cronagents.log")
+    client = ApiClient(url, token)
+    try:
+        try:
+            await client.list_agents()
+        except ApiError as exc:
+            if exc.status == 401:
+                print(f"error: {url} refused the token in CRONAGENTS_TOKEN ({exc.message})", file=sys.stderr)
+                return 2
+            # Unreachable: open anyway; the banner says so and it keeps retrying.
+        app = build_app(client, source=f"remote · {url}", keymap=load_keymap())
+        await app.run_async()
+    finally:
+        await client.aclose()
+    return 0
+
+
+def run_dashboard(db_path: Path, port: int, remote: str | None, max_concurrent_runs: int) -> int:
+    """Entry point for ``app.cli``: local mode when ``remote`` is None."""
+    if remote is not None:
+        token = os.environ.get("CRONAGENTS_TOKEN", "").strip()
+        if not token:
+            print("error: set CRONAGENTS_TOKEN to an API token of the remote server "
+                  "(make one there with: cronagents token create --name NAME)", file=sys.stderr)  # fmt: skip
+            return 2
+        return asyncio.run(run_remote(remote, token))
+    return asyncio.run(run_local(db_path, port, max_concurrent_runs))
