@@ -1,0 +1,176 @@
+"""Dashboard benchmark: first full paint with 1,000 agents, and a live log fed 1,000 events/s.
+
+    python bench/tui.py [--agents 1000] [--runs 5] [--rate 1000] [--seconds 10]
+
+Everything is real except the terminal (Textual's headless driver, 120x36):
+the embedded server on a real SQLite file behind uvicorn on 127.0.0.1, the
+dashboard's own httpx client and its SSE stream, in one asyncio loop as in
+local mode.
+
+* **First paint**: from building the app to the first frame drawn with the
+  agent table filled (``GET /api/agents`` answered, 1,000 rows added, the
+  screen refreshed). Median (and min/max) of ``--runs`` fresh apps.
+* **Live log**: ``--rate`` ``run.event`` events per second for ``--seconds``
+  published on the server's event bus for the selected agent's running run;
+  each goes through SSE and the client into the Live tab's ``RunLog``. Lag =
+  when the event is on screen (its batch written) minus when it was
+  published; also the largest backlog in the log's buffer and in the server's
+  SSE queue for the dashboard (which overflows at 10,000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app import auth
+from app.client import ApiClient
+from app.server import Server, ServerConfig, free_port, running, uvicorn_server, wait_until_started
+from app.tui.app import build_app
+from app.tui.demo import add_run
+from widgets.run_log import RunLog
+
+SCHEDULES = ("0 9 * * 1-5", "*/15 * * * *", "30 6 * * 1", "0 */4 * * *", "@daily", "0 17 * * 5")
+
+
+async def seed(server: Server, count: int) -> str:
+    user, _ = await auth.create_token(server.db, "bench")
+    first = ""
+    for i in range(count):
+        agent = await server.service.create_agent(
+            {"name": f"agent {i:04d}", "schedule": SCHEDULES[i % len(SCHEDULES)], "prompt": "bench",
+             "description": "benchmark agent", "enabled": i % 7 != 0}, user)  # fmt: skip
+        first = first or agent["id"]
+    return first
+
+
+async def wait(pilot: Any, predicate: Any, timeout: float = 30.0) -> None:
+    deadline = time.perf_counter() + timeout
+    while not predicate():
+        if time.perf_counter() > deadline:
+            raise TimeoutError
+        await pilot.pause(0.001)
+
+
+async def first_paint(client: ApiClient, agents: int) -> float:
+    start = time.perf_counter()
+    app = build_app(client, stream_events=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait(pilot, lambda: app.main_screen is not None and app.main_screen.table.row_count == agents)
+        await pilot.pause()  # one more frame: the rows on screen
+        elapsed = time.perf_counter() - start
+    return elapsed
+
+
+async def live_log(server: Server, client: ApiClient, agent_id: str, rate: int,
+                   seconds: float) -> dict[str, float]:  # fmt: skip
+    run_id = await add_run(server, agent_id, "running", datetime.now(UTC), trigger="manual")
+    published: list[float] = []
+    shown: list[tuple[float, int]] = []
+    original = RunLog.flush
+
+    def flush(self: RunLog) -> None:  # when each batch reaches the screen
+        before = self.written
+        original(self)
+        if self.written != before and self.id == "live":
+            shown.append((time.perf_counter(), self.written))
+
+    RunLog.flush = flush  # type: ignore[method-assign]
+    app = build_app(client)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait(pilot, lambda: app.stream_open and app.main_screen is not None
+                   and app.main_screen.live.run_id == run_id)  # fmt: skip
+        await pilot.press("2")
+        log = app.main_screen.live  # type: ignore[union-attr]
+        base = log.written
+        sse_depth = 0
+        total = int(rate * seconds)
+        tick = 0.01
+        per_tick = max(1, int(rate * tick))
+        start = time.perf_counter()
+        seq = 0
+        while seq < total:
+            target = start + (seq / rate)
+            delay = target - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            for _ in range(min(per_tick, total - seq)):
+                seq += 1
+                published.append(time.perf_counter())
+                server.bus.publish("run.event", agentId=agent_id, runId=run_id, event={
+                    "seq": seq, "at": "2025-01-07T09:55:00.000Z", "type": "assistant_text",
+                    "text": f"event {seq}: the quick brown fox jumps over the lazy dog"})  # fmt: skip
+            subs = getattr(server.bus, "_subscribers", set())
+            sse_depth = max([sse_depth, *(s.queue.qsize() for s in subs)])
+        publish_seconds = time.perf_counter() - start
+        await wait(pilot, lambda: log.written - base >= total, timeout=60)
+        drained = time.perf_counter() - start
+        max_pending = log.max_pending
+    RunLog.flush = original  # type: ignore[method-assign]
+    shown = [(t, n) for t, n in shown if n > base]
+    lags = []
+    j = 0
+    for i, t in enumerate(published, 1):
+        while shown[j][1] - base < i:
+            j += 1
+        lags.append((shown[j][0] - t) * 1000)
+    lags.sort()
+    return {
+        "events": total, "publish_s": publish_seconds, "drained_s": drained,
+        "rate": total / publish_seconds,
+        "lag_p50_ms": lags[len(lags) // 2], "lag_p99_ms": lags[int(len(lags) * 0.99) - 1],
+        "lag_max_ms": lags[-1], "max_log_backlog": max_pending, "max_sse_queue": sse_depth,
+        "batches": len(shown),
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--agents", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = ServerConfig(db_path=Path(tmp) / "bench.db", run_scheduler=False,
+                           stats_zone="UTC", default_timezone="UTC")  # fmt: skip
+        async with running(cfg) as server:
+            t0 = time.perf_counter()
+            first_agent = await seed(server, args.agents)
+            print(f"seeded {args.agents} agents in {time.perf_counter() - t0:.1f}s")
+            _, token = await auth.create_token(server.db, "bench-client")
+            port = free_port()
+            web = uvicorn_server(server.app, "127.0.0.1", port, log_to_stderr=False)
+            serving = asyncio.create_task(web.serve())
+            await wait_until_started(web)
+            client = ApiClient(f"http://127.0.0.1:{port}", token)
+            try:
+                paints = [await first_paint(client, args.agents) for _ in range(args.runs)]
+                ms = sorted(p * 1000 for p in paints)
+                print(f"first full paint, {args.agents} agents, 120x36: median {statistics.median(ms):.0f} ms"
+                      f" (min {ms[0]:.0f}, max {ms[-1]:.0f}; {args.runs} runs)")  # fmt: skip
+                r = await live_log(server, client, first_agent, args.rate, args.seconds)
+                print(f"live log: {r['events']} events at {r['rate']:.0f}/s over {r['publish_s']:.1f}s; "
+                      f"all on screen {r['drained_s'] - r['publish_s']:.2f}s after the last was published")
+                print(f"  publish→screen lag p50 {r['lag_p50_ms']:.0f} ms, p99 {r['lag_p99_ms']:.0f} ms, "
+                      f"max {r['lag_max_ms']:.0f} ms; {r['batches']} screen batches")
+                print(f"  max backlog: RunLog buffer {r['max_log_backlog']}, "
+                      f"server SSE queue {r['max_sse_queue']} (overflow at 10000)")
+            finally:
+                await client.aclose()
+                server.bus.close()
+                web.should_exit = True
+                await asyncio.wait_for(serving, 15)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
