@@ -232,24 +232,10 @@ class _Prepared:
 
 
 # ----------------------------------------------------------------------------- storage
-# Two queries kept here so the hot path can use pre-encoded claims and the
-# partial index; they belong in storage/ (see the report that came with this file).
-
-_CLAIM_SQL = """
-    INSERT INTO runs (id, agent_id, scheduled_for, status, trigger, started_at)
-    SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, 'schedule', ?
-    FROM json_each(?) AS j
-    WHERE EXISTS (SELECT 1 FROM agents a WHERE a.id = j.value ->> 1)
-    ON CONFLICT (agent_id, scheduled_for) WHERE scheduled_for IS NOT NULL DO NOTHING
-    RETURNING id
-"""
-
+# Queries of the hot path; the claim itself is storage.runs.claim_slots_json.
 
 async def _claim_json(db: Database, payload: str, started_at: int) -> set[str]:
-    """``storage.runs.claim_slots`` with the claims already encoded as a JSON array."""
-    async with db.write() as conn:
-        async with conn.execute(_CLAIM_SQL, (started_at, payload)) as cur:
-            return {row[0] for row in await cur.fetchall()}
+    return await run_store.claim_slots_json(db, payload, started_at)
 
 
 async def _running_agent_ids(db: Database, besides_slot: int | None = None) -> set[str]:

@@ -61,19 +61,27 @@ async def claim_slots(
     """
     if not claims:
         return set()
-    payload = json.dumps([list(c) for c in claims])
+    return await claim_slots_json(db, json.dumps([list(c) for c in claims]), started_at)
+
+
+_CLAIM_SQL = """
+    INSERT INTO runs (id, agent_id, scheduled_for, status, trigger, started_at)
+    SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, 'schedule', ?
+    FROM json_each(?) AS j
+    WHERE EXISTS (SELECT 1 FROM agents a WHERE a.id = j.value ->> 1)
+    ON CONFLICT (agent_id, scheduled_for) WHERE scheduled_for IS NOT NULL DO NOTHING
+    RETURNING id
+"""
+
+
+async def claim_slots_json(db: Database, payload: str, started_at: int) -> set[str]:
+    """:func:`claim_slots` with the claims already encoded as a JSON array of arrays.
+
+    The scheduler encodes a large instant's claims while idle, so the
+    instant itself only pays for the one INSERT.
+    """
     async with db.write() as conn:
-        async with conn.execute(
-            """
-            INSERT INTO runs (id, agent_id, scheduled_for, status, trigger, started_at)
-            SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, 'schedule', ?
-            FROM json_each(?) AS j
-            WHERE EXISTS (SELECT 1 FROM agents a WHERE a.id = j.value ->> 1)
-            ON CONFLICT (agent_id, scheduled_for) WHERE scheduled_for IS NOT NULL DO NOTHING
-            RETURNING id
-            """,
-            (started_at, payload),
-        ) as cur:
+        async with conn.execute(_CLAIM_SQL, (started_at, payload)) as cur:
             return {row[0] for row in await cur.fetchall()}
 
 
