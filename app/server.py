@@ -123,6 +123,25 @@ def uvicorn_server(
     return QuietUvicorn(cfg)
 
 
+@contextlib.asynccontextmanager
+async def serving(server: Server, host: str = "127.0.0.1") -> AsyncIterator[str]:
+    """``server``'s API behind a real uvicorn socket on a free port; yields its base URL.
+
+    On exit the event stream is closed first (so open SSE responses end) and
+    uvicorn is told to stop, then awaited.
+    """
+    port = free_port(host)
+    web = uvicorn_server(server.app, host, port, log_to_stderr=False)
+    task = asyncio.create_task(web.serve())
+    await wait_until_started(web)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.bus.close()
+        web.should_exit = True
+        await asyncio.wait_for(task, 15)
+
+
 def port_is_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
         try:

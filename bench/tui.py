@@ -34,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import auth
 from app.client import ApiClient
-from app.server import Server, ServerConfig, free_port, running, uvicorn_server, wait_until_started
+from app.events import SUBSCRIBER_QUEUE_SIZE
+from app.server import Server, ServerConfig, running, serving
 from app.tui.app import build_app
 from app.tui.demo import add_run
 from widgets.run_log import RunLog
@@ -148,28 +149,24 @@ async def main() -> None:
             first_agent = await seed(server, args.agents)
             print(f"seeded {args.agents} agents in {time.perf_counter() - t0:.1f}s")
             _, token = await auth.create_token(server.db, "bench-client")
-            port = free_port()
-            web = uvicorn_server(server.app, "127.0.0.1", port, log_to_stderr=False)
-            serving = asyncio.create_task(web.serve())
-            await wait_until_started(web)
-            client = ApiClient(f"http://127.0.0.1:{port}", token)
-            try:
-                paints = [await first_paint(client, args.agents) for _ in range(args.runs)]
-                ms = sorted(p * 1000 for p in paints)
-                print(f"first full paint, {args.agents} agents, 120x36: median {statistics.median(ms):.0f} ms"
-                      f" (min {ms[0]:.0f}, max {ms[-1]:.0f}; {args.runs} runs)")  # fmt: skip
-                r = await live_log(server, client, first_agent, args.rate, args.seconds)
-                print(f"live log: {r['events']} events at {r['rate']:.0f}/s over {r['publish_s']:.1f}s; "
-                      f"all on screen {r['drained_s'] - r['publish_s']:.2f}s after the last was published")
-                print(f"  publish→screen lag p50 {r['lag_p50_ms']:.0f} ms, p99 {r['lag_p99_ms']:.0f} ms, "
-                      f"max {r['lag_max_ms']:.0f} ms; {r['batches']} screen batches")
-                print(f"  max backlog: RunLog buffer {r['max_log_backlog']}, "
-                      f"server SSE queue {r['max_sse_queue']} (overflow at 10000)")
-            finally:
-                await client.aclose()
-                server.bus.close()
-                web.should_exit = True
-                await asyncio.wait_for(serving, 15)
+            async with serving(server) as url:
+                client = ApiClient(url, token)
+                try:
+                    paints = [await first_paint(client, args.agents) for _ in range(args.runs)]
+                    ms = sorted(p * 1000 for p in paints)
+                    median = statistics.median(ms)
+                    print(f"first full paint, {args.agents} agents, 120x36: median {median:.0f} ms"
+                          f" (min {ms[0]:.0f}, max {ms[-1]:.0f}; {args.runs} runs)")  # fmt: skip
+                    r = await live_log(server, client, first_agent, args.rate, args.seconds)
+                    drained = r["drained_s"] - r["publish_s"]
+                    print(f"live log: {r['events']} events at {r['rate']:.0f}/s over {r['publish_s']:.1f}s; "
+                          f"all on screen {drained:.2f}s after the last was published")
+                    print(f"  publish→screen lag p50 {r['lag_p50_ms']:.0f} ms, p99 {r['lag_p99_ms']:.0f} ms, "
+                          f"max {r['lag_max_ms']:.0f} ms; {r['batches']} screen batches")
+                    print(f"  max backlog: RunLog buffer {r['max_log_backlog']}, "
+                          f"server SSE queue {r['max_sse_queue']} (overflow at {SUBSCRIBER_QUEUE_SIZE})")
+                finally:
+                    await client.aclose()
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -13,7 +12,7 @@ import httpx
 import pytest
 
 from app import auth
-from app.server import Server, ServerConfig, free_port, running, uvicorn_server, wait_until_started
+from app.server import Server, ServerConfig, running, serving
 from tests.processes import TAG_ENV
 
 pytest_plugins = ["tests.fake_anthropic"]
@@ -76,16 +75,8 @@ async def client(server: Server, token: str) -> AsyncIterator[httpx.AsyncClient]
 @pytest.fixture
 async def live_url(server: Server) -> AsyncIterator[str]:
     """The same server behind a real uvicorn socket on 127.0.0.1."""
-    port = free_port()
-    web = uvicorn_server(server.app, "127.0.0.1", port, log_to_stderr=False)
-    task = asyncio.create_task(web.serve())
-    await wait_until_started(web)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.bus.close()
-        web.should_exit = True
-        await asyncio.wait_for(task, 10)
+    async with serving(server) as url:
+        yield url
 
 
 @pytest.fixture

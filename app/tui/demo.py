@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from app import auth
-from app.server import Server, ServerConfig, free_port, running, uvicorn_server, wait_until_started
+from app.server import Server, ServerConfig, running, serving
 from app.timeutil import from_datetime
 from storage import runs as run_store
 
@@ -157,40 +157,34 @@ async def write_screenshots(out: Path, size: tuple[int, int] = (120, 36)) -> lis
             now = datetime.now(UTC).replace(second=0, microsecond=0)
             await seed_demo(server, now)
             _, token = await auth.create_token(server.db, "screenshots")
-            port = free_port()
-            web = uvicorn_server(server.app, "127.0.0.1", port, log_to_stderr=False)
-            serving = asyncio.create_task(web.serve())
-            await wait_until_started(web)
-            client = ApiClient(f"http://127.0.0.1:{port}", token)
-            try:
-                app = build_app(client, source=f"local · http://127.0.0.1:{port}", default_timezone="UTC",
-                                clock=lambda: now)  # fmt: skip
-                app.period = "30d"
-                async with app.run_test(size=size) as pilot:
-                    main = app.main_screen
-                    assert main is not None
-                    await _settle(pilot, lambda: main.history.row_count > 0)
+            async with serving(server) as url:
+                client = ApiClient(url, token)
+                try:
+                    app = build_app(client, source=f"local · {url}", default_timezone="UTC",
+                                    clock=lambda: now)  # fmt: skip
+                    app.period = "30d"
+                    async with app.run_test(size=size) as pilot:
+                        main = app.main_screen
+                        assert main is not None
+                        await _settle(pilot, lambda: main.history.row_count > 0)
 
-                    def shot(name: str) -> None:
-                        path = out / f"{name}.svg"
-                        app.save_screenshot(str(path.name), str(out))
-                        written.append(path)
+                        def shot(name: str) -> None:
+                            path = out / f"{name}.svg"
+                            app.save_screenshot(str(path.name), str(out))
+                            written.append(path)
 
-                    shot("main")
-                    await pilot.press("2")
-                    await _settle(pilot, lambda: main.live.written > 0)
-                    shot("live")
-                    await pilot.press("3")
-                    await _settle(pilot, lambda: True)
-                    shot("stats")
-                    app.push_screen(EditorScreen(main.selected_agent()))
-                    await _settle(pilot, lambda: isinstance(app.screen, EditorScreen))
-                    shot("editor")
-            finally:
-                await client.aclose()
-                server.bus.close()
-                web.should_exit = True
-                await asyncio.wait_for(serving, 15)
+                        shot("main")
+                        await pilot.press("2")
+                        await _settle(pilot, lambda: main.live.written > 0)
+                        shot("live")
+                        await pilot.press("3")
+                        await _settle(pilot, lambda: True)
+                        shot("stats")
+                        app.push_screen(EditorScreen(main.selected_agent()))
+                        await _settle(pilot, lambda: isinstance(app.screen, EditorScreen))
+                        shot("editor")
+                finally:
+                    await client.aclose()
     return written
 
 
