@@ -45,7 +45,6 @@ log = logging.getLogger("cronagents.runner")
 INTERRUPTED = "interrupted: the server stopped during this run"
 CANCELLED_BY_USER = "cancelled"
 CANCELLED_BY_SHUTDOWN = "cancelled: the server stopped"
-CANCELLED_BY_REPLACE = "cancelled: replaced by a newer scheduled run"
 EVENT_FLUSH_SECONDS = 0.2
 EVENT_FLUSH_BATCH = 200
 CANCEL_WAIT_SECONDS = 10.0

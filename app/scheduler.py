@@ -88,6 +88,7 @@ __all__ = [
 log = logging.getLogger("cronagents.scheduler")
 
 OVERLAP_REASON = "skipped: the previous run was still running"
+REPLACED_REASON = "cancelled: replaced by the next scheduled run"
 DOWN_REASON = "missed while the server was down"
 PAUSED_REASON = "missed while the scheduler was paused"
 DEFAULT_DEADLINE_SECONDS = 3600
@@ -111,7 +112,7 @@ class RunStarter(Protocol):
     async def enqueue_claimed(self, agent: dict[str, Any], run_id: str) -> None:
         """Start (or queue) a run whose row already exists with status ``queued``."""
 
-    async def cancel_agent_runs(self, agent_id: str) -> int:
+    async def cancel_agent_runs(self, agent_id: str, reason: str = "cancelled") -> int:
         """Cancel the agent's running and queued runs; return once they are recorded."""
 
 
@@ -794,7 +795,7 @@ class Scheduler:
             claims.append((next(ids), agent_id, due.run_slot, "queued"))
             claimed_plans.append(plan)
         if cancel:
-            await asyncio.gather(*(self.runner.cancel_agent_runs(a) for a in cancel))
+            await asyncio.gather(*(self.runner.cancel_agent_runs(a, REPLACED_REASON) for a in cancel))
         claimed: set[str] = set()
         if claims:
             claimed = await _claim_json(db, json.dumps(claims), self.clock.now_ms())

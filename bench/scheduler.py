@@ -86,7 +86,7 @@ async def run_ours(n: int, minutes: int, second: int, claim_ahead_min: int | Non
             lateness.append(now % MINUTE_MS)
             handed.append(run_id)
 
-        async def cancel_agent_runs(self, agent_id: str) -> int:
+        async def cancel_agent_runs(self, agent_id: str, reason: str = "cancelled") -> int:
             return 0
 
     with tempfile.TemporaryDirectory() as tmp:

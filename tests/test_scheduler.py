@@ -73,11 +73,11 @@ class RecordingRunner:
         if self.finish is not None:
             await self._finish(run_id, self.finish, "done")
 
-    async def cancel_agent_runs(self, agent_id: str) -> int:
+    async def cancel_agent_runs(self, agent_id: str, reason: str = "cancelled") -> int:
         self.cancelled.append(agent_id)
         runs = await run_store.active_runs(self.db, agent_id)
         for run in runs:
-            await self._finish(run["id"], "cancelled", "replaced by a newer scheduled run")
+            await self._finish(run["id"], "cancelled", reason)
         return len(runs)
 
     async def _finish(self, run_id: str, status: str, output: str) -> None:
@@ -246,7 +246,7 @@ async def test_replace_cancels_the_running_one_then_starts(env: Env):
         ("2026-01-05T09:00:00.000Z", "cancelled"),
         ("2026-01-05T09:01:00.000Z", "queued"),
     ]
-    assert runs[0]["output"] == "replaced by a newer scheduled run"
+    assert runs[0]["output"] == "cancelled: replaced by the next scheduled run"
     assert env.runner.runs_of(agent["id"]) == [r["id"] for r in runs]
     assert len(await env.runs(other["id"])) == 2
 
