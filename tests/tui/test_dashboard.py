@@ -18,6 +18,7 @@ from app.tui.screens.global_stats import GlobalStatsScreen
 from app.tui.screens.help import HelpScreen
 from app.tui.screens.run_detail import RunScreen
 from tests.conftest import agent_body
+from tests.processes import tagged_processes
 from tests.tui.conftest import ready, wait_until
 from widgets.agent_form import AgentForm
 from widgets.run_log import RunLog
@@ -355,6 +356,29 @@ async def test_run_now_streams_the_real_run_live(make_app: Any, api: ApiClient) 
         assert "Bash" in text and "The tool ran. Done." in text and "■ done" in text
         header = main.query_one(StatsHeader)
         await wait_until(pilot, lambda: header.stats and header.stats["runsInPeriod"] == 1)
+
+
+@pytest.mark.slow
+async def test_cancel_key_stops_a_real_running_run(make_app: Any, api: ApiClient, run_tag: str) -> None:
+    """c cancels the selected agent's running run: it lands as cancelled, no CLI process is left."""
+    agent = await api.create_agent(agent_body(name="Slow run", prompt="Take your time [[fake:slow]]"))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, agents=1)
+        main = app.main_screen
+        await wait_until(pilot, lambda: main.detail_agent_id == agent["id"])
+        await pilot.press("r")
+        await wait_until(pilot, lambda: main.history.row_count == 1
+                         and main.history.runs[0]["status"] == "running",
+                         timeout=30, what="run started")  # fmt: skip
+        await wait_until(pilot, lambda: bool(tagged_processes(run_tag)), timeout=30, what="CLI up")
+        await pilot.press("c")
+        await wait_until(pilot, lambda: main.history.row_count == 1
+                         and main.history.runs[0]["status"] == "cancelled",
+                         timeout=15, what="run cancelled")  # fmt: skip
+        assert tagged_processes(run_tag) == []
+        text = "\n".join(line.text for line in main.live.lines)
+        assert "cancelled" in text
 
 
 async def test_lost_connection_shows_banner_and_reconnects(api: ApiClient, server: Server,
