@@ -26,7 +26,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from app.client import ApiError
-from app.tui.formatting import PERIODS, money, run_summary, truncate
+from app.tui.formatting import PERIODS, money, parse_iso, run_summary, truncate
 from app.tui.screens.confirm import ConfirmScreen
 from app.tui.screens.editor import EditorScreen
 from app.tui.screens.global_stats import GlobalStatsScreen
@@ -273,9 +273,11 @@ class MainScreen(Screen[None]):
             self.live.note(run_summary(run))
 
     def _run_header(self, run: dict[str, Any]) -> Text:
-        started = run.get("startedAt") or "—"
+        when = parse_iso(run.get("startedAt"))
+        at = when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else "—"
+        state = "queued" if run.get("status") == "queued" else "started"
         return Text.assemble(("Run ", "dim"), (str(run.get("id")), "bold"),
-                             (f"  {run.get('trigger', '')} · started {started}", "dim"))  # fmt: skip
+                             (f"  {run.get('trigger', '')} · {state} {at}", "dim"))  # fmt: skip
 
     @work(exclusive=True, group="load-detail-stats")
     @while_mounted
@@ -348,7 +350,9 @@ class MainScreen(Screen[None]):
             if self.live.run_id != run["id"]:
                 self.live.show_run(str(run["id"]), self._run_header(run))
             else:
-                self.live.note(Text(f"started {run.get('startedAt') or ''}", style="dim"))
+                when = parse_iso(run.get("startedAt"))
+                at = when.strftime("%H:%M:%S") if when else ""
+                self.live.note(Text(f"started {at}", style="dim"))
         if finished:
             if self.live.run_id == run["id"]:
                 self.live.note(run_summary(run))
