@@ -147,12 +147,15 @@ class Runner:
     async def enqueue_claimed(self, agent: dict[str, Any], run_id: str) -> None:
         """Queue a run whose row already exists with status ``queued`` (a claimed slot)."""
         self._refuse_when_stopping()
-        run = _Run(run_id, agent)
-        self._runs[run_id] = run
         await run_store.set_owner(self.db, run_id, OWNER)
         row = await run_store.get_run(self.db, run_id)
-        self._publish("run.queued", run, run=run_json(row) if row else None)
+        self._refuse_when_stopping()
+        # Registered and started with no await in between, so a cancel always
+        # finds the run together with its task.
+        run = _Run(run_id, agent)
+        self._runs[run_id] = run
         run.task = asyncio.create_task(self._execute(run), name=f"run-{run_id}")
+        self._publish("run.queued", run, run=run_json(row) if row else None)
 
     async def cancel_agent_runs(self, agent_id: str, reason: str = CANCELLED_BY_USER) -> int:
         """Cancel the agent's queued and running runs; returns how many once all are recorded."""
