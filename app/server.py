@@ -124,17 +124,20 @@ def uvicorn_server(
 
 
 @contextlib.asynccontextmanager
-async def serving(server: Server, host: str = "127.0.0.1") -> AsyncIterator[str]:
-    """``server``'s API behind a real uvicorn socket on a free port; yields its base URL.
+async def serving(
+    server: Server, host: str = "127.0.0.1", port: int | None = None
+) -> AsyncIterator[str]:
+    """``server``'s API behind a real uvicorn socket (a free port by default); yields its URL.
 
-    On exit the event stream is closed first (so open SSE responses end) and
-    uvicorn is told to stop, then awaited.
+    Logs go to the root logger, never the console. On exit the event stream
+    is closed first (so open SSE responses end) and uvicorn is told to stop,
+    then awaited.
     """
-    port = free_port(host)
+    port = port or free_port(host)
     web = uvicorn_server(server.app, host, port, log_to_stderr=False)
     task = asyncio.create_task(web.serve())
-    await wait_until_started(web)
     try:
+        await wait_until_started(web)
         yield f"http://{host}:{port}"
     finally:
         server.bus.close()

@@ -74,7 +74,7 @@ async def local_token(server: object, base_url: str, path: Path | None = None) -
 
 
 async def run_local(db_path: Path, port: int, max_concurrent_runs: int) -> int:
-    from app.server import ServerConfig, free_port, port_is_free, running, uvicorn_server, wait_until_started
+    from app.server import ServerConfig, free_port, port_is_free, running, serving
     from app.tui.app import build_app
     from app.tui.keymap import load_keymap
 
@@ -83,24 +83,15 @@ async def run_local(db_path: Path, port: int, max_concurrent_runs: int) -> int:
     if not port_is_free(host, port):
         port = free_port(host)
     cfg = ServerConfig(db_path=db_path, max_concurrent_runs=max(1, max_concurrent_runs))
-    async with running(cfg) as server:
-        web = uvicorn_server(server.app, host, port, log_to_stderr=False)
-        serving = asyncio.create_task(web.serve())
+    async with running(cfg) as server, serving(server, host, port) as base_url:
+        log.info("dashboard: embedded API on %s, database %s", base_url, db_path)
+        client = ApiClient(base_url, await local_token(server, base_url))
         try:
-            await wait_until_started(web)
-            base_url = f"http://{host}:{port}"
-            log.info("dashboard: embedded API on %s, database %s", base_url, db_path)
-            client = ApiClient(base_url, await local_token(server, base_url))
-            try:
-                app = build_app(client, source=f"local · {base_url}", keymap=load_keymap(),
-                                default_timezone=config.local_zone_name())  # fmt: skip
-                await app.run_async()
-            finally:
-                await client.aclose()
+            app = build_app(client, source=f"local · {base_url}", keymap=load_keymap(),
+                            default_timezone=config.local_zone_name())  # fmt: skip
+            await app.run_async()
         finally:
-            server.bus.close()
-            web.should_exit = True
-            await asyncio.wait_for(serving, 15)
+            await client.aclose()
     return 0
 
 
