@@ -205,8 +205,7 @@ class AgentService:
                 values["schedule"], values["timezone"], bool(values["enabled"]), now
             ),
         )
-        await agent_store.insert_agent(self.db, values)
-        agent = await self.get_agent(values["id"])
+        agent = agent_json(await agent_store.insert_agent(self.db, values))
         self._changed("created", agent, agent["id"])
         return agent
 
@@ -223,9 +222,10 @@ class AgentService:
                     bool(values.get("enabled", current["enabled"])),
                     now,
                 )
-            if not await agent_store.update_agent(self.db, agent_id, values):
-                raise NotFound("Agent not found")
-        agent = await self.get_agent(agent_id)
+        row = await agent_store.update_agent(self.db, agent_id, values)
+        if row is None:
+            raise NotFound("Agent not found")
+        agent = agent_json(row)
         if values:
             self._changed("updated", agent, agent_id)
         return agent

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import aiosqlite
+
 from storage.db import Database, Row
 
 AGENT_COLUMNS = (
@@ -21,25 +23,35 @@ _SELECT = (
 )
 
 
-async def insert_agent(db: Database, values: Mapping[str, Any]) -> None:
+async def _row_in(conn: aiosqlite.Connection, agent_id: str) -> Row | None:
+    rows = list(await conn.execute_fetchall(f"{_SELECT} WHERE a.id = ?", (agent_id,)))
+    return rows[0] if rows else None
+
+
+async def insert_agent(db: Database, values: Mapping[str, Any]) -> Row:
+    """Insert an agent; returns its row as read by the transaction that wrote it."""
     cols = [c for c in AGENT_COLUMNS if c in values]
     async with db.write() as conn:
         await conn.execute(
             f"INSERT INTO agents ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
             [values[c] for c in cols],
         )
+        row = await _row_in(conn, values["id"])
+    assert row is not None
+    return row
 
 
-async def update_agent(db: Database, agent_id: str, values: Mapping[str, Any]) -> bool:
+async def update_agent(db: Database, agent_id: str, values: Mapping[str, Any]) -> Row | None:
+    """Update an agent; returns its row as written (None: no such agent)."""
     cols = [c for c in values if c in UPDATABLE]
     if not cols:
-        return await get_agent(db, agent_id) is not None
+        return await get_agent(db, agent_id)
     async with db.write() as conn:
-        cur = await conn.execute(
+        await conn.execute(
             f"UPDATE agents SET {', '.join(f'{c} = ?' for c in cols)} WHERE id = ?",
             [*(values[c] for c in cols), agent_id],
         )
-        return bool(cur.rowcount)
+        return await _row_in(conn, agent_id)
 
 
 async def set_next_run_times(db: Database, times: Iterable[tuple[int | None, str]]) -> None:

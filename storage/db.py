@@ -1,17 +1,29 @@
-"""The database handle: one writer connection, one reader connection, WAL.
+"""The database handle: one writer connection, a small pool of reader connections, WAL.
 
 Writes go through :meth:`Database.write`, which serialises writers in this
 process with a lock and opens every write transaction with ``BEGIN IMMEDIATE``
 so a read-then-write transaction never fails half way with "database is
 locked" when another process holds the write lock: it waits (``busy_timeout``).
-Reads use a second connection, so they never see another coroutine's
-uncommitted writes and never wait behind the write lock.
+
+Reads use other connections, so they never see another coroutine's
+uncommitted writes and never wait behind the write lock. Each read takes a
+reader connection for itself and runs its statement to the end in one call
+(execute and fetch together), so no statement is left open between reads:
+every read starts a fresh WAL snapshot and sees every write committed before
+it began. (Sharing one reader between overlapping coroutines kept a statement
+open most of the time under load, and with it an old snapshot: creates were
+answered 404 "Agent not found".)
+
+The database file, its ``-wal`` and ``-shm`` files and a directory created
+for it are private to the user (0600 / 0700).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import stat
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -24,6 +36,9 @@ from storage.migrations import apply_migrations
 
 BUSY_TIMEOUT_MS = 10_000
 DATA_VERSION_CHECK_SECONDS = 0.25
+READERS = 4
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
 
 
 class StorageError(Exception):
@@ -36,10 +51,12 @@ Row = sqlite3.Row
 class Database:
     """An open cronagents database file."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, readers: int = READERS) -> None:
         self.path = str(path)
         self._writer: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
+        self._readers: list[aiosqlite.Connection] = []
+        self._idle: asyncio.Queue[aiosqlite.Connection] | None = None
+        self._reader_count = max(1, readers)
         self._write_lock = asyncio.Lock()
         # Bumped after every committed write in this process; caches above
         # storage compare it to know when to rebuild.
@@ -48,14 +65,20 @@ class Database:
         self._data_version_checked = 0.0
 
     async def open(self) -> Database:
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if self.path == ":memory:":
+            raise StorageError("a database file is needed (readers and the writer share it)")
         try:
+            await asyncio.to_thread(_prepare_private_file, Path(self.path))
             self._writer = await self._connect()
             await self._writer.execute("PRAGMA journal_mode=WAL")
             await apply_migrations(self._writer)
-            self._reader = await self._connect()
-        except sqlite3.DatabaseError as exc:
+            self._idle = asyncio.Queue()
+            for _ in range(self._reader_count):
+                reader = await self._connect()
+                self._readers.append(reader)
+                self._idle.put_nowait(reader)
+            await asyncio.to_thread(_tighten_sidecars, Path(self.path))
+        except (sqlite3.DatabaseError, OSError) as exc:
             await self.close()
             raise StorageError(f"cannot open database {self.path}: {exc}") from exc
         except BaseException:
@@ -76,22 +99,18 @@ class Database:
         return conn
 
     async def close(self) -> None:
-        for conn in (self._reader, self._writer):
+        for conn in (*self._readers, self._writer):
             if conn is not None:
                 await conn.close()
-        self._reader = self._writer = None
+        self._readers = []
+        self._idle = None
+        self._writer = None
 
     async def __aenter__(self) -> Database:
         return await self.open()
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    @property
-    def reader(self) -> aiosqlite.Connection:
-        if self._reader is None:
-            raise StorageError("database is not open")
-        return self._reader
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -110,28 +129,72 @@ class Database:
                 await conn.execute("COMMIT")
                 self.generation += 1
 
+    @asynccontextmanager
+    async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        if self._idle is None or self._writer is None:
+            raise StorageError("database is not open")
+        conn = await self._idle.get()
+        try:
+            yield conn
+        finally:
+            self._idle.put_nowait(conn)
+
     async def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Row]:
-        async with self.reader.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        """Every row of one query, read from a fresh snapshot."""
+        async with self._reader() as conn:
+            rows: list[Row] = list(await conn.execute_fetchall(sql, params))
+            return rows
 
     async def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Row | None:
-        async with self.reader.execute(sql, params) as cur:
-            row: Row | None = await cur.fetchone()
-            return row
+        """The first row of one query (write it so it returns one row), from a fresh snapshot."""
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def refresh_generation(self) -> int:
-        """Bump :attr:`generation` when another connection committed since the last check.
+        """Bump :attr:`generation` when another process committed since the last check.
 
         Checked at most every ``DATA_VERSION_CHECK_SECONDS``, so caches keyed on
         the generation notice a second process (``cronagents token revoke``, a
-        second server on the same file) within that time.
+        second server on the same file) within that time. ``data_version`` is
+        read on the writer connection, whose own commits do not change it.
         """
         now = time.monotonic()
         if now - self._data_version_checked >= DATA_VERSION_CHECK_SECONDS:
             self._data_version_checked = now
-            row = await self.fetchone("PRAGMA data_version")
-            version = int(row[0]) if row else 0
-            if self._data_version is not None and version != self._data_version:
+            if await self.other_process_committed():
                 self.generation += 1
-            self._data_version = version
         return self.generation
+
+    async def other_process_committed(self) -> bool:
+        """Whether another connection committed since the previous call (first call: False)."""
+        if self._writer is None:
+            raise StorageError("database is not open")
+        rows = list(await self._writer.execute_fetchall("PRAGMA data_version"))
+        version = int(rows[0][0]) if rows else 0
+        changed = self._data_version is not None and version != self._data_version
+        self._data_version = version
+        return changed
+
+
+def _prepare_private_file(path: Path) -> None:
+    """Create the database's directory (0700) and file (0600); tighten an existing file."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    os.close(fd)
+    _tighten(path, PRIVATE_FILE)
+
+
+def _tighten_sidecars(path: Path) -> None:
+    for suffix in ("-wal", "-shm", "-journal"):
+        _tighten(path.with_name(path.name + suffix), PRIVATE_FILE)
+
+
+def _tighten(path: Path, mode: int) -> None:
+    """Remove group and other permissions from a file of ours (others' files are left alone)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    if info.st_uid == os.getuid() and info.st_mode & 0o077:
+        path.chmod(stat.S_IMODE(info.st_mode) & mode)
