@@ -12,9 +12,12 @@ Every run goes through the same path, whether started by hand
    cost, tokens, turns and duration, in the same transaction as the agent's
    ``lastRunAt``/``lastStatus`` and the stats rollups (``run.finished``).
 
-Runs left ``queued`` or ``running`` by a previous process that died are
-marked ``error`` when the runner starts. On shutdown, running runs are
-cancelled and recorded as ``cancelled`` before the database closes.
+Every run belongs to this server (``owner``, the server's id, see
+:mod:`app.lease`) from the moment its row exists. Runs of a server whose lease
+expired are ended by any live server (``error``, :data:`INTERRUPTED`). A
+cancel reaches runs of other live servers as a request in the database, which
+their runner acts on (:meth:`Runner.cancel_requested`). On shutdown, running
+runs are cancelled and recorded as ``cancelled`` before the database closes.
 """
 
 from __future__ import annotations
@@ -23,8 +26,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ from app.errors import Unavailable
 from app.service import run_json
 from app.timeutil import iso, now_ms
 from storage import runs as run_store
+from storage import servers as server_store
 from storage.runs import RunOutcome
 
 if TYPE_CHECKING:
@@ -49,25 +51,7 @@ EVENT_FLUSH_SECONDS = 0.2
 EVENT_FLUSH_BATCH = 200
 CANCEL_WAIT_SECONDS = 10.0
 SHUTDOWN_WAIT_SECONDS = 15.0
-
-
-OWNER = f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _owner_alive(owner: str | None) -> bool:
-    """Whether the process that owns a run still lives (only knowable on this host)."""
-    if not owner or owner == OWNER:
-        return False
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+REMOTE_CANCEL_POLL_SECONDS = 0.05
 
 
 class _Run:
@@ -92,6 +76,7 @@ class Runner:
         self,
         service: AgentService,
         *,
+        owner: str,
         max_concurrent: int = 4,
         agent_env: Mapping[str, str] | None = None,
         workspaces_dir: Path,
@@ -99,6 +84,7 @@ class Runner:
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
         self.service = service
+        self.owner = owner
         self.db = service.db
         self.bus = service.bus
         self.max_concurrent = max_concurrent
@@ -109,15 +95,6 @@ class Runner:
         self._stopping = False
 
     # -- lifecycle ----------------------------------------------------------
-
-    async def start(self) -> None:
-        """Record runs a previous process left behind as interrupted."""
-        rows = await run_store.interrupt_active_runs(
-            self.db, INTERRUPTED, now_ms(), self.service.day_of, owner_alive=_owner_alive
-        )
-        if rows:
-            log.warning("%d run(s) were interrupted by a previous stop", len(rows))
-            self.service.agents_changed()
 
     async def stop(self) -> None:
         """Cancel every run and wait (bounded) until each is recorded ``cancelled``."""
@@ -140,14 +117,13 @@ class Runner:
         """Queue a run of ``agent`` now; returns its id at once."""
         self._refuse_when_stopping()
         run_id = new_id("run")
-        await run_store.insert_run(self.db, run_id, agent["id"], "queued", now_ms())
+        await run_store.insert_run(self.db, run_id, agent["id"], "queued", now_ms(), owner=self.owner)
         await self.enqueue_claimed(agent, run_id)
         return run_id
 
     async def enqueue_claimed(self, agent: dict[str, Any], run_id: str) -> None:
-        """Queue a run whose row already exists with status ``queued`` (a claimed slot)."""
+        """Queue a run of ours whose row already exists with status ``queued`` (a claimed slot)."""
         self._refuse_when_stopping()
-        await run_store.set_owner(self.db, run_id, OWNER)
         row = await run_store.get_run(self.db, run_id)
         self._refuse_when_stopping()
         # Registered and started with no await in between, so a cancel always
@@ -158,10 +134,77 @@ class Runner:
         self._publish("run.queued", run, run=run_json(row) if row else None)
 
     async def cancel_agent_runs(self, agent_id: str, reason: str = CANCELLED_BY_USER) -> int:
-        """Cancel the agent's queued and running runs; returns how many once all are recorded."""
-        runs = [r for r in self._runs.values() if r.agent_id == agent_id]
-        await self._cancel(runs, reason, CANCEL_WAIT_SECONDS)
-        return len(runs)
+        """Cancel the agent's queued and running runs, this server's and any other's.
+
+        Returns how many, once all are recorded (waiting at most
+        ``CANCEL_WAIT_SECONDS`` for other servers to act on the request).
+        Runs of ours are cancelled here; runs of another live server get a
+        cancel request in the database; runs nobody runs any more (their
+        owner's lease expired, or slots claimed but never handed over) are
+        recorded ``cancelled`` at once.
+        """
+        local = [r for r in self._runs.values() if r.agent_id == agent_id]
+        rows = await run_store.active_runs(self.db, agent_id)
+        others = [row for row in rows if row["id"] not in self._runs]
+        live = await server_store.live_server_ids(self.db, now_ms()) if others else set()
+        remote = [row["id"] for row in others if row["owner"] in live and row["owner"] != self.owner]
+        unowned = [row["id"] for row in others if row["id"] not in remote]
+        ended = await run_store.finish_runs(
+            self.db, unowned, RunOutcome("cancelled", reason, now_ms()), self.service.day_of
+        )
+        requested = await run_store.request_cancel(self.db, remote, reason)
+        await asyncio.gather(
+            self._cancel(local, reason, CANCEL_WAIT_SECONDS), self._await_final(requested)
+        )
+        if ended:
+            self.service.agents_changed()
+            for row in ended:
+                self.bus.publish("run.finished", agentId=row["agent_id"], runId=row["id"], run=run_json(row))
+        return len(local) + len(ended) + len(requested)
+
+    async def cancel_requested(self, requests: Mapping[str, str]) -> None:
+        """Act on cancel requests ``{run_id: reason}`` that other servers recorded."""
+        runs = [self._runs[r] for r in requests if r in self._runs]
+        for run in runs:
+            run.cancel_reason = run.cancel_reason or requests[run.run_id]
+        if runs:
+            log.info("cancelling %d run(s) on request of another server", len(runs))
+            await self._cancel(runs, CANCELLED_BY_USER, CANCEL_WAIT_SECONDS)
+
+    async def reconcile(self) -> None:
+        """Match this runner to the database (called on each lease renewal).
+
+        Acts on cancel requests it may have missed, and stops runs that are
+        no longer active in the database (another server ended them while
+        our lease had lapsed): nothing runs unsupervised.
+        """
+        requests = {r[0]: r[1] for r in await run_store.cancel_requests(self.db, self.owner)}
+        if requests:
+            await self.cancel_requested(requests)
+        ids = list(self._runs)
+        if not ids:
+            return
+        statuses = await run_store.statuses(self.db, ids)
+        ended = [
+            self._runs[r] for r in ids
+            if r in self._runs and statuses.get(r) not in run_store.ACTIVE_STATUSES
+        ]  # fmt: skip
+        if ended:
+            log.warning("stopping %d run(s) another server already ended", len(ended))
+            await self._cancel(ended, INTERRUPTED, CANCEL_WAIT_SECONDS)
+
+    async def _await_final(self, run_ids: list[str]) -> None:
+        """Wait (bounded) until other servers recorded the end of these runs."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CANCEL_WAIT_SECONDS
+        pending = list(run_ids)
+        while pending and loop.time() < deadline:
+            await asyncio.sleep(REMOTE_CANCEL_POLL_SECONDS)
+            statuses = await run_store.statuses(self.db, pending)
+            pending = [r for r in pending if statuses.get(r) in run_store.ACTIVE_STATUSES]
+        if pending:
+            log.warning("%d run(s) of other servers did not end within %.0f s of a cancel",
+                        len(pending), CANCEL_WAIT_SECONDS)  # fmt: skip
 
     # -- internals ----------------------------------------------------------
 
@@ -207,7 +250,8 @@ class Runner:
     async def _session(self, run: _Run) -> RunOutcome:
         agent = run.agent
         run.started_at = now_ms()
-        await run_store.mark_running(self.db, run.run_id, run.agent_id, run.started_at)
+        if not await run_store.mark_running(self.db, run.run_id, run.agent_id, run.started_at):
+            raise asyncio.CancelledError  # ended while queued (a cancel found it before we did)
         self.service.agents_changed()
         row = await run_store.get_run(self.db, run.run_id)
         self._publish("run.started", run, run=run_json(row) if row else None)

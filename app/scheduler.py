@@ -109,6 +109,9 @@ MAX_SLEEP_SECONDS = 60.0
 class RunStarter(Protocol):
     """What the scheduler needs from the runner."""
 
+    owner: str
+    """The server id that owns the runs this runner starts (and the slots it claims)."""
+
     async def enqueue_claimed(self, agent: dict[str, Any], run_id: str) -> None:
         """Start (or queue) a run whose row already exists with status ``queued``."""
 
@@ -235,8 +238,8 @@ class _Prepared:
 # ----------------------------------------------------------------------------- storage
 # Queries of the hot path; the claim itself is storage.runs.claim_slots_json.
 
-async def _claim_json(db: Database, payload: str, started_at: int) -> set[str]:
-    return await run_store.claim_slots_json(db, payload, started_at)
+async def _claim_json(db: Database, payload: str, started_at: int, owner: str) -> set[str]:
+    return await run_store.claim_slots_json(db, payload, started_at, owner)
 
 
 async def _running_agent_ids(db: Database, besides_slot: int | None = None) -> set[str]:
@@ -798,7 +801,7 @@ class Scheduler:
             await asyncio.gather(*(self.runner.cancel_agent_runs(a, REPLACED_REASON) for a in cancel))
         claimed: set[str] = set()
         if claims:
-            claimed = await _claim_json(db, json.dumps(claims), self.clock.now_ms())
+            claimed = await _claim_json(db, json.dumps(claims), self.clock.now_ms(), self.runner.owner)
             await self._enqueue(claims, claimed_plans, claimed)
         recorded: set[str] = set()
         if skips:
@@ -840,7 +843,9 @@ class Scheduler:
         instant the usual rules are applied to them (see _execute_claimed_ahead).
         """
         started = time.perf_counter()
-        prepared.preclaimed = await _claim_json(self.service.db, prepared.payload, prepared.slot)
+        prepared.preclaimed = await _claim_json(
+            self.service.db, prepared.payload, prepared.slot, self.runner.owner
+        )
         log.debug(
             "claimed %d of %d slots of %s ahead in %.1f ms",
             len(prepared.preclaimed), len(prepared.plans), iso(prepared.slot),
@@ -901,7 +906,7 @@ class Scheduler:
             dues = [_Due(plan, prepared.slot) for plan in prepared.plans]
             await self._execute(dues, now, prepared.slot)
             return
-        claimed = await _claim_json(db, prepared.payload, self.clock.now_ms())
+        claimed = await _claim_json(db, prepared.payload, self.clock.now_ms(), self.runner.owner)
         await self._enqueue(prepared.claims, prepared.plans, claimed)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(

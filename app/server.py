@@ -19,13 +19,15 @@ import uvicorn
 
 from app import config
 from app.api import build_api
-from app.auth import TokenAuthenticator
+from app.auth import TokenAuthenticator, new_id
+from app.change_feed import ChangeFeed
 from app.events import EventBus
+from app.lease import LEASE_SECONDS, RENEW_SECONDS, ServerLease
 from app.runner import Runner
 from app.scheduler import Scheduler
 from app.service import AgentService
 from app.timeutil import now_ms
-from storage import Database
+from storage import Database, StorageError
 
 log = logging.getLogger("cronagents.server")
 
@@ -42,6 +44,8 @@ class ServerConfig:
     # Extra environment for every agent run (on top of this process's own).
     agent_env: Mapping[str, str] = field(default_factory=dict)
     workspaces_dir: Path | None = None
+    lease_seconds: float = LEASE_SECONDS
+    renew_seconds: float = RENEW_SECONDS
 
 
 class Server:
@@ -49,7 +53,9 @@ class Server:
 
     def __init__(self, cfg: ServerConfig) -> None:
         self.config = cfg
+        self.server_id = new_id("srv")
         self.db = Database(cfg.db_path)
+        self.db.origin = self.server_id
         self.bus = EventBus()
         self.service = AgentService(
             self.db,
@@ -60,11 +66,17 @@ class Server:
         )
         self.runner = Runner(
             self.service,
+            owner=self.server_id,
             max_concurrent=cfg.max_concurrent_runs,
             agent_env=cfg.agent_env,
             workspaces_dir=cfg.workspaces_dir or config.workspaces_dir(),
         )
         self.service.runner = self.runner
+        self.lease = ServerLease(
+            self.service, self.runner, self.server_id,
+            lease_seconds=cfg.lease_seconds, renew_seconds=cfg.renew_seconds,
+        )  # fmt: skip
+        self.changes = ChangeFeed(self.service, self.runner)
         self.authenticator = TokenAuthenticator(self.db)
         self.app = build_api(self.service, self.authenticator, self.bus)
         self.extras: list[Any] = []
@@ -72,20 +84,29 @@ class Server:
 
     async def start(self) -> None:
         await self.db.open()
-        await self.service.prepare()
-        await self.runner.start()
-        if self.config.run_scheduler:
-            # After the runner marked a dead process's runs interrupted, so that
-            # `forbid` does not take them for runs still going.
-            self.scheduler = Scheduler(self.service, self.runner)
-            await self.scheduler.start()
-            self.extras.append(self.scheduler)
+        try:
+            await self.service.prepare()
+            await self.lease.start()
+            await self.changes.start()
+            if self.config.run_scheduler:
+                # After the lease ended the runs of dead servers, so that
+                # `forbid` does not take them for runs still going.
+                self.scheduler = Scheduler(self.service, self.runner)
+                await self.scheduler.start()
+                self.extras.append(self.scheduler)
+        except BaseException:
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
         self.bus.close()
         for extra in reversed(self.extras):
             await extra.stop()
+        self.extras.clear()
+        await self.changes.stop()
         await self.runner.stop()
+        with contextlib.suppress(StorageError):
+            await self.lease.stop()
         await self.db.close()
 
 

@@ -248,6 +248,14 @@ class AgentService:
             listener(kind, agent, agent_id)
         self.bus.publish(f"agent.{kind}", agentId=agent_id, agent=agent)
 
+    async def apply_remote_change(self, kind: str, agent_id: str) -> None:
+        """Another process created, updated or deleted an agent: tell listeners and the bus."""
+        row = await agent_store.get_agent(self.db, agent_id)
+        if row is None:
+            self._changed("deleted", None, agent_id)
+        else:
+            self._changed("updated" if kind == "deleted" else kind, agent_json(row), agent_id)
+
     def agents_changed(self) -> None:
         """Something outside the service (runner, scheduler) changed agent rows."""
         self._list_cache = None

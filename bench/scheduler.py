@@ -81,6 +81,8 @@ async def run_ours(n: int, minutes: int, second: int, claim_ahead_min: int | Non
     handed: list[str] = []
 
     class NoOpRunner:
+        owner = "srv_bench"
+
         async def enqueue_claimed(self, agent: dict[str, Any], run_id: str) -> None:
             now = time.time_ns() / 1e6 + clock.offset_ms
             lateness.append(now % MINUTE_MS)

@@ -7,6 +7,7 @@ from typing import Any
 
 import aiosqlite
 
+from storage import changes
 from storage.db import Database, Row
 
 AGENT_COLUMNS = (
@@ -36,6 +37,7 @@ async def insert_agent(db: Database, values: Mapping[str, Any]) -> Row:
             f"INSERT INTO agents ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
             [values[c] for c in cols],
         )
+        await changes.append(conn, db.origin, "agent.created", agent_id=values["id"])
         row = await _row_in(conn, values["id"])
     assert row is not None
     return row
@@ -51,7 +53,10 @@ async def update_agent(db: Database, agent_id: str, values: Mapping[str, Any]) -
             f"UPDATE agents SET {', '.join(f'{c} = ?' for c in cols)} WHERE id = ?",
             [*(values[c] for c in cols), agent_id],
         )
-        return await _row_in(conn, agent_id)
+        row = await _row_in(conn, agent_id)
+        if row is not None:
+            await changes.append(conn, db.origin, "agent.updated", agent_id=agent_id)
+        return row
 
 
 async def set_next_run_times(db: Database, times: Iterable[tuple[int | None, str]]) -> None:
@@ -102,7 +107,9 @@ async def delete_agent(db: Database, agent_id: str) -> int:
             """,
             (agent_id,),
         )
-        await conn.execute("DELETE FROM agents WHERE id = ?", (agent_id,))
+        cur = await conn.execute("DELETE FROM agents WHERE id = ?", (agent_id,))
+        if cur.rowcount:
+            await changes.append(conn, db.origin, "agent.deleted", agent_id=agent_id)
         return removed
 
 

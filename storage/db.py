@@ -35,7 +35,7 @@ import aiosqlite
 from storage.migrations import apply_migrations
 
 BUSY_TIMEOUT_MS = 10_000
-DATA_VERSION_CHECK_SECONDS = 0.25
+DATA_VERSION_CHECK_SECONDS = 0.2
 READERS = 4
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
@@ -57,6 +57,8 @@ class Database:
         self._readers: list[aiosqlite.Connection] = []
         self._idle: asyncio.Queue[aiosqlite.Connection] | None = None
         self._reader_count = max(1, readers)
+        self.origin: str | None = None
+        """The id of the server using this handle, written with its change-feed entries."""
         self._write_lock = asyncio.Lock()
         # Bumped after every committed write in this process; caches above
         # storage compare it to know when to rebuild.
@@ -72,6 +74,7 @@ class Database:
             self._writer = await self._connect()
             await self._writer.execute("PRAGMA journal_mode=WAL")
             await apply_migrations(self._writer)
+            await self.other_process_committed()  # the baseline: changes from now on count
             self._idle = asyncio.Queue()
             for _ in range(self._reader_count):
                 reader = await self._connect()

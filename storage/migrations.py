@@ -114,6 +114,33 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE runs ADD COLUMN owner TEXT;
     """,
+    # v4: runs belong to a server by lease, not by process id. Each server has
+    # a row it renews; a run whose owner's lease expired is ended by any live
+    # server. Changes other processes must act on (agent edits, cancel
+    # requests) are appended to a feed every server follows. The database has
+    # an id, carried by every run's processes so leftovers can be found.
+    """
+    CREATE TABLE servers (
+        id                TEXT PRIMARY KEY,
+        host              TEXT NOT NULL,
+        pid               INTEGER NOT NULL,
+        started_at        INTEGER NOT NULL,
+        heartbeat_at      INTEGER NOT NULL,
+        lease_expires_at  INTEGER NOT NULL
+    );
+    CREATE TABLE changes (
+        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+        at        INTEGER NOT NULL,
+        origin    TEXT,
+        kind      TEXT NOT NULL,
+        agent_id  TEXT,
+        run_id    TEXT,
+        reason    TEXT
+    );
+    ALTER TABLE runs ADD COLUMN cancel_requested TEXT;
+    INSERT INTO meta (key, value) VALUES ('database_id', lower(hex(randomblob(16))))
+        ON CONFLICT (key) DO NOTHING;
+    """,
 ]
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import aiosqlite
 
+from storage import changes
 from storage.db import Database, Row
 
 ACTIVE_STATUSES = ("queued", "running")
@@ -41,32 +42,20 @@ async def insert_run(
     started_at: int,
     trigger: str = "manual",
     scheduled_for: int | None = None,
+    owner: str | None = None,
 ) -> None:
+    """Insert a run; an active run needs its ``owner`` (a server id) from the start."""
     async with db.write() as conn:
         await conn.execute(
-            "INSERT INTO runs (id, agent_id, status, trigger, scheduled_for, started_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (run_id, agent_id, status, trigger, scheduled_for, started_at),
+            "INSERT INTO runs (id, agent_id, status, trigger, scheduled_for, started_at, owner)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (run_id, agent_id, status, trigger, scheduled_for, started_at, owner),
         )
 
 
-async def claim_slots(
-    db: Database, claims: Sequence[tuple[str, str, int, str]], started_at: int
-) -> set[str]:
-    """Claim scheduled slots ``(run_id, agent_id, scheduled_for, status)`` in one transaction.
-
-    A slot (agent, scheduled time) can be claimed once, ever, by any process
-    sharing the file. Returns the run ids whose claim succeeded; the others
-    were already claimed (or their agent was deleted meanwhile).
-    """
-    if not claims:
-        return set()
-    return await claim_slots_json(db, json.dumps([list(c) for c in claims]), started_at)
-
-
 _CLAIM_SQL = """
-    INSERT INTO runs (id, agent_id, scheduled_for, status, trigger, started_at)
-    SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, 'schedule', ?
+    INSERT INTO runs (id, agent_id, scheduled_for, status, trigger, started_at, owner)
+    SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, 'schedule', ?, ?
     FROM json_each(?) AS j
     WHERE EXISTS (SELECT 1 FROM agents a WHERE a.id = j.value ->> 1)
     ON CONFLICT (agent_id, scheduled_for) WHERE scheduled_for IS NOT NULL DO NOTHING
@@ -74,26 +63,36 @@ _CLAIM_SQL = """
 """
 
 
-async def claim_slots_json(db: Database, payload: str, started_at: int) -> set[str]:
-    """:func:`claim_slots` with the claims already encoded as a JSON array of arrays.
+async def claim_slots_json(db: Database, payload: str, started_at: int, owner: str | None) -> set[str]:
+    """Claim scheduled slots in one transaction: ``payload`` is a JSON array of
+    ``[run_id, agent_id, scheduled_for, status]``.
 
-    The scheduler encodes a large instant's claims while idle, so the
-    instant itself only pays for the one INSERT.
+    A slot (agent, scheduled time) can be claimed once, ever, by any process
+    sharing the file. Returns the run ids whose claim succeeded; the others
+    were already claimed (or their agent was deleted meanwhile). The
+    scheduler encodes a large instant's claims while idle, so the instant
+    itself only pays for the one INSERT. ``owner`` is the claiming server: a
+    claimed row is owned from the moment it exists.
     """
     async with db.write() as conn:
-        async with conn.execute(_CLAIM_SQL, (started_at, payload)) as cur:
+        async with conn.execute(_CLAIM_SQL, (started_at, owner, payload)) as cur:
             return {row[0] for row in await cur.fetchall()}
 
 
-async def mark_running(db: Database, run_id: str, agent_id: str, started_at: int) -> None:
+async def mark_running(db: Database, run_id: str, agent_id: str, started_at: int) -> bool:
+    """Start a queued run; False when it is no longer queued (cancelled meanwhile)."""
     async with db.write() as conn:
-        await conn.execute(
-            "UPDATE runs SET status = 'running', started_at = ? WHERE id = ?", (started_at, run_id)
+        cur = await conn.execute(
+            "UPDATE runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'",
+            (started_at, run_id),
         )
+        if not cur.rowcount:
+            return False
         await conn.execute(
             "UPDATE agents SET last_run_at = ?, last_status = 'running' WHERE id = ?",
             (started_at, agent_id),
         )
+        return True
 
 
 async def _add_to_rollups(
@@ -178,13 +177,16 @@ async def record_skipped(
     """Record scheduled slots that were not run: ``(run_id, agent_id, scheduled_for, reason)``.
 
     Each is claimed like a fire (so it is recorded once even across processes)
-    and counted in the rollup's ``skipped`` column, never as a run.
+    and counted in the rollup's ``skipped`` column, never as a run; claim and
+    record are one transaction, so no other server sees the row queued.
     """
     slots = list(slots)
-    claimed = await claim_slots(db, [(r, a, s, "queued") for r, a, s, _ in slots], now_ms)
-    if not claimed:
-        return claimed
+    if not slots:
+        return set()
+    payload = json.dumps([[r, a, s, "queued"] for r, a, s, _ in slots])
     async with db.write() as conn:
+        async with conn.execute(_CLAIM_SQL, (now_ms, None, payload)) as cur:
+            claimed = {row[0] for row in await cur.fetchall()}
         for run_id, agent_id, scheduled_for, reason in slots:
             if run_id not in claimed:
                 continue
@@ -197,30 +199,63 @@ async def record_skipped(
     return claimed
 
 
-async def interrupt_active_runs(
-    db: Database,
-    output: str,
-    now_ms: int,
-    day_of: Callable[[int], str],
-    owner_alive: Callable[[str | None], bool] = lambda owner: False,
+async def orphaned_runs(db: Database, live_owners: Iterable[str]) -> list[Row]:
+    """Queued or running runs whose owner is not one of ``live_owners`` (or has none)."""
+    live = json.dumps(sorted(live_owners))
+    return await db.fetchall(
+        "SELECT id, agent_id, owner FROM runs WHERE status IN ('running', 'queued')"
+        " AND (owner IS NULL OR owner NOT IN (SELECT value FROM json_each(?)))",
+        (live,),
+    )
+
+
+async def finish_runs(
+    db: Database, run_ids: Iterable[str], outcome: RunOutcome, day_of: Callable[[int], str]
 ) -> list[Row]:
-    """Mark queued or running runs whose owning process is gone as ``error`` (start-up)."""
+    """:func:`finish_run` for several runs in one transaction; returns the rows it ended."""
     async with db.write() as conn:
-        async with conn.execute(
-            "SELECT id, owner FROM runs WHERE status IN ('running', 'queued')"
-        ) as cur:
-            ids = [row[0] for row in await cur.fetchall() if not owner_alive(row[1])]
         finished = []
-        for run_id in ids:
-            row = await _finish(conn, run_id, RunOutcome("error", output, now_ms), day_of)
+        for run_id in run_ids:
+            row = await _finish(conn, run_id, outcome, day_of)
             if row is not None:
                 finished.append(row)
         return finished
 
 
-async def set_owner(db: Database, run_id: str, owner: str) -> None:
+async def request_cancel(db: Database, run_ids: Sequence[str], reason: str) -> list[str]:
+    """Ask the owners of active runs to cancel them; returns the runs still active.
+
+    The request is recorded on the run and in the change feed in one
+    transaction; the owning server acts on it and records the end.
+    """
+    requested = []
     async with db.write() as conn:
-        await conn.execute("UPDATE runs SET owner = ? WHERE id = ?", (owner, run_id))
+        for run_id in run_ids:
+            cur = await conn.execute(
+                "UPDATE runs SET cancel_requested = ? WHERE id = ? AND status IN ('running', 'queued')",
+                (reason, run_id),
+            )
+            if cur.rowcount:
+                requested.append(run_id)
+                await changes.append(conn, db.origin, "run.cancel", run_id=run_id, reason=reason)
+    return requested
+
+
+async def cancel_requests(db: Database, owner: str) -> list[Row]:
+    """This owner's active runs with a cancel request on them (``id``, ``cancel_requested``)."""
+    return await db.fetchall(
+        "SELECT id, cancel_requested FROM runs WHERE status IN ('running', 'queued')"
+        " AND owner = ? AND cancel_requested IS NOT NULL",
+        (owner,),
+    )
+
+
+async def statuses(db: Database, run_ids: Sequence[str]) -> dict[str, str]:
+    rows = await db.fetchall(
+        "SELECT id, status FROM runs WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(run_ids)),),
+    )
+    return {r[0]: r[1] for r in rows}
 
 
 async def add_events(db: Database, run_id: str, events: Sequence[tuple[int, int, str, str]]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from typing import Any
 
@@ -246,23 +245,3 @@ async def test_event_stream_delivers_a_runs_events_in_order(
     assert [e["seq"] for e in streamed] == [e["seq"] for e in run["events"]]
     assert [e["type"] for e in streamed] == [e["type"] for e in run["events"]]
     assert seen[-1]["run"]["status"] == "success"
-
-
-async def test_restart_leaves_runs_of_a_live_second_server_alone(
-    server_config: ServerConfig,
-) -> None:
-    """Two servers may share a file: a start-up only interrupts runs whose process died."""
-    async with running(server_config) as server:
-        agent = await server.service.create_agent(agent_body(), None)
-        await run_store.insert_run(server.db, "run_other", agent["id"], "running", now_ms())
-        await run_store.insert_run(server.db, "run_dead", agent["id"], "running", now_ms())
-        import socket
-
-        alive = f"{socket.gethostname()}:{os.getppid()}"  # a process that surely lives
-        await run_store.set_owner(server.db, "run_other", alive)
-        await run_store.set_owner(server.db, "run_dead", f"{socket.gethostname()}:999999999")
-    async with running(server_config) as server:
-        other = await run_store.get_run(server.db, "run_other")
-        dead = await run_store.get_run(server.db, "run_dead")
-        assert other is not None and other["status"] == "running"
-        assert dead is not None and dead["status"] == "error"

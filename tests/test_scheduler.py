@@ -67,6 +67,7 @@ class RecordingRunner:
     finish: str | None = "success"
     enqueued: list[tuple[str, str, int]] = field(default_factory=list)  # agent, run, at ms
     cancelled: list[str] = field(default_factory=list)
+    owner: str = "srv_test"
 
     async def enqueue_claimed(self, agent: dict[str, Any], run_id: str) -> None:
         self.enqueued.append((agent["id"], run_id, self.clock.now_ms()))

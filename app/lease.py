@@ -1,0 +1,142 @@
+"""This server's lease in the shared database, and the end of runs whose server is gone.
+
+Each server has an id and a row in ``servers`` with a lease it renews every
+``renew_seconds`` (default 10 s) for ``lease_seconds`` (default 30 s). Runs
+belong to a server by that id, never by process id (a process id is reused,
+in containers at once). On every renewal, and at start, a server:
+
+* ends the leases of servers on this host whose process is gone (a quick
+  answer after a crash; a live process with that pid proves nothing, so
+  such a lease simply runs out);
+* records every queued or running run whose owner holds no live lease as
+  ``error`` ":data:`~app.runner.INTERRUPTED`" - within
+  ``lease_seconds + renew_seconds`` (40 s by default) of its server's death;
+* lets its runner act on cancel requests and stop runs others ended
+  (:meth:`app.runner.Runner.reconcile`);
+* forgets long-dead servers and old change-feed entries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from typing import TYPE_CHECKING
+
+from app.runner import INTERRUPTED, Runner
+from app.service import run_json
+from app.timeutil import now_ms
+from storage import changes as change_store
+from storage import runs as run_store
+from storage import servers as server_store
+from storage.runs import RunOutcome
+
+if TYPE_CHECKING:
+    from app.service import AgentService
+
+log = logging.getLogger("cronagents.lease")
+
+LEASE_SECONDS = 30.0
+RENEW_SECONDS = 10.0
+FORGET_SERVERS_AFTER_MS = 24 * 3_600_000
+KEEP_CHANGES_MS = 3_600_000
+HOST = socket.gethostname()
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class ServerLease:
+    """Registers this server, renews its lease, and ends the runs of dead servers."""
+
+    def __init__(
+        self,
+        service: AgentService,
+        runner: Runner,
+        server_id: str,
+        *,
+        lease_seconds: float = LEASE_SECONDS,
+        renew_seconds: float = RENEW_SECONDS,
+    ) -> None:
+        if renew_seconds >= lease_seconds:
+            raise ValueError("the lease must outlast the renewal interval")
+        self.service = service
+        self.db = service.db
+        self.runner = runner
+        self.server_id = server_id
+        self.lease_ms = int(lease_seconds * 1000)
+        self.renew_seconds = renew_seconds
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await server_store.register(self.db, self.server_id, HOST, os.getpid(), now_ms(), self.lease_ms)
+        await self.end_orphaned_runs()
+        self._task = asyncio.create_task(self._loop(), name="cronagents-lease")
+
+    async def stop(self) -> None:
+        """Stop renewing and give the lease up (call once this server's runs are recorded)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await server_store.remove(self.db, self.server_id)
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.renew_seconds)
+            try:
+                await self.renew()
+            except Exception:
+                log.exception("lease: renewal failed; trying again in %.0f s", self.renew_seconds)
+
+    async def renew(self) -> None:
+        now = now_ms()
+        if not await server_store.renew(self.db, self.server_id, now, self.lease_ms):
+            log.warning("lease: this server was taken for dead (its lease had lapsed); registering again")
+            await server_store.register(self.db, self.server_id, HOST, os.getpid(), now, self.lease_ms)
+        await self.end_orphaned_runs()
+        await self.runner.reconcile()
+        await server_store.remove_expired(self.db, now, FORGET_SERVERS_AFTER_MS)
+        await change_store.prune(self.db, now - KEEP_CHANGES_MS)
+
+    async def end_orphaned_runs(self) -> list[str]:
+        """Record the active runs of servers without a live lease as interrupted."""
+        now = now_ms()
+        servers = await server_store.all_servers(self.db)
+        gone = [
+            s["id"] for s in servers
+            if s["host"] == HOST and s["id"] != self.server_id
+            and s["lease_expires_at"] > now and not pid_alive(s["pid"])
+        ]  # fmt: skip
+        if gone:
+            await server_store.expire(self.db, gone)
+        live = await server_store.live_server_ids(self.db, now)
+        live.add(self.server_id)
+        orphans = await run_store.orphaned_runs(self.db, live)
+        if not orphans:
+            return []
+        ended = await run_store.finish_runs(
+            self.db, [r["id"] for r in orphans], RunOutcome("error", INTERRUPTED, now),
+            self.service.day_of,
+        )  # fmt: skip
+        if ended:
+            log.warning(
+                "%d run(s) of stopped servers recorded as interrupted: %s",
+                len(ended), ", ".join(sorted({str(r["owner"]) for r in orphans})),
+            )  # fmt: skip
+            self.service.agents_changed()
+            for row in ended:
+                self.service.bus.publish(
+                    "run.finished", agentId=row["agent_id"], runId=row["id"], run=run_json(row)
+                )
+        return [r["id"] for r in ended]
