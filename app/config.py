@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 
+from storage.files import tighten
+
 APP_NAME = "cronagents"
 
 
@@ -31,6 +33,20 @@ def default_db_path() -> Path:
 
 def workspaces_dir() -> Path:
     return data_dir() / "workspaces"
+
+
+def tighten_data_dir(*extra: Path) -> None:
+    """Make the data directory, what lies directly in it, and ``extra`` private (0700/0600).
+
+    Blocking (call it in a thread). Directories that do not exist are left
+    for whoever creates them (privately); files of other users are left alone.
+    """
+    for directory in (data_dir(), *extra):
+        if not directory.is_dir():
+            continue
+        tighten(directory)
+        for entry in directory.iterdir():
+            tighten(entry)
 
 
 def local_zone_name() -> str:

@@ -37,6 +37,7 @@ from app.service import run_json
 from app.timeutil import iso, now_ms
 from storage import runs as run_store
 from storage import servers as server_store
+from storage.files import private_dir
 from storage.runs import RunOutcome
 
 if TYPE_CHECKING:
@@ -286,7 +287,7 @@ class Runner:
 
     async def _workspace(self, agent_id: str) -> Path:
         path = self.workspaces_dir / agent_id
-        await asyncio.to_thread(path.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(private_dir, path)
         return path
 
     def _add_event(self, run: _Run, event: dict[str, Any]) -> None:

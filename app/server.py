@@ -83,6 +83,7 @@ class Server:
         self.scheduler: Scheduler | None = None
 
     async def start(self) -> None:
+        await asyncio.to_thread(config.tighten_data_dir, self.runner.workspaces_dir)
         await self.db.open()
         try:
             await self.service.prepare()

@@ -8,6 +8,7 @@ API's JSON shape (camelCase keys, ISO timestamps).
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -85,7 +86,7 @@ def run_json(row: Row) -> dict[str, Any]:
         "trigger": row["trigger"],
         "scheduledFor": iso(row["scheduled_for"]),
         "output": row["output"],
-        "costUsd": row["cost_usd"],
+        "costUsd": None if row["cost_usd"] is None else _money(row["cost_usd"]),
         "inputTokens": row["input_tokens"],
         "outputTokens": row["output_tokens"],
         "numTurns": row["num_turns"],
@@ -119,6 +120,12 @@ def parse_limit(value: str | None) -> int:
             {"limit": f"must be an integer from 1 to {MAX_RUN_LIMIT}"}, "Invalid limit"
         )
     return limit
+
+
+def name_order(name: str) -> str:
+    """Sort key of a name as people read it: case and accents aside (``Édith`` by ``e``)."""
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def _money(value: float) -> float:
@@ -167,7 +174,10 @@ class AgentService:
         return agent_json(await self._agent_row(agent_id))
 
     async def list_agents(self) -> list[dict[str, Any]]:
-        return [agent_json(r) for r in await agent_store.list_agents(self.db)]
+        """Every agent, alphabetically by name as people read it (case-insensitive)."""
+        rows = await agent_store.list_agents(self.db)
+        rows.sort(key=lambda r: (name_order(r["name"]), r["name"], r["id"]))
+        return [agent_json(r) for r in rows]
 
     async def list_agents_body(self) -> bytes:
         """``{"data": [...]}`` for ``GET /api/agents``, encoded once per database change."""

@@ -21,9 +21,7 @@ for it are private to the user (0600 / 0700).
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
-import stat
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -32,13 +30,12 @@ from typing import Any
 
 import aiosqlite
 
+from storage.files import private_file, tighten
 from storage.migrations import apply_migrations
 
 BUSY_TIMEOUT_MS = 10_000
 DATA_VERSION_CHECK_SECONDS = 0.2
 READERS = 4
-PRIVATE_FILE = 0o600
-PRIVATE_DIR = 0o700
 
 
 class StorageError(Exception):
@@ -70,7 +67,7 @@ class Database:
         if self.path == ":memory:":
             raise StorageError("a database file is needed (readers and the writer share it)")
         try:
-            await asyncio.to_thread(_prepare_private_file, Path(self.path))
+            await asyncio.to_thread(private_file, Path(self.path))
             self._writer = await self._connect()
             await self._writer.execute("PRAGMA journal_mode=WAL")
             await apply_migrations(self._writer)
@@ -179,25 +176,6 @@ class Database:
         return changed
 
 
-def _prepare_private_file(path: Path) -> None:
-    """Create the database's directory (0700) and file (0600); tighten an existing file."""
-    if not path.parent.exists():
-        path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
-    os.close(fd)
-    _tighten(path, PRIVATE_FILE)
-
-
 def _tighten_sidecars(path: Path) -> None:
     for suffix in ("-wal", "-shm", "-journal"):
-        _tighten(path.with_name(path.name + suffix), PRIVATE_FILE)
-
-
-def _tighten(path: Path, mode: int) -> None:
-    """Remove group and other permissions from a file of ours (others' files are left alone)."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        return
-    if info.st_uid == os.getuid() and info.st_mode & 0o077:
-        path.chmod(stat.S_IMODE(info.st_mode) & mode)
+        tighten(path.with_name(path.name + suffix))
