@@ -88,6 +88,30 @@ def _token(db: Path, env: dict[str, str]) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
+def in_terminal(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Terminal,
+                                                                threading.Thread]:  # fmt: skip
+    """``python -m app ARGS`` in a new 120x36 pseudo-terminal, its controlling terminal."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WITH_CONTROLLING_TTY, "-m", "app", *args],
+        cwd=ROOT, env=env, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+    )  # fmt: skip
+    os.close(slave)
+    terminal = Terminal(master)
+    reader = threading.Thread(target=terminal.drain, name="pty-reader", daemon=True)
+    reader.start()
+    return proc, terminal, reader
+
+
+def assert_left_the_alternate_screen(terminal: Terminal) -> None:
+    time.sleep(0.2)  # let the reader take the last bytes
+    screen = bytes(terminal.output)
+    assert b"\x1b[?1049h" in screen, "the dashboard never drew"
+    assert screen.rfind(b"\x1b[?1049l") > screen.rfind(b"\x1b[?1049h"), \
+        "the terminal was left on the dashboard's alternate screen"  # fmt: skip
+
+
 @pytest.fixture
 def dashboard(tmp_path: Path, fake_anthropic: Any, run_tag: str) -> Iterator[Dashboard]:
     """``cronagents --db x.db --port P`` running in a 120x36 pseudo-terminal, its API up."""
@@ -103,16 +127,7 @@ def dashboard(tmp_path: Path, fake_anthropic: Any, run_tag: str) -> Iterator[Das
     }
     token = _token(db, env)
     port = free_port()
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
-    proc = subprocess.Popen(
-        [sys.executable, "-c", WITH_CONTROLLING_TTY, "-m", "app", "--db", str(db), "--port", str(port)],
-        cwd=ROOT, env=env, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
-    )  # fmt: skip
-    os.close(slave)
-    terminal = Terminal(master)
-    reader = threading.Thread(target=terminal.drain, name="pty-reader", daemon=True)
-    reader.start()
+    proc, terminal, reader = in_terminal(["--db", str(db), "--port", str(port)], env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -183,11 +198,7 @@ def test_sigterm_stops_the_dashboard_and_cancels_its_run(dashboard: Dashboard) -
     assert took < EXIT_WITHIN_SECONDS, f"took {took:.1f} s to stop"
     assert recorded_run(dashboard.db, run_id) == ("cancelled", CANCELLED_BY_SHUTDOWN)
     assert tagged_processes(dashboard.tag) == []
-    time.sleep(0.2)  # let the reader take the last bytes
-    screen = bytes(dashboard.terminal.output)
-    assert b"\x1b[?1049h" in screen, "the dashboard never drew"
-    assert screen.rfind(b"\x1b[?1049l") > screen.rfind(b"\x1b[?1049h"), \
-        "the terminal was left on the dashboard's alternate screen"  # fmt: skip
+    assert_left_the_alternate_screen(dashboard.terminal)
 
 
 def test_closing_the_terminal_stops_the_dashboard_and_cancels_its_run(dashboard: Dashboard) -> None:
@@ -210,3 +221,27 @@ def test_sighup_stops_the_dashboard_and_cancels_its_run(dashboard: Dashboard) ->
     assert took < EXIT_WITHIN_SECONDS, f"took {took:.1f} s to stop"
     assert recorded_run(dashboard.db, run_id) == ("cancelled", CANCELLED_BY_SHUTDOWN)
     assert tagged_processes(dashboard.tag) == []
+
+
+def test_sigterm_closes_a_remote_dashboard_cleanly(tmp_path: Path) -> None:
+    """``tui --remote``, here with its server unreachable (it shows a banner and keeps retrying)."""
+    env = {**os.environ, "CRONAGENTS_HOME": str(tmp_path / "home"), "TERM": "xterm-256color",
+           "PYTHONPATH": str(ROOT), "CRONAGENTS_TOKEN": "ca_not_checked_while_unreachable"}  # fmt: skip
+    proc, terminal, reader = in_terminal(["tui", "--remote", f"http://127.0.0.1:{free_port()}"], env)
+    try:
+        deadline = time.monotonic() + 60
+        while b"reconnecting" not in terminal.output:
+            assert proc.poll() is None, f"the dashboard exited: {bytes(terminal.output)[-2000:]!r}"
+            assert time.monotonic() < deadline, "the dashboard never showed its banner"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        code, took = wait_exit(proc)
+        assert code == 0
+        assert took < EXIT_WITHIN_SECONDS, f"took {took:.1f} s to stop"
+        assert_left_the_alternate_screen(terminal)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        terminal.close()
+        reader.join(timeout=5)
