@@ -126,6 +126,7 @@ async def _run_app(client: ApiClient, source: str, stop: StopRequest, default_ti
     if stop.requested:
         return
     app = build_app(client, source=source, keymap=load_keymap(), default_timezone=default_timezone)
+    # Safe at any moment: before the app runs it then never starts, after it ends it is a no-op.
     stop.on_stop(app.exit)
     await app.run_async()
 
