@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from app.server import (
     running,
     uvicorn_server,
 )
+from app.signals import StopRequest, stop_on_signals
 
 DEFAULT_PORT = 8787
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -136,29 +136,28 @@ async def serve(args: argparse.Namespace) -> int:
         max_concurrent_runs=max(1, args.max_concurrent_runs),
         run_scheduler=not args.no_scheduler,
     )
-    async with running(cfg) as server:
-        from storage import users as user_store
+    stop = StopRequest(log)
+    with stop_on_signals(stop):  # until the runs are recorded and the database is closed
+        async with running(cfg) as server:
+            from storage import users as user_store
 
-        if args.host not in LOOPBACK_HOSTS and await user_store.count_active_tokens(server.db) == 0:
-            log.error(
-                "refusing to listen on %s with no API token: create one first with "
-                "'cronagents token create --name NAME --db %s'", args.host, db_path,
-            )  # fmt: skip
-            return 2
-        web = uvicorn_server(server.app, args.host, args.port, access_log=not args.no_access_log)
-        loop = asyncio.get_running_loop()
+            if args.host not in LOOPBACK_HOSTS and await user_store.count_active_tokens(server.db) == 0:
+                log.error(
+                    "refusing to listen on %s with no API token: create one first with "
+                    "'cronagents token create --name NAME --db %s'", args.host, db_path,
+                )  # fmt: skip
+                return 2
+            web = uvicorn_server(server.app, args.host, args.port, access_log=not args.no_access_log)
 
-        def stop(signum: int) -> None:
-            log.info("received %s, shutting down", signal.Signals(signum).name)
-            server.bus.close()
-            web.should_exit = True
+            def stop_serving() -> None:
+                server.bus.close()
+                web.should_exit = True
 
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop, sig)
-        log.info("database %s (pid %d)", db_path, os.getpid())
-        await web.serve()
-        if not web.started:
-            log.error("could not listen on %s:%d", args.host, args.port)
-            return 1
+            stop.on_stop(stop_serving)
+            log.info("database %s (pid %d)", db_path, os.getpid())
+            await web.serve()
+            if not web.started and not stop.requested:
+                log.error("could not listen on %s:%d", args.host, args.port)
+                return 1
     log.info("stopped")
     return 0

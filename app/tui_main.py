@@ -16,6 +16,7 @@ from pathlib import Path
 
 from app import config
 from app.client import ApiClient, ApiError
+from app.signals import StopRequest, stop_on_signals
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 TOKEN_FILE = "local-token"
@@ -74,46 +75,60 @@ async def local_token(server: object, base_url: str, path: Path | None = None) -
 
 
 async def run_local(db_path: Path, port: int, max_concurrent_runs: int) -> int:
+    """The dashboard over its embedded server; a stop signal ends both as ``serve`` ends."""
     from app.server import ServerConfig, free_port, port_is_free, running, serving
-    from app.tui.app import build_app
-    from app.tui.keymap import load_keymap
 
     log_to_file(config.data_dir() / "cronagents.log")
     host = "127.0.0.1"
     if not port_is_free(host, port):
         port = free_port(host)
     cfg = ServerConfig(db_path=db_path, max_concurrent_runs=max(1, max_concurrent_runs))
-    async with running(cfg) as server, serving(server, host, port) as base_url:
-        log.info("dashboard: embedded API on %s, database %s", base_url, db_path)
-        client = ApiClient(base_url, await local_token(server, base_url))
+    stop = StopRequest(log)
+    # Installed before the server starts and kept until it has stopped: its runs are
+    # recorded and their processes ended whatever the moment the signal comes.
+    with stop_on_signals(stop):
+        async with running(cfg) as server, serving(server, host, port) as base_url:
+            log.info("dashboard: embedded API on %s, database %s", base_url, db_path)
+            client = ApiClient(base_url, await local_token(server, base_url))
+            try:
+                await _run_app(client, f"local · {base_url}", stop, config.local_zone_name())
+            finally:
+                await client.aclose()
+    log.info("dashboard: stopped")
+    return 0
+
+
+async def run_remote(url: str, token: str) -> int:
+    log_to_file(config.data_dir() / "cronagents.log")
+    client = ApiClient(url, token)
+    stop = StopRequest(log)
+    with stop_on_signals(stop):
         try:
-            app = build_app(client, source=f"local · {base_url}", keymap=load_keymap(),
-                            default_timezone=config.local_zone_name())  # fmt: skip
-            await app.run_async()
+            try:
+                await client.list_agents()
+            except ApiError as exc:
+                if exc.status == 401:
+                    print(f"error: {url} refused the token in CRONAGENTS_TOKEN ({exc.message})",
+                          file=sys.stderr)  # fmt: skip
+                    return 2
+                # Unreachable: open anyway; the banner says so and it keeps retrying.
+            await _run_app(client, f"remote · {url}", stop)
         finally:
             await client.aclose()
     return 0
 
 
-async def run_remote(url: str, token: str) -> int:
+async def _run_app(client: ApiClient, source: str, stop: StopRequest, default_timezone: str = "") -> None:
+    """The dashboard until the user quits or a stop signal comes (then it exits as if quit)."""
     from app.tui.app import build_app
     from app.tui.keymap import load_keymap
 
-    log_to_file(config.data_dir() / "cronagents.log")
-    client = ApiClient(url, token)
-    try:
-        try:
-            await client.list_agents()
-        except ApiError as exc:
-            if exc.status == 401:
-                print(f"error: {url} refused the token in CRONAGENTS_TOKEN ({exc.message})", file=sys.stderr)
-                return 2
-            # Unreachable: open anyway; the banner says so and it keeps retrying.
-        app = build_app(client, source=f"remote · {url}", keymap=load_keymap())
-        await app.run_async()
-    finally:
-        await client.aclose()
-    return 0
+    if stop.requested:
+        return
+    app = build_app(client, source=source, keymap=load_keymap(), default_timezone=default_timezone)
+    # Safe at any moment: before the app runs it then never starts, after it ends it is a no-op.
+    stop.on_stop(app.exit)
+    await app.run_async()
 
 
 def run_dashboard(db_path: Path, port: int, remote: str | None, max_concurrent_runs: int) -> int:

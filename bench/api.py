@@ -26,6 +26,13 @@ What is compared for ``GET /api/agents`` (same bytes in every case):
 Targets (issue 2, item 8): ``GET /api/agents`` >= 80 % of the prebuilt
 throughput; ``GET /api/agents/stats?period=30d`` over 1,000,000 runs
 (60 days, 1,000 agents) under 10 ms p50.
+
+The write path (``--only writes``; issue 9, item 11): 50 concurrent clients,
+each create → get by id → patch → list → stats, 600 creates in all, against
+the product server on a fresh database (``bench/_write_path.py``; a scripted
+raw asyncio client, whatever ``--loadgen`` says). Targets: 0 errors (any
+non-2xx, a 404 for an agent already created, a list without it), create
+p99 < 100 ms.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,6 +61,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _load import LoadResult, have_wrk, run_load  # noqa: E402
+from _write_path import OPERATIONS, WritePathResult, percentile, run_write_path  # noqa: E402
 
 from app.auth import create_token  # noqa: E402
 from app.service import AgentService  # noqa: E402
@@ -483,6 +492,61 @@ def stats_section(args: argparse.Namespace, gen: str, out: list[str]) -> dict[st
     return {"stats p50 ms": p50, "group-by p50 ms": statistics.median(gb_times)}
 
 
+def write_section(args: argparse.Namespace, out: list[str]) -> dict[str, float]:
+    passes: list[WritePathResult] = []
+    server_cpu: list[float] = []
+    for rep in range(args.reps):
+        tmpdir = Path(tempfile.mkdtemp(prefix="bench-writes-"))
+        db = tmpdir / "bench.db"
+        token = asyncio.run(build_agents(db, 0))
+        proc = bench_server("product", db=str(db))
+        print(f"[writes] rep {rep + 1}/{args.reps}: {args.write_clients} clients, "
+              f"{args.write_creates} creates", file=sys.stderr, flush=True)  # fmt: skip
+        try:
+            cpu0 = proc.cpu_seconds()
+            passes.append(run_write_path(HOST, proc.port, token, args.write_clients, args.write_creates))
+            server_cpu.append((proc.cpu_seconds() - cpu0) / passes[-1].seconds * 100)
+        finally:
+            proc.stop()
+            for p in tmpdir.iterdir():
+                p.unlink()
+            tmpdir.rmdir()
+        r = passes[-1]
+        print(f"[writes]   {r.rps:,.0f} req/s, server CPU {server_cpu[-1]:.0f} %, {r.errors} errors "
+              f"({r.stale_404} 404 after create, {r.ghost_creates} created though refused), "
+              f"listed {r.listed_after}",
+              file=sys.stderr, flush=True)  # fmt: skip
+    out.append(f"### Write path: {args.write_clients} concurrent clients, {args.write_creates} creates "
+               "(create → get by id → patch → list → stats)\n")  # fmt: skip
+    out.append("| pass | req/s | server CPU | creates answered 200 | non-2xx | created though refused | "
+               "404 after create | not listed at once | connections lost | listed after the load | "
+               "seconds |")  # fmt: skip
+    out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for i, (r, cpu) in enumerate(zip(passes, server_cpu, strict=True), 1):
+        out.append(f"| {i} | {fmt(r.rps, 0)} | {cpu:.0f} % | {r.created} of {args.write_creates} | "
+                   f"{r.non_2xx()} | {r.ghost_creates} | {r.stale_404} | {r.missing_from_list} | "
+                   f"{r.transport_errors} | {r.listed_after} of {args.write_creates} | "
+                   f"{fmt(r.seconds, 1)} |")  # fmt: skip
+    out.append("\nLatency per operation, all passes pooled:\n")
+    out.append("| operation | requests | p50 ms | p99 ms | non-2xx (by status) |")
+    out.append("|---|---:|---:|---:|---|")
+    for op in OPERATIONS:
+        lat = [x for r in passes for x in r.latencies_ms[op]]
+        bad: Counter[int] = Counter()
+        for r in passes:
+            bad.update({status: n for status, n in r.statuses[op].items() if not 200 <= status < 300})
+        bad_text = ", ".join(f"{status}: {n}" for status, n in sorted(bad.items()))
+        out.append(f"| {op} | {len(lat):,} | {fmt(percentile(lat, 0.5))} | {fmt(percentile(lat, 0.99))} | "
+                   f"{bad_text or '0'} |")  # fmt: skip
+    errors = sum(r.errors for r in passes)
+    create_p99 = percentile([x for r in passes for x in r.latencies_ms["create"]], 0.99)
+    out.append(f"\nTargets: 0 errors: {'**met**' if errors == 0 else f'**missed** ({errors})'}; "
+               f"create p99 < 100 ms: {'**met**' if create_p99 < 100 else '**missed**'} "
+               f"({fmt(create_p99)} ms).\n")  # fmt: skip
+    return {"write path errors": float(errors), "write path create p99 ms": create_p99,
+            "write path req/s": statistics.median(r.rps for r in passes)}  # fmt: skip
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="1 repetition of 2 s, 100,000 runs")
@@ -493,7 +557,9 @@ def main() -> int:
     p.add_argument("--runs", type=int, default=1_000_000)
     p.add_argument("--agents", type=int, nargs="+", default=[100, 1000])
     p.add_argument("--clients", type=int, nargs="+", default=[1, 10])
-    p.add_argument("--only", choices=["agents", "stats"])
+    p.add_argument("--only", choices=["agents", "stats", "writes"])
+    p.add_argument("--write-clients", type=int, default=50, metavar="N")
+    p.add_argument("--write-creates", type=int, default=600, metavar="N")
     p.add_argument("--rebuild-cache", action="store_true")
     p.add_argument(
         "--stats-db", metavar="PATH", help="measure stats on this database (e.g. a copy with a schema change)"
@@ -519,6 +585,8 @@ def main() -> int:
         summary |= agents_section(args, gen, out)
     if args.only in (None, "stats"):
         summary |= stats_section(args, gen, out)
+    if args.only in (None, "writes"):
+        summary |= write_section(args, out)
     out.append("### Targets\n")
     for k, v in summary.items():
         if "÷" in k:

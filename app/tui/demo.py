@@ -48,10 +48,12 @@ TRANSCRIPT: tuple[dict[str, Any], ...] = (
     {"type": "tool_use", "id": "tu_1", "name": "Bash",
      "input": {"command": "git log --since=yesterday --oneline"}},
     {"type": "tool_result", "toolUseId": "tu_1",
-     "content": "3f2a1c9 scheduler: one heap, one sleep\n9b8e7d1 api: stats rollups\n0c4d2e5 tui: live log"},
+     "content": "3f2a1c9 scheduler: one heap, one sleep\n9b8e7d1 api: stats rollups\n0c4d2e5 tui: live log",
+     "isError": False},
     {"type": "thinking", "text": "Three commits; the scheduler change is the important one."},
     {"type": "tool_use", "id": "tu_2", "name": "Grep", "input": {"pattern": "TODO", "path": "app/"}},
-    {"type": "tool_result", "toolUseId": "tu_2", "content": "app/runner.py:88: # TODO: retry budget"},
+    {"type": "tool_result", "toolUseId": "tu_2", "content": "app/runner.py:88: # TODO: retry budget",
+     "isError": False},
     {"type": "assistant_text", "text": "Summary: 3 commits landed — the scheduler now sleeps until the "
      "earliest fire, stats come from daily rollups, and the dashboard streams run logs live. "
      "One TODO remains in app/runner.py."},

@@ -11,6 +11,7 @@ from textual.widgets import Input, TabbedContent, TextArea
 
 from app.client import ApiClient
 from app.server import Server, free_port, uvicorn_server, wait_until_started
+from app.tui.app import build_app
 from app.tui.demo import TRANSCRIPT, add_run
 from app.tui.screens.confirm import ConfirmScreen
 from app.tui.screens.editor import EditorScreen
@@ -228,6 +229,43 @@ async def test_stats_tab_charts_the_agents_days(make_app: Any, api: ApiClient, s
         today = chart.days[-1]
         assert (today["success"], today["error"]) == (1, 1)
         assert today["costUsd"] == pytest.approx(0.30)
+
+
+class SlowListClient(ApiClient):
+    """The real client, but the agent list comes late (a big list, a slow link)."""
+
+    async def list_agents(self) -> list[dict[str, Any]]:
+        await asyncio.sleep(0.5)
+        return await super().list_agents()
+
+
+@pytest.mark.parametrize("slow_list", [False, True], ids=["list-first", "stats-first"])
+async def test_cost_column_shows_each_agents_cost_in_the_period(
+    make_app: Any, api: ApiClient, server: Server, live_url: str, token: str, slow_list: bool
+) -> None:
+    """The real API has no per-agent costs in its global stats: the column comes from each agent's
+    stats, whichever of the agent list and the global stats arrives first."""
+    spender = await api.create_agent(agent_body(name="Spender"))
+    await api.create_agent(agent_body(name="Thrifty"))
+    now = datetime.now(UTC)
+    await add_run(server, spender["id"], "success", now - timedelta(minutes=5), cost=0.25)
+    await add_run(server, spender["id"], "error", now - timedelta(days=10), cost=2.0)
+    client = SlowListClient(live_url, token, timeout=10) if slow_list else api
+    app = build_app(client, default_timezone="UTC") if slow_list else make_app()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot, agents=2)
+            table = app.main_screen.table
+
+            def costs() -> list[str]:
+                return [table.get_row_at(i)[-1].plain for i in range(table.row_count)]
+
+            await wait_until(pilot, lambda: costs() == ["$0.250", "$0.00"], what="7d costs")
+            await pilot.press("p")  # 30d takes in the run ten days ago
+            await wait_until(pilot, lambda: costs() == ["$2.25", "$0.00"], what="30d costs")
+    finally:
+        if client is not api:
+            await client.aclose()
 
 
 async def test_help_lists_keys_with_binding_ids(make_app: Any) -> None:

@@ -45,11 +45,12 @@ async def main_loaded(pilot: Pilot[Any]) -> None:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_main_screen(snap_compare: Any, size: tuple[int, int]) -> None:
-    """The header (5 agents, 4 active, runs/7d, success 88%, cost, running 1), the agent table by
-    name with the schedule and its plain English, relative next/last run ("in 22h", "5m ago"),
-    coloured statuses ("running" cyan for Daily digest, error red, budget exceeded magenta),
-    "paused" for the disabled Docs link checker, the period cost; below, Daily digest's Runs tab
-    (running run on top, then history newest first) and the footer with the keys."""
+    """The header (5 agents, 4 active, runs/7d 109, success 92%, cost $5.27, running 1), the agent
+    table by name with the schedule and its plain English, relative next/last run ("in 22h",
+    "5m ago"), coloured statuses ("running" cyan for Daily digest, error red, budget exceeded
+    magenta), "paused" for the disabled Docs link checker, each agent's 7d cost (summing to the
+    header's; $0.00 for the agent never run); below, Daily digest's Runs tab (running run on top,
+    then history newest first) and the footer with the keys."""
     assert snap_compare(dashboard(), terminal_size=size, run_before=main_loaded)
 
 
@@ -69,8 +70,9 @@ def test_editor_with_schedule_preview(snap_compare: Any, size: tuple[int, int]) 
 
 def test_editor_shows_api_field_errors(snap_compare: Any) -> None:
     """A new agent saved with a schedule that never fires and no prompt: the API's messages in red
-    beside Schedule ("never fires: day 31 does not exist in February") and Prompt ("must not be
-    empty"), their labels red, the summary "Invalid fields: prompt, schedule" above the buttons."""
+    beside Schedule ("never fires: day 31 does not exist in February") and Prompt ("is required":
+    the form leaves an empty prompt out of the body), their labels red, the summary "Invalid
+    fields: prompt, schedule" above the buttons."""
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await main_loaded(pilot)
@@ -117,7 +119,7 @@ def test_stats_tab(snap_compare: Any, size: tuple[int, int]) -> None:
 
 
 def test_global_stats_30d(snap_compare: Any) -> None:
-    """`p` (7d → 30d) then `g`: all agents over 30 days — the summary line (runs, success 88%, cost,
+    """`p` (7d → 30d) then `g`: all agents over 30 days — the summary line (488 runs, success 91%, $23.50,
     average duration, skipped), runs per day (stacked) above cost per day, 30 bars each."""
 
     async def run_before(pilot: Pilot[Any]) -> None:

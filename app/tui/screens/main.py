@@ -60,6 +60,7 @@ def while_mounted(method: Callable[P, Awaitable[None]]) -> Callable[P, Awaitable
 DETAIL_DELAY = 0.15
 STATS_DELAY = 0.5
 TICK_SECONDS = 15.0
+MAX_COSTED_AGENTS = 200
 
 
 class MainScreen(Screen[None]):
@@ -171,6 +172,7 @@ class MainScreen(Screen[None]):
         self.table.set_agents(agents)
         self.dash.first_paint_done()
         self._schedule_detail()
+        self.load_agent_costs(self.dash.period)  # the agents may have come after the stats
 
     @work(exclusive=True, group="load-global-stats")
     @while_mounted
@@ -188,16 +190,18 @@ class MainScreen(Screen[None]):
         for agent_id in running ^ self.table.running:
             self.table.set_running(agent_id, agent_id in running)
         header.running = len(self.table.running)
-        costs = stats.get("costByAgent")
-        if isinstance(costs, dict):
-            self.table.set_costs({str(k): float(v) for k, v in costs.items()})
-        elif len(self.table.agents) <= 200:
-            self.load_agent_costs(period)
+        self.load_agent_costs(period)
 
     @work(exclusive=True, group="load-costs")
     @while_mounted
     async def load_agent_costs(self, period: str) -> None:
-        """Per-agent cost when the server's global stats do not carry it (one call per agent)."""
+        """The Cost column: each agent's cost in the period, from its stats (one call per agent).
+
+        The API has no per-agent costs in one call, so over ``MAX_COSTED_AGENTS`` the column
+        stays blank rather than cost a request per agent on every change.
+        """
+        if len(self.table.agents) > MAX_COSTED_AGENTS:
+            return
         costs: dict[str, float] = {}
         for agent_id in list(self.table.agents):
             try:

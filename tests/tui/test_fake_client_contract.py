@@ -1,0 +1,250 @@
+"""The snapshot tests' FakeClient answers what the real API answers.
+
+The same calls go to the fake and to a real server (over a real socket, through
+the dashboard's own :class:`ApiClient`), and the answers must have the same
+shape: the same keys, the same kinds of value (integer, number, boolean,
+string, timestamp, date, id of a kind, object, array), the same nesting, and
+the same errors (status and fields). Values that differ by nature (ids, times,
+counts) are not compared; ``null`` matches any kind, since which fields are null
+depends on the data. A field only one side has fails the test — which is how
+``costByAgent``, a fake-only field the dashboard relied on, would have shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from app.client import ApiClient, ApiError, DashboardClient
+from app.server import Server
+from app.tui.demo import TRANSCRIPT as DEMO_TRANSCRIPT
+from app.tui.demo import add_run
+from tests.conftest import agent_body
+from tests.tui.fake_client import AGENTS, RUNS, FakeClient
+
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ID = re.compile(r"^(agt|run|usr)_[0-9a-z]+$")
+# Free-form objects whose keys are the agent's or the SDK's, not the API's.
+FREE_FORM = {"input", "usage", "modelUsage", "data"}
+PERIODS = ("24h", "7d", "30d")
+
+
+def kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        if TIMESTAMP.match(value):
+            return "timestamp"
+        if DATE.match(value):
+            return "date"
+        match = ID.match(value)
+        return f"id:{match.group(1)}" if match else "string"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    return type(value).__name__
+
+
+def differences(fake: Any, real: Any, path: str = "") -> list[str]:
+    """How ``fake``'s shape differs from ``real``'s (empty when they agree)."""
+    if fake is None or real is None:
+        return []
+    if kind(fake) != kind(real):
+        return [f"{path}: the fake gives {kind(fake)} {fake!r:.60}, the API {kind(real)} {real!r:.60}"]
+    found: list[str] = []
+    if isinstance(fake, dict):
+        # A run event's payload is what the SDK reported: the fake may show less, never more.
+        fake_only = fake.keys() - real.keys()
+        real_only = set() if ".events[" in path else real.keys() - fake.keys()
+        found += [f"{path}.{k}: only the fake has it" for k in sorted(fake_only)]
+        found += [f"{path}.{k}: only the API has it" for k in sorted(real_only)]
+        for key in sorted(fake.keys() & real.keys()):
+            if key not in FREE_FORM:
+                found += differences(fake[key], real[key], f"{path}.{key}")
+    elif isinstance(fake, list):
+        if bool(fake) != bool(real):
+            return [f"{path}: the fake gives {len(fake)} items, the API {len(real)} (give both some)"]
+        for i, item in enumerate(fake):
+            counterpart = real[0]
+            if isinstance(item, dict) and "type" in item:  # run events: compare like with like
+                same = [r for r in real if isinstance(r, dict) and r.get("type") == item["type"]]
+                if not same:
+                    found.append(f"{path}[{i}]: the API never gave an event of type {item['type']!r}")
+                    continue
+                counterpart = same[0]
+            found += differences(item, counterpart, f"{path}[{i}]")
+    return found
+
+
+async def answer(call: Awaitable[Any]) -> Any:
+    """The call's value, or its error as ``{"error": (status, fields)}``."""
+    try:
+        return await call
+    except ApiError as exc:
+        return {"error": (exc.status, sorted(exc.fields))}
+
+
+async def first_event(client: DashboardClient) -> Any:
+    stream = client.events()
+    try:
+        return await anext(stream)
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+
+
+@dataclass
+class Ids:
+    agent: str  # has a finished and a running run
+    idle: str  # never ran
+    finished_run: str
+    running_run: str
+
+
+NEW_AGENT = {"name": "Nightly report", "schedule": "0 2 * * *", "prompt": "Report on the night."}
+INVALID_AGENT = {"name": "Nightly", "schedule": "0 9 31 2 *"}  # as the editor sends an empty prompt
+
+
+async def agents_and_stats(client: DashboardClient, ids: Ids) -> dict[str, Any]:
+    """Every call the dashboard makes about agents and stats, valid and not."""
+    out: dict[str, Any] = {
+        "list_agents": await answer(client.list_agents()),
+        "get_agent": await answer(client.get_agent(ids.agent)),
+        "get_agent (unknown)": await answer(client.get_agent("agt_0000000000000000")),
+        "create_agent (invalid)": await answer(client.create_agent(INVALID_AGENT)),
+        "update_agent": await answer(client.update_agent(ids.agent, {"description": "Changed"})),
+        "update_agent (empty name)": await answer(client.update_agent(ids.agent, {"name": " "})),
+        "update_agent (unknown)": await answer(client.update_agent("agt_0000000000000000", {"name": "x"})),
+        "list_runs": await answer(client.list_runs(ids.agent, limit=100)),
+        "list_runs (unknown)": await answer(client.list_runs("agt_0000000000000000")),
+        "get_run (finished)": await answer(client.get_run(ids.agent, ids.finished_run)),
+        "get_run (running)": await answer(client.get_run(ids.agent, ids.running_run)),
+        "get_run (unknown)": await answer(client.get_run(ids.agent, "run_0000000000000000")),
+        "agent_stats (never ran)": await answer(client.agent_stats(ids.idle, "7d")),
+        "agent_stats (unknown)": await answer(client.agent_stats("agt_0000000000000000", "7d")),
+        "cancel_agent (nothing running)": await answer(client.cancel_agent(ids.idle)),
+        "first event": await first_event(client),
+    }
+    for period in PERIODS:
+        out[f"agent_stats {period}"] = await answer(client.agent_stats(ids.agent, period))
+        out[f"global_stats {period}"] = await answer(client.global_stats(period))
+    created = await answer(client.create_agent(NEW_AGENT))
+    out["create_agent"] = created
+    out["delete_agent"] = await answer(client.delete_agent(created["id"]))
+    out["delete_agent (unknown)"] = await answer(client.delete_agent(created["id"]))
+    return out
+
+
+def assert_same_answers(fake: dict[str, Any], real: dict[str, Any]) -> None:
+    assert fake.keys() == real.keys()
+    problems: list[str] = []
+    for call in fake:
+        f, r = fake[call], real[call]
+        f_error = f.get("error") if isinstance(f, dict) else None
+        r_error = r.get("error") if isinstance(r, dict) else None
+        if f_error or r_error:
+            if f_error != r_error:
+                problems.append(f"{call}: the fake answers {f_error or 'ok'}, the API {r_error or 'ok'}")
+            continue
+        problems += differences(f, r, call)
+    assert not problems, "the fake client and the real API disagree:\n" + "\n".join(problems)
+
+
+def fake_ids() -> Ids:
+    idle = next(a["id"] for a in AGENTS if a["lastRunAt"] is None)
+    agent = RUNS[0]["agentId"]
+    running = next(r["id"] for r in RUNS if r["status"] == "running" and r["agentId"] == agent)
+    finished = next(r["id"] for r in RUNS if r["status"] == "success" and r["agentId"] == agent)
+    return Ids(agent, idle, finished, running)
+
+
+async def seed_like_the_fake(server: Server, api: ApiClient) -> Ids:
+    """Real agents and runs in the situations the fake's tables show."""
+    agent = await api.create_agent(agent_body(name="Daily digest", maxBudgetUsd=0.5,
+                                              timezone="Europe/Berlin", schedule="0 9 * * 1-5"))  # fmt: skip
+    idle = await api.create_agent(agent_body(name="Docs link checker", schedule="@daily", enabled=False))
+    now = datetime.now(UTC)
+    finished = await add_run(server, agent["id"], "success", now - timedelta(hours=2), cost=0.03,
+                             events=DEMO_TRANSCRIPT)  # fmt: skip
+    running = await add_run(server, agent["id"], "running", now - timedelta(minutes=5),
+                            events=DEMO_TRANSCRIPT[:-1], trigger="manual")  # fmt: skip
+    return Ids(agent["id"], idle["id"], finished, running)
+
+
+async def test_fake_answers_agent_and_stats_calls_like_the_real_api(server: Server, api: ApiClient) -> None:
+    real = await agents_and_stats(api, await seed_like_the_fake(server, api))
+    fake = await agents_and_stats(FakeClient(), fake_ids())
+    assert_same_answers(fake, real)
+
+
+def test_the_comparison_catches_a_fake_only_field() -> None:
+    """What this file exists for: a field the real API never sends (or sends as another kind)."""
+    real = {"totalCostUsd": 1.5, "dailyRuns": [{"date": "2025-01-07", "costUsd": 0.5}], "lastRunAt": None}
+    with_costs = {**real, "costByAgent": {"agt_1": 1.0}}
+    assert differences(with_costs, real) == [".costByAgent: only the fake has it"]
+    assert differences({**real, "totalCostUsd": "1.50"}, real) == [
+        ".totalCostUsd: the fake gives string '1.50', the API number 1.5"]  # fmt: skip
+    no_millis = {**real, "dailyRuns": [{"date": "2025-01-07T00:00:00Z", "costUsd": 0.5}]}
+    assert differences(no_millis, real)[0].startswith(".dailyRuns[0].date: the fake gives string")
+    assert differences({**real, "lastRunAt": "2025-01-07T09:00:00.000Z"}, real) == []  # null: any kind
+
+
+async def wait_for_run(api: ApiClient, agent_id: str, run_id: str, done: bool) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while True:
+        run = await api.get_run(agent_id, run_id)
+        if (run["status"] not in ("queued", "running")) if done else run["status"] == "running":
+            return run
+        assert time.monotonic() < deadline, f"run stuck {run['status']}"
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.slow
+async def test_fake_runs_and_transcripts_look_like_a_real_runs(server: Server, api: ApiClient) -> None:
+    """A real run of the Claude Code CLI (a tool call, then text) against the fake's canned ones."""
+    tools = await api.create_agent(agent_body(name="Tools", prompt="[[fake:tool_use]] look around",
+                                              allowedTools=["Bash"]))  # fmt: skip
+    finished = await api.run_agent(tools["id"])
+    await wait_for_run(api, tools["id"], finished, done=True)
+    slow = await api.create_agent(agent_body(name="Slow", prompt="[[fake:slow]]"))
+
+    async def runs(client: DashboardClient, agent: str, finished: str, idle: str) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "list_runs": await answer(client.list_runs(agent)),
+            "get_run (finished)": await answer(client.get_run(agent, finished)),
+            "run_agent": await answer(client.run_agent(idle)),
+        }
+        if isinstance(client, ApiClient):
+            await wait_for_run(client, idle, out["run_agent"], done=False)
+        out["cancel_agent"] = await answer(client.cancel_agent(idle))
+        return out
+
+    real = await runs(api, tools["id"], finished, slow["id"])
+    ids = fake_ids()
+    fake_client = FakeClient()
+    fake = await runs(fake_client, ids.agent, ids.finished_run, ids.agent)
+    # The fake's running run shows its whole transcript: compare that with the real one.
+    fake["get_run (finished)"]["events"] = (await fake_client.get_run(ids.agent, ids.running_run))["events"]
+    real_events = real["get_run (finished)"]["events"]
+    assert {"system", "tool_use", "tool_result", "assistant_text"} <= {e["type"] for e in real_events}
+    assert_same_answers(fake, real)
+    # The demo's transcript (screenshots, and the seed of the test above) is as real, in every
+    # type of event the fake Messages API can make the CLI produce (not "thinking").
+    types = {e["type"] for e in real_events}
+    demo = [{"seq": i + 1, "at": "2025-01-07T09:55:00.000Z", **e}
+            for i, e in enumerate(DEMO_TRANSCRIPT) if e["type"] in types]  # fmt: skip
+    assert differences(demo, real_events, ".events") == []
