@@ -17,6 +17,7 @@ from pathlib import Path
 from app import config
 from app.client import ApiClient, ApiError
 from app.signals import StopRequest, stop_on_signals
+from storage.files import private_dir, private_file
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 TOKEN_FILE = "local-token"
@@ -24,8 +25,8 @@ log = logging.getLogger("cronagents.tui")
 
 
 def log_to_file(path: Path) -> None:
-    """Send the root logger (and so uvicorn's) to ``path`` only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Send the root logger (and so uvicorn's) to ``path`` only (a private file, 0600)."""
+    private_file(path)
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -45,7 +46,7 @@ def _read_token(path: Path) -> str | None:
 
 
 def _write_token(path: Path, token: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(token + "\n")

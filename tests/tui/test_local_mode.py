@@ -56,6 +56,7 @@ def test_logs_go_to_the_file_not_the_screen(tmp_path: Path, capsys: pytest.Captu
     assert "embedded API started" in text
     assert "HTTP Request" not in text  # one line per request is noise
     assert capsys.readouterr() == ("", "")
+    assert stat.S_IMODE((tmp_path / "cronagents.log").stat().st_mode) == 0o600
 
 
 def test_keymap_from_config_toml() -> None:
