@@ -55,6 +55,9 @@ ALIASES: dict[str, str] = {
     "@daily": "0 0 * * *",
     "@weekly": "0 0 * * 0",
     "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@midnight": "0 0 * * *",
 }
 
 FIELD_NAMES = ("minute", "hour", "day-of-month", "month", "day-of-week")

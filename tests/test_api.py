@@ -143,7 +143,10 @@ async def test_never_firing_schedule_says_why(client: httpx.AsyncClient):
     assert "never" in body["data"]["schedule"].lower()
 
 
-@pytest.mark.parametrize("schedule", ["@hourly", "@daily", "@weekly", "@monthly", "*/5 * * * 1-5"])
+@pytest.mark.parametrize(
+    "schedule",
+    ["@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually", "@midnight", "*/5 * * * 1-5"],
+)
 async def test_accepts_aliases_and_ranges(client, schedule):
     agent = await create(client, schedule=schedule)
     assert agent["schedule"] == schedule
