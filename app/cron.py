@@ -46,6 +46,7 @@ __all__ = [
     "get_schedule",
     "next_fire_time",
     "slots_between",
+    "timezone_names",
     "validate_schedule",
     "validate_timezone",
 ]
@@ -246,6 +247,11 @@ _REJECTED_ZONES = frozenset({"local", "localtime", "posixrules", "factory"})
 def _zone_names() -> tuple[frozenset[str], dict[str, str]]:
     names = frozenset(name for name in available_timezones() if name.lower() not in _REJECTED_ZONES)
     return names, {name.lower(): name for name in names}
+
+
+def timezone_names() -> frozenset[str]:
+    """Every name :func:`validate_timezone` accepts."""
+    return _zone_names()[0]
 
 
 def validate_timezone(name: str) -> str | None:
