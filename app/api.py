@@ -29,6 +29,7 @@ from app.service import AgentService, parse_limit, parse_period
 log = logging.getLogger("cronagents.api")
 
 SSE_HEARTBEAT_SECONDS = 15.0
+TOKEN_RECHECK_SECONDS = 0.5
 
 
 def data(value: Any) -> JSONResponse:
@@ -91,8 +92,13 @@ def build_api(service: AgentService, authenticator: TokenAuthenticator, bus: Eve
 
     async def events(request: Request) -> Response:
         agent_filter = request.query_params.get("agentId")
+        token_hash: str = request.state.token_hash
+
+        async def authorized() -> bool:
+            return await authenticator.user_for_hash(token_hash) is not None
+
         return StreamingResponse(
-            _sse(bus, request, agent_filter),
+            _sse(bus, request, agent_filter, authorized),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -138,17 +144,35 @@ def resource(path: str, **handlers: Handler) -> Route:
     return Route(path, endpoint, methods=list(by_method))
 
 
-async def _sse(bus: EventBus, request: Request, agent_id: str | None) -> AsyncIterator[bytes]:
-    """Server-sent events: ``id``, ``event`` (the type) and ``data`` (the JSON event)."""
+async def _sse(bus: EventBus, request: Request, agent_id: str | None,
+               authorized: Callable[[], Awaitable[bool]]) -> AsyncIterator[bytes]:  # fmt: skip
+    """Server-sent events: ``id``, ``event`` (the type) and ``data`` (the JSON event).
+
+    The token is checked again every :data:`TOKEN_RECHECK_SECONDS`, so a
+    stream ends within a second of its token being revoked, even by another
+    process sharing the database (``cronagents token revoke``).
+    """
+    clock = asyncio.get_running_loop().time
     async with bus.subscribe() as sub:
         yield b": connected\n\n"
+        last_sent = last_checked = clock()
         while True:
             try:
-                event = await asyncio.wait_for(sub.get(), SSE_HEARTBEAT_SECONDS)
+                event = await asyncio.wait_for(sub.get(), TOKEN_RECHECK_SECONDS)
+                idle = False
             except TimeoutError:
-                if await request.is_disconnected():
+                event, idle = None, True
+            if clock() - last_checked >= TOKEN_RECHECK_SECONDS:
+                last_checked = clock()
+                if not await authorized():
+                    log.info("event stream closed: its token was revoked")
                     return
-                yield b": keep-alive\n\n"
+            if idle:
+                if clock() - last_sent >= SSE_HEARTBEAT_SECONDS:
+                    if await request.is_disconnected():
+                        return
+                    yield b": keep-alive\n\n"
+                    last_sent = clock()
                 continue
             if event is None:
                 return
@@ -156,5 +180,6 @@ async def _sse(bus: EventBus, request: Request, agent_id: str | None) -> AsyncIt
                 continue
             payload = json.dumps(event, separators=(",", ":"))
             yield f"id: {event['id']}\nevent: {event['type']}\ndata: {payload}\n\n".encode()
+            last_sent = clock()
             if event["type"] == "overflow":
                 return
