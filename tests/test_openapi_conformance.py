@@ -33,7 +33,7 @@ from tests.wire import ROOT
 @pytest.mark.timeout(240)
 async def test_schemathesis_finds_no_failure_with_every_check(live_url: str, token: str, tmp_path: Path):
     command = [
-        sys.executable, "-m", "schemathesis.cli", "--config-file", "tests/schemathesis.toml",
+        sys.executable, "-m", "schemathesis.cli", "--config-file", str(ROOT / "tests" / "schemathesis.toml"),
         "run", f"{live_url}/api/openapi.json",
         "--header", f"Authorization: Bearer {token}",
         "--checks", "all",
@@ -45,8 +45,8 @@ async def test_schemathesis_finds_no_failure_with_every_check(live_url: str, tok
     ]  # fmt: skip
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks", "PYTHONPATH": str(ROOT),
            "CRONAGENTS_TEST_CWD": str(tmp_path)}  # fmt: skip
-    proc = await asyncio.create_subprocess_exec(
-        *command, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    proc = await asyncio.create_subprocess_exec(  # in tmp_path: schemathesis leaves a cache behind
+        *command, cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
     output, _ = await asyncio.wait_for(proc.communicate(), 120)
     report = output.decode(errors="replace")
