@@ -272,6 +272,15 @@ FIELDS: dict[str, Field] = {
 }
 
 
+def column_defaults() -> dict[str, Any]:
+    """Storage column → stored value of every field the OpenAPI document gives a default.
+
+    The defaults go through each field's own checker, so they are stored as a
+    client's value would be (``allowedTools`` as JSON, booleans as 0/1).
+    """
+    return {f.column: f.check(f.schema["default"]) for f in FIELDS.values() if "default" in f.schema}
+
+
 def validate_agent_body(body: Any, *, creating: bool) -> dict[str, Any]:
     """Check a create or update body; returns storage columns → values.
 

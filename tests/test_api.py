@@ -509,3 +509,15 @@ async def test_openapi_describes_every_endpoint(client: httpx.AsyncClient):
     }
     for path, methods in expected.items():
         assert methods <= set(paths[path]), path
+
+
+async def test_a_minimal_agent_gets_the_defaults_the_openapi_document_states(client: httpx.AsyncClient):
+    from app.openapi import openapi_document
+    from app.validation import FIELDS, column_defaults
+
+    agent = await create(client)
+    props = openapi_document()["paths"]["/api/agents"]["post"]["requestBody"]["content"][
+        "application/json"]["schema"]["properties"]  # fmt: skip
+    stated = {name: p["default"] for name, p in props.items() if "default" in p}
+    assert stated and {name: agent[name] for name in stated} == stated
+    assert set(column_defaults()) == {FIELDS[name].column for name in stated}
