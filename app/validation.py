@@ -13,7 +13,6 @@ import json
 import math
 import os
 import re
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +45,8 @@ STARTING_DEADLINE_RANGE = (0, 365 * 86_400)
 # Regular-expression character classes understood alike by Python's ``re``,
 # ECMA-262 (JSON Schema ``pattern``) and Rust's ``regex``: \xHH and \uHHHH.
 _CONTROL = r"\x00-\x1f\x7f-\x9f"  # C0, DEL and C1
-_SPACE = "".join(f"\\u{c:04x}" for c in range(sys.maxunicode + 1) if chr(c).isspace())  # str.strip()
+# What str.strip() removes: all of it lies in the Basic Multilingual Plane (a test checks).
+_SPACE = "".join(f"\\u{c:04x}" for c in range(0x10000) if chr(c).isspace())
 _LINE = rf"[^{_CONTROL}]"  # one character of a single-line text
 _TEXT = r"[^\x00]"  # one character of a multi-line text (no NUL: it cannot reach a process)
 NAME_PATTERN = rf"^{_LINE}*[^{_CONTROL}{_SPACE}]{_LINE}*$"

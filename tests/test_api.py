@@ -521,3 +521,10 @@ async def test_a_minimal_agent_gets_the_defaults_the_openapi_document_states(cli
     stated = {name: p["default"] for name, p in props.items() if "default" in p}
     assert stated and {name: agent[name] for name in stated} == stated
     assert set(column_defaults()) == {FIELDS[name].column for name in stated}
+
+
+def test_the_text_patterns_know_every_whitespace_character():
+    """The patterns list str.strip()'s whitespace from the BMP only; there is none beyond it."""
+    import sys
+
+    assert not [c for c in range(0x10000, sys.maxunicode + 1) if chr(c).isspace()]
