@@ -70,7 +70,7 @@ class BearerAuthMiddleware:
         address = str(client[0]) if client else "unknown"
         retry_after = self.throttle.failed(address)
         if retry_after:
-            log.info("throttled failed authentication from %s for %d s", address, retry_after)
+            log.debug("throttled failed authentication from %s for %d s", address, retry_after)
             return TooManyRequests(
                 f"Too many failed authentications from {address}; retry in {retry_after} s", retry_after
             )
