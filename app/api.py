@@ -10,85 +10,30 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from http import HTTPStatus
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.auth import TokenAuthenticator, User
-from app.errors import ServiceError
 from app.events import EventBus
+from app.http_auth import BearerAuthMiddleware
+from app.http_body import BodyLimits, read_json
+from app.http_errors import EXCEPTION_HANDLERS
 from app.openapi import openapi_document
 from app.service import AgentService, parse_limit, parse_period
 
 log = logging.getLogger("cronagents.api")
 
 SSE_HEARTBEAT_SECONDS = 15.0
-MAX_BODY_BYTES = 1_000_000
-
-
-def error_response(status: int, message: str, data: dict[str, str] | None = None,
-                   headers: Mapping[str, str] | None = None) -> JSONResponse:  # fmt: skip
-    body: dict[str, Any] = {
-        "statusCode": status,
-        "statusMessage": HTTPStatus(status).phrase,
-        "message": message,
-    }
-    if data is not None:
-        body["data"] = data
-    return JSONResponse(body, status_code=status, headers=headers)
+TOKEN_RECHECK_SECONDS = 0.5
 
 
 def data(value: Any) -> JSONResponse:
     return JSONResponse({"data": value})
-
-
-class BearerAuthMiddleware:
-    """Every path under ``/api`` needs ``Authorization: Bearer <token>``; others pass."""
-
-    def __init__(self, app: ASGIApp, authenticator: TokenAuthenticator) -> None:
-        self.app = app
-        self.authenticator = authenticator
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not (
-            scope["path"] == "/api" or scope["path"].startswith("/api/")
-        ):
-            await self.app(scope, receive, send)
-            return
-        header = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                header = value.decode("latin-1")
-                break
-        user = await self.authenticator.authenticate(header)
-        if user is None:
-            message = "Missing bearer token" if header is None else "Invalid or revoked token"
-            response = error_response(
-                401, message, headers={"WWW-Authenticate": 'Bearer realm="cronagents"'}
-            )
-            await response(scope, receive, send)
-            return
-        scope.setdefault("state", {})["user"] = user
-        await self.app(scope, receive, send)
-
-
-async def read_json(request: Request) -> Any:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise ServiceError(f"Request body is larger than {MAX_BODY_BYTES} bytes")
-    if not raw.strip():
-        raise ServiceError("Request body must be a JSON object")
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ServiceError(f"Request body is not valid JSON: {exc}") from None
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -147,8 +92,13 @@ def build_api(service: AgentService, authenticator: TokenAuthenticator, bus: Eve
 
     async def events(request: Request) -> Response:
         agent_filter = request.query_params.get("agentId")
+        token_hash: str = request.state.token_hash
+
+        async def authorized() -> bool:
+            return await authenticator.user_for_hash(token_hash) is not None
+
         return StreamingResponse(
-            _sse(bus, request, agent_filter),
+            _sse(bus, request, agent_filter, authorized),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -159,61 +109,70 @@ def build_api(service: AgentService, authenticator: TokenAuthenticator, bus: Eve
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    async def not_found(request: Request) -> Response:
-        raise HTTPException(404)
-
-    async def on_service_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ServiceError)
-        return error_response(exc.status_code, exc.message, exc.data)
-
-    async def on_http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, exc.detail)
-        return error_response(exc.status_code, message, headers=exc.headers)
-
-    async def on_unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "Internal server error")
-
     routes = [
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/api/openapi.json", openapi, methods=["GET"]),
-        Route("/api/events", events, methods=["GET"]),
-        Route("/api/agents", list_agents, methods=["GET"]),
-        Route("/api/agents", create_agent, methods=["POST"]),
-        Route("/api/agents/stats", global_stats, methods=["GET"]),
-        Route("/api/agents/{id}", get_agent, methods=["GET"]),
-        Route("/api/agents/{id}", update_agent, methods=["PATCH"]),
-        Route("/api/agents/{id}", delete_agent, methods=["DELETE"]),
-        Route("/api/agents/{id}/run", run_agent, methods=["POST"]),
-        Route("/api/agents/{id}/cancel", cancel_agent, methods=["POST"]),
-        Route("/api/agents/{id}/runs", list_runs, methods=["GET"]),
-        Route("/api/agents/{id}/runs/{run_id}", get_run, methods=["GET"]),
-        Route("/api/agents/{id}/stats", agent_stats, methods=["GET"]),
+        resource("/healthz", GET=healthz),
+        resource("/api/openapi.json", GET=openapi),
+        resource("/api/events", GET=events),
+        resource("/api/agents", GET=list_agents, POST=create_agent),
+        resource("/api/agents/stats", GET=global_stats),
+        resource("/api/agents/{id}", GET=get_agent, PATCH=update_agent, DELETE=delete_agent),
+        resource("/api/agents/{id}/run", POST=run_agent),
+        resource("/api/agents/{id}/cancel", POST=cancel_agent),
+        resource("/api/agents/{id}/runs", GET=list_runs),
+        resource("/api/agents/{id}/runs/{run_id}", GET=get_run),
+        resource("/api/agents/{id}/stats", GET=agent_stats),
     ]
-    app = Starlette(
-        routes=routes,
-        exception_handlers={
-            ServiceError: on_service_error,
-            HTTPException: on_http_error,
-            Exception: on_unexpected,
-        },
-    )
+    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
+    # The last added runs first: authentication, then the body's headers.
+    app.add_middleware(BodyLimits)
     app.add_middleware(BearerAuthMiddleware, authenticator=authenticator)
     return app
 
 
-async def _sse(bus: EventBus, request: Request, agent_id: str | None) -> AsyncIterator[bytes]:
-    """Server-sent events: ``id``, ``event`` (the type) and ``data`` (the JSON event)."""
+def resource(path: str, **handlers: Handler) -> Route:
+    """One route per path, whatever its methods, so a 405 lists them all in ``Allow``.
+
+    (A Starlette route per method would answer 405 with the first route's methods only.)
+    """
+    by_method = {method.upper(): handler for method, handler in handlers.items()}
+    if "GET" in by_method:
+        by_method.setdefault("HEAD", by_method["GET"])
+
+    async def endpoint(request: Request) -> Response:
+        return await by_method[request.method](request)
+
+    return Route(path, endpoint, methods=list(by_method))
+
+
+async def _sse(bus: EventBus, request: Request, agent_id: str | None,
+               authorized: Callable[[], Awaitable[bool]]) -> AsyncIterator[bytes]:  # fmt: skip
+    """Server-sent events: ``id``, ``event`` (the type) and ``data`` (the JSON event).
+
+    The token is checked again every :data:`TOKEN_RECHECK_SECONDS`, so a
+    stream ends within a second of its token being revoked, even by another
+    process sharing the database (``cronagents token revoke``).
+    """
+    clock = asyncio.get_running_loop().time
     async with bus.subscribe() as sub:
         yield b": connected\n\n"
+        last_sent = last_checked = clock()
         while True:
             try:
-                event = await asyncio.wait_for(sub.get(), SSE_HEARTBEAT_SECONDS)
+                event = await asyncio.wait_for(sub.get(), TOKEN_RECHECK_SECONDS)
+                idle = False
             except TimeoutError:
-                if await request.is_disconnected():
+                event, idle = None, True
+            if clock() - last_checked >= TOKEN_RECHECK_SECONDS:
+                last_checked = clock()
+                if not await authorized():
+                    log.info("event stream closed: its token was revoked")
                     return
-                yield b": keep-alive\n\n"
+            if idle:
+                if clock() - last_sent >= SSE_HEARTBEAT_SECONDS:
+                    if await request.is_disconnected():
+                        return
+                    yield b": keep-alive\n\n"
+                    last_sent = clock()
                 continue
             if event is None:
                 return
@@ -221,5 +180,6 @@ async def _sse(bus: EventBus, request: Request, agent_id: str | None) -> AsyncIt
                 continue
             payload = json.dumps(event, separators=(",", ":"))
             yield f"id: {event['id']}\nevent: {event['type']}\ndata: {payload}\n\n".encode()
+            last_sent = clock()
             if event["type"] == "overflow":
                 return

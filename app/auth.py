@@ -34,6 +34,14 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header; None for any other value."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
 def new_id(kind: str) -> str:
     return f"{kind}_{secrets.token_hex(8)}"  # 64 bits: no collision at 10,000 runs a minute
 
@@ -69,13 +77,12 @@ class TokenAuthenticator:
             self._generation = generation
 
     async def authenticate(self, authorization: str | None) -> User | None:
-        if not authorization:
-            return None
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return None
+        token = bearer_token(authorization)
+        return None if token is None else await self.user_for_hash(hash_token(token))
+
+    async def user_for_hash(self, digest: str) -> User | None:
+        """The user of the active token with this hash; None once it is revoked."""
         await self._refresh()
-        digest = hash_token(token.strip())
         # Compare against every active hash in constant time (no early exit,
         # no dict probe keyed by the secret-derived value).
         found: User | None = None

@@ -46,6 +46,7 @@ __all__ = [
     "get_schedule",
     "next_fire_time",
     "slots_between",
+    "timezone_names",
     "validate_schedule",
     "validate_timezone",
 ]
@@ -55,6 +56,9 @@ ALIASES: dict[str, str] = {
     "@daily": "0 0 * * *",
     "@weekly": "0 0 * * 0",
     "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@midnight": "0 0 * * *",
 }
 
 FIELD_NAMES = ("minute", "hour", "day-of-month", "month", "day-of-week")
@@ -243,6 +247,11 @@ _REJECTED_ZONES = frozenset({"local", "localtime", "posixrules", "factory"})
 def _zone_names() -> tuple[frozenset[str], dict[str, str]]:
     names = frozenset(name for name in available_timezones() if name.lower() not in _REJECTED_ZONES)
     return names, {name.lower(): name for name in names}
+
+
+def timezone_names() -> frozenset[str]:
+    """Every name :func:`validate_timezone` accepts."""
+    return _zone_names()[0]
 
 
 def validate_timezone(name: str) -> str | None:

@@ -14,6 +14,7 @@ class ServiceError(Exception):
         super().__init__(message)
         self.message = message
         self.data = data
+        self.headers: dict[str, str] = {}
 
     def body(self) -> dict[str, object]:
         body: dict[str, object] = {
@@ -44,3 +45,22 @@ class Conflict(ServiceError):
 
 class Unavailable(ServiceError):
     status_code = 503
+
+
+class PayloadTooLarge(ServiceError):
+    status_code = 413
+
+
+class UnsupportedMediaType(ServiceError):
+    status_code = 415
+
+
+class TooManyRequests(ServiceError):
+    """Throttled: ``Retry-After`` says in how many seconds to try again."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.headers["Retry-After"] = str(retry_after)

@@ -1,205 +1,229 @@
-"""The OpenAPI 3.1 description of the API, served at ``GET /api/openapi.json``."""
+"""The OpenAPI 3.1 description of the API, served at ``GET /api/openapi.json``.
+
+Built from the code it describes: request fields and their limits from
+:data:`app.validation.FIELDS`, the body limit from :mod:`app.http_body`, the
+throttle from :mod:`app.throttle`. Every operation lists every status it can
+answer; links from a created agent (and a started run) to the operations on
+it let a stateful client (schemathesis) follow real ids.
+"""
 
 from __future__ import annotations
 
 from functools import cache
 from typing import Any
 
-from app.validation import CONCURRENCY_POLICIES, PERMISSION_MODES
+from app.http_body import MAX_BODY_BYTES
+from app.service import MAX_RUN_LIMIT, PERIOD_DAYS
+from app.throttle import FAILURE_LIMIT, WINDOW_SECONDS
+from app.validation import FIELDS, READ_ONLY_FIELDS
 
-_TS = {"type": ["string", "null"], "format": "date-time"}
-_RUN_STATUSES = ["queued", "running", "success", "error", "budget_exceeded", "cancelled", "skipped"]
+Schema = dict[str, Any]
 
-AGENT_INPUT: dict[str, Any] = {
-    "name": {"type": "string", "minLength": 1, "maxLength": 200},
-    "description": {"type": ["string", "null"], "maxLength": 2000},
-    "schedule": {
-        "type": "string",
-        "description": "5-field cron expression or @hourly, @daily, @weekly, @monthly",
-    },
-    "prompt": {"type": "string", "minLength": 1},
-    "enabled": {"type": "boolean", "default": True},
-    "maxTurns": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
-    "maxBudgetUsd": {"type": ["number", "null"], "exclusiveMinimum": 0},
-    "timezone": {"type": "string", "description": "IANA zone; default: the server's zone"},
-    "model": {"type": ["string", "null"]},
-    "cwd": {"type": ["string", "null"], "description": "absolute directory on the server"},
-    "allowedTools": {"type": "array", "items": {"type": "string"}},
-    "permissionMode": {"enum": list(PERMISSION_MODES), "default": "dontAsk"},
-    "timeoutSeconds": {"type": "integer", "minimum": 1, "default": 1800},
-    "concurrencyPolicy": {"enum": list(CONCURRENCY_POLICIES), "default": "forbid"},
-    "startingDeadlineSeconds": {"type": ["integer", "null"], "minimum": 0, "default": 3600},
-    "loadProjectSettings": {
-        "type": "boolean",
-        "default": False,
-        "description": "load .claude settings and hooks found in cwd",
-    },
-}
+RUN_STATUSES = ["queued", "running", "success", "error", "budget_exceeded", "cancelled", "skipped"]
+_TS: Schema = {"type": ["string", "null"], "format": "date-time"}
+_INT: Schema = {"type": "integer"}
+_NUM: Schema = {"type": "number"}
+_STR: Schema = {"type": "string"}
 
-AGENT: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "string"},
-        **AGENT_INPUT,
+
+def _object(properties: dict[str, Schema], *, optional: tuple[str, ...] = ()) -> Schema:
+    required = [name for name in properties if name not in optional]
+    return {"type": "object", "properties": properties, "required": required}
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _data(schema: Schema) -> Schema:
+    return _object({"data": schema})
+
+
+def agent_schema() -> Schema:
+    """An agent as the API returns it (``app.service.agent_json``)."""
+    return _object({
+        "id": _STR,
+        **{name: field.output for name, field in FIELDS.items()},
         "nextRunAt": _TS,
         "lastRunAt": _TS,
-        "lastStatus": {"type": ["string", "null"], "enum": [*_RUN_STATUSES, None]},
-        "creator": {
-            "type": ["object", "null"],
-            "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
-        },
+        "lastStatus": {"enum": [*RUN_STATUSES, None]},
+        "creator": {"oneOf": [{"type": "null"}, _object({"id": _STR, "name": _STR})]},
         "createdAt": _TS,
         "updatedAt": _TS,
-    },
-}
+    })  # fmt: skip
 
-RUN: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "string"},
-        "agentId": {"type": "string"},
-        "status": {"enum": _RUN_STATUSES},
-        "trigger": {"enum": ["manual", "schedule"]},
-        "scheduledFor": _TS,
-        "output": {"type": ["string", "null"]},
-        "costUsd": {"type": ["number", "null"]},
-        "inputTokens": {"type": ["integer", "null"]},
-        "outputTokens": {"type": ["integer", "null"]},
-        "numTurns": {"type": ["integer", "null"]},
-        "startedAt": _TS,
-        "completedAt": _TS,
-        "durationMs": {"type": ["integer", "null"]},
-    },
-}
 
-DAILY = {
-    "type": "array",
-    "items": {
+def agent_input(*, creating: bool) -> Schema:
+    schema: Schema = {
         "type": "object",
-        "properties": {
-            "date": {"type": "string", "format": "date"},
-            "success": {"type": "integer"},
-            "error": {"type": "integer"},
-            "total": {"type": "integer"},
-            "skipped": {"type": "integer"},
-            "costUsd": {"type": "number"},
-        },
-    },
+        # The zone list is long: written once, as a component.
+        "properties": {name: _ref("Timezone") if name == "timezone" else field.schema
+                       for name, field in FIELDS.items()},  # fmt: skip
+        "additionalProperties": False,
+        "description": "Read-only fields (" + ", ".join(sorted(READ_ONLY_FIELDS)) + ") are accepted "
+        "and ignored, so a client may send back what it read.",
+    }
+    if creating:
+        schema["required"] = [name for name, field in FIELDS.items() if field.required]
+    return schema
+
+
+RUN: Schema = _object({
+    "id": _STR, "agentId": _STR, "status": {"enum": RUN_STATUSES},
+    "trigger": {"enum": ["manual", "schedule"]}, "scheduledFor": _TS,
+    "output": {"type": ["string", "null"]}, "costUsd": {"type": ["number", "null"]},
+    "inputTokens": {"type": ["integer", "null"]}, "outputTokens": {"type": ["integer", "null"]},
+    "numTurns": {"type": ["integer", "null"]}, "startedAt": _TS, "completedAt": _TS,
+    "durationMs": {"type": ["integer", "null"]},
+})  # fmt: skip
+RUN_EVENT: Schema = {**_object({"seq": _INT, "at": _TS, "type": _STR}),
+                     "description": "The event's own fields follow its type"}  # fmt: skip
+RUN_WITH_EVENTS: Schema = {"allOf": [_ref("Run"), _object({"events": {"type": "array", "items": RUN_EVENT}})]}
+DAILY: Schema = {"type": "array", "items": _object({
+    "date": {"type": "string", "format": "date"}, "success": _INT, "error": _INT, "total": _INT,
+    "skipped": _INT, "costUsd": _NUM})}  # fmt: skip
+_PERIOD_NAMES = list(PERIOD_DAYS)
+_STATS_COMMON: dict[str, Schema] = {
+    "successRate": {"type": "integer", "minimum": 0, "maximum": 100}, "avgDurationMs": _INT,
+    "totalCostUsd": _NUM, "skippedRuns": _INT, "period": {"enum": _PERIOD_NAMES}, "dailyRuns": DAILY,
+}  # fmt: skip
+AGENT_STATS = _object({"totalRuns": _INT, "lastRunAt": _TS, **_STATS_COMMON})
+GLOBAL_STATS = _object({"totalAgents": _INT, "activeAgents": _INT, "runsInPeriod": _INT,
+                        "runningAgentIds": {"type": "array", "items": _STR}, **_STATS_COMMON})  # fmt: skip
+DELETED = _object({"id": _STR, "name": _STR, "deletedRuns": _INT})
+STARTED = _object({"message": {"const": "Agent started"}, "runId": _STR})
+CANCELLED = _object({"success": {"const": True}, "message": _STR, "cancelledCount": {"type": "integer",
+                     "minimum": 1}})  # fmt: skip
+ERROR: Schema = {
+    **_object({"statusCode": _INT, "statusMessage": _STR, "message": _STR,
+               "data": {"type": "object", "additionalProperties": _STR}}, optional=("data",)),  # fmt: skip
+    "description": "data: one problem per field, for 400 validation errors",
 }
 
-ERROR = {
-    "type": "object",
-    "properties": {
-        "statusCode": {"type": "integer"},
-        "statusMessage": {"type": "string"},
-        "message": {"type": "string"},
-        "data": {"type": "object", "additionalProperties": {"type": "string"}},
-    },
-    "required": ["statusCode", "statusMessage", "message"],
-}
+_HEADER_INT = {"schema": {"type": "integer", "minimum": 1}}
+ERRORS: dict[int, Schema] = {
+    400: {"description": "Invalid input: data names each bad field"},
+    401: {"description": "Missing, bad or revoked token",
+          "headers": {"WWW-Authenticate": {"schema": _STR, "required": True}}},
+    404: {"description": "No such agent or run (or path)"},
+    405: {"description": "Method not allowed here (an id holding '/' can reach another path)",
+          "headers": {"Allow": {"schema": _STR, "required": True}}},
+    413: {"description": f"Body over {MAX_BODY_BYTES} bytes (decided from Content-Length, or while reading)"},
+    415: {"description": "A body that is not application/json"},
+    429: {"description": f"More than {FAILURE_LIMIT} failed authentications from this address within "
+                         f"{WINDOW_SECONDS:g} s; a valid token is never throttled",
+          "headers": {"Retry-After": {**_HEADER_INT, "required": True}}},
+    503: {"description": "The server is shutting down"},
+}  # fmt: skip
+_SECURED = (401, 429)
+_ON_AGENT = (*_SECURED, 404, 405)
+_WITH_BODY = (413, 415)
+
+_ID = {"name": "id", "in": "path", "required": True, "schema": _STR}
+_RUN_ID = {"name": "runId", "in": "path", "required": True, "schema": _STR}
+_PERIOD = {"name": "period", "in": "query", "schema": {"enum": _PERIOD_NAMES, "default": "7d"}}
+_RUNS_PERIOD = {"name": "period", "in": "query", "schema": {"enum": _PERIOD_NAMES},
+                "description": "only runs started in this window (default: all)"}  # fmt: skip
+_LIMIT = {"name": "limit", "in": "query",
+          "schema": {"type": "integer", "minimum": 1, "maximum": MAX_RUN_LIMIT, "default": 100}}  # fmt: skip
+_ON_CREATED = {"id": "$response.body#/data/id"}
+_ON_PATH = {"id": "$request.path.id"}
+AGENT_LINKS = {
+    "GetAgent": ("getAgent", _ON_CREATED), "UpdateAgent": ("updateAgent", _ON_CREATED),
+    "DeleteAgent": ("deleteAgent", _ON_CREATED), "RunAgent": ("runAgent", _ON_CREATED),
+    "ListRuns": ("listRuns", _ON_CREATED), "AgentStats": ("agentStats", _ON_CREATED),
+}  # fmt: skip
+# No link from a new agent to cancelRuns: with nothing running, cancel is 404 by the seed contract.
 
 
-def _data(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "properties": {"data": schema}, "required": ["data"]}
-
-
-def _ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+def _json(schema: Schema, description: str = "OK") -> Schema:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-_ERR = {"$ref": "#/components/schemas/Error"}
-_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-_PERIOD = {
-    "name": "period",
-    "in": "query",
-    "schema": {"enum": ["24h", "7d", "30d"], "default": "7d"},
-}
+def _error(code: int) -> Schema:
+    return {**ERRORS[code], "content": {"application/json": {"schema": _ref("Error")}}}
 
 
-def _op(summary: str, response: dict[str, Any], *, params: list[Any] | None = None,
-        body: dict[str, Any] | None = None, errors: tuple[int, ...] = (401,)) -> dict[str, Any]:  # fmt: skip
-    op: dict[str, Any] = {"summary": summary, "responses": {"200": response}}
-    for code in errors:
-        op["responses"][str(code)] = _ok(_ERR, {400: "Invalid input", 401: "Missing or bad token",
-                                                 404: "Not found"}[code])  # fmt: skip
+def _op(operation_id: str, summary: str, ok: Schema, *, errors: tuple[int, ...],
+        params: tuple[Schema, ...] = (), body: Schema | None = None,
+        links: dict[str, tuple[str, dict[str, str]]] | None = None) -> Schema:  # fmt: skip
+    responses: dict[str, Schema] = {"200": _json(ok)}
+    if links:
+        responses["200"]["links"] = {name: {"operationId": target, "parameters": parameters}
+                                     for name, (target, parameters) in links.items()}  # fmt: skip
+    responses.update({str(code): _error(code) for code in sorted(errors)})
+    op: Schema = {"operationId": operation_id, "summary": summary, "responses": responses}
     if params:
-        op["parameters"] = params
-    if body:
+        op["parameters"] = list(params)
+    if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     return op
 
 
 @cache
-def openapi_document() -> dict[str, Any]:
-    agent = {"$ref": "#/components/schemas/Agent"}
-    run = {"$ref": "#/components/schemas/Run"}
-    create = {"type": "object", "properties": AGENT_INPUT, "required": ["name", "schedule",
-              "prompt"], "additionalProperties": False}  # fmt: skip
-    update = {"type": "object", "properties": AGENT_INPUT, "additionalProperties": False}
-    stats_common = {"successRate": {"type": "integer"}, "totalCostUsd": {"type": "number"},
-                    "skippedRuns": {"type": "integer"}, "dailyRuns": DAILY}  # fmt: skip
+def openapi_document() -> Schema:
+    agent = _ref("Agent")
+    paths: dict[str, Schema] = {
+        "/healthz": {"get": {"operationId": "health", "summary": "Liveness", "security": [],
+                             "responses": {"200": _json(_object({"status": {"const": "ok"}}), "up")}}},
+        "/api/agents": {
+            "get": _op("listAgents", "List agents, by name", _data({"type": "array", "items": agent}),
+                       errors=_SECURED),
+            "post": _op("createAgent", "Create an agent", _data(agent), body=agent_input(creating=True),
+                        errors=(400, *_SECURED, *_WITH_BODY), links=AGENT_LINKS),
+        },
+        "/api/agents/stats": {
+            "get": _op("globalStats", "Global stats", _data(GLOBAL_STATS), params=(_PERIOD,),
+                       errors=(400, *_SECURED)),
+        },
+        "/api/agents/{id}": {
+            "get": _op("getAgent", "Get an agent", _data(agent), params=(_ID,), errors=_ON_AGENT),
+            "patch": _op("updateAgent", "Update an agent", _data(agent), params=(_ID,),
+                         body=agent_input(creating=False), errors=(400, *_ON_AGENT, *_WITH_BODY)),
+            "delete": _op("deleteAgent", "Delete an agent with its runs", _data(DELETED), params=(_ID,),
+                          errors=_ON_AGENT),
+        },
+        "/api/agents/{id}/run": {
+            "post": _op("runAgent", "Start a run now (no body)", STARTED, params=(_ID,),
+                        errors=(*_ON_AGENT, *_WITH_BODY, 503),
+                        links={"GetRun": ("getRun", {**_ON_PATH, "runId": "$response.body#/runId"}),
+                               "CancelStartedRun": ("cancelRuns", _ON_PATH)}),
+        },
+        "/api/agents/{id}/cancel": {
+            "post": _op("cancelRuns", "Cancel running and queued runs (no body); 404 if none",
+                        CANCELLED, params=(_ID,), errors=(*_ON_AGENT, *_WITH_BODY)),
+        },
+        "/api/agents/{id}/runs": {
+            "get": _op("listRuns", "Run history, newest first",
+                       _data({"type": "array", "items": _ref("Run")}), params=(_ID, _LIMIT, _RUNS_PERIOD),
+                       errors=(400, *_ON_AGENT)),
+        },
+        "/api/agents/{id}/runs/{runId}": {
+            "get": _op("getRun", "One run with its transcript", _data(RUN_WITH_EVENTS), params=(_ID, _RUN_ID),
+                       errors=_ON_AGENT),
+        },
+        "/api/agents/{id}/stats": {
+            "get": _op("agentStats", "Agent stats", _data(AGENT_STATS), params=(_ID, _PERIOD),
+                       errors=(400, *_ON_AGENT)),
+        },
+        "/api/events": {
+            "get": {"operationId": "events", "summary": "Server-sent events: run and agent changes; "
+                    "the stream ends when its token is revoked",
+                    "parameters": [{"name": "agentId", "in": "query", "schema": _STR}],
+                    "responses": {"200": {"description": "An endless stream",
+                                          "content": {"text/event-stream": {"schema": _STR}}},
+                                  **{str(c): _error(c) for c in _SECURED}}},
+        },
+    }  # fmt: skip
     return {
         "openapi": "3.1.0",
         "info": {"title": "Cron Agents API", "version": "1"},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Agent": AGENT, "Run": RUN, "Error": ERROR},
+            "schemas": {"Agent": agent_schema(), "Run": RUN, "Error": ERROR,
+                        "Timezone": FIELDS["timezone"].schema},  # fmt: skip
         },
         "security": [{"bearer": []}],
-        "paths": {
-            "/healthz": {"get": {"summary": "Liveness", "security": [],
-                                 "responses": {"200": {"description": "up"}}}},  # fmt: skip
-            "/api/agents": {
-                "get": _op("List agents, by name", _ok(_data({"type": "array", "items": agent}))),
-                "post": _op("Create an agent", _ok(_data(agent)), body=create, errors=(400, 401)),
-            },
-            "/api/agents/stats": {
-                "get": _op("Global stats", _ok(_data({"type": "object", "properties": {
-                    "totalAgents": {"type": "integer"}, "activeAgents": {"type": "integer"},
-                    "runsInPeriod": {"type": "integer"}, **stats_common,
-                    "runningAgentIds": {"type": "array", "items": {"type": "string"}}}})),
-                    params=[_PERIOD], errors=(400, 401)),
-            },  # fmt: skip
-            "/api/agents/{id}": {
-                "get": _op("Get an agent", _ok(_data(agent)), params=[_ID], errors=(401, 404)),
-                "patch": _op("Update an agent", _ok(_data(agent)), params=[_ID], body=update,
-                             errors=(400, 401, 404)),  # fmt: skip
-                "delete": _op("Delete an agent with its runs", _ok(_data({"type": "object"})),
-                              params=[_ID], errors=(401, 404)),  # fmt: skip
-            },
-            "/api/agents/{id}/run": {
-                "post": _op("Start a run now", _ok({"type": "object", "properties": {
-                    "message": {"const": "Agent started"}, "runId": {"type": "string"}}}),
-                    params=[_ID], errors=(401, 404)),
-            },  # fmt: skip
-            "/api/agents/{id}/cancel": {
-                "post": _op("Cancel running and queued runs", _ok({"type": "object", "properties": {
-                    "success": {"type": "boolean"}, "message": {"type": "string"},
-                    "cancelledCount": {"type": "integer"}}}), params=[_ID], errors=(401, 404)),
-            },  # fmt: skip
-            "/api/agents/{id}/runs": {
-                "get": _op("Run history, newest first", _ok(_data({"type": "array", "items": run})),
-                           params=[_ID, {"name": "limit", "in": "query", "schema": {
-                               "type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
-                               {**_PERIOD, "schema": {"enum": ["24h", "7d", "30d"]}}],
-                           errors=(400, 401, 404)),
-            },  # fmt: skip
-            "/api/agents/{id}/runs/{runId}": {
-                "get": _op("One run with its transcript", _ok(_data(run)), params=[_ID, {
-                    "name": "runId", "in": "path", "required": True, "schema": {"type": "string"}}],
-                    errors=(401, 404)),
-            },  # fmt: skip
-            "/api/agents/{id}/stats": {
-                "get": _op("Agent stats", _ok(_data({"type": "object", "properties": {
-                    "totalRuns": {"type": "integer"}, "avgDurationMs": {"type": "integer"},
-                    "lastRunAt": _TS, **stats_common}})), params=[_ID, _PERIOD],
-                    errors=(400, 401, 404)),
-            },  # fmt: skip
-            "/api/events": {
-                "get": {"summary": "Server-sent events: run and agent changes",
-                        "parameters": [{"name": "agentId", "in": "query",
-                                        "schema": {"type": "string"}}],
-                        "responses": {"200": {"description": "text/event-stream"}}},
-            },  # fmt: skip
-        },
+        "paths": paths,
     }
+

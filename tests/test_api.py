@@ -122,12 +122,58 @@ async def test_list_reflects_every_change(client: httpx.AsyncClient):
         ({"cwd": "relative/dir"}, "cwd"),
         ({"cwd": "/does/not/exist"}, "cwd"),
         ({"color": "blue"}, "color"),
+        ({"model": "--dangerously-skip-permissions"}, "model"),
+        ({"model": "-p"}, "model"),
+        ({"model": "claude sonnet"}, "model"),
+        ({"model": "claude;rm -rf /"}, "model"),
+        ({"model": "x" * 201}, "model"),
+        ({"model": ""}, "model"),
+        ({"name": "nul\x00byte"}, "name"),
+        ({"name": "tab\there"}, "name"),
+        ({"name": "line\nbreak"}, "name"),
+        ({"name": "del\x7f"}, "name"),
+        ({"name": "c1\x85control"}, "name"),
+        ({"name": "\x1b[31mred"}, "name"),
+        ({"prompt": "nul\x00byte"}, "prompt"),
+        ({"description": "nul\x00byte"}, "description"),
+        ({"allowedTools": ["Read", "Bash\x00"]}, "allowedTools"),
+        ({"schedule": "0 9 * * *" + " " * 300}, "schedule"),
     ],
 )
 async def test_create_rejects_each_bad_field_by_name(client, overrides, field):
     body = assert_error(await client.post("/api/agents", json=agent_body(**overrides)), 400)
     assert list(body["data"]) == [field]
     assert body["data"][field]
+
+
+@pytest.mark.parametrize(
+    "model",
+    ["claude-sonnet-4-5", "claude-opus-4-1[1m]", "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+     "arn:aws:bedrock:us-east-1:123456789012:inference-profile/claude_x", "sonnet", None],
+)  # fmt: skip
+async def test_model_ids_are_accepted(client: httpx.AsyncClient, model):
+    agent = await create(client, model=model)
+    assert agent["model"] == model
+
+
+async def test_an_option_is_never_taken_for_a_model(client: httpx.AsyncClient):
+    """A model such as ``--dangerously-skip-permissions`` would reach the CLI's argument list."""
+    agent = await create(client)
+    response = await client.patch(
+        f"/api/agents/{agent['id']}", json={"model": "--dangerously-skip-permissions"}
+    )
+    body = assert_error(response, 400)
+    assert list(body["data"]) == ["model"]
+    assert "not starting with -" in body["data"]["model"]
+    assert (await client.get(f"/api/agents/{agent['id']}")).json()["data"]["model"] is None
+
+
+async def test_control_characters_in_a_name_are_refused_by_name(client: httpx.AsyncClient):
+    body = assert_error(await client.post("/api/agents", json=agent_body(name="Daily\x00Digest")), 400)
+    assert body["data"] == {"name": "must not contain NUL characters"}
+    body = assert_error(await client.post("/api/agents", json=agent_body(name="Daily\x1bDigest")), 400)
+    assert body["data"] == {"name": "must not contain control characters"}
+    assert (await client.get("/api/agents")).json()["data"] == []
 
 
 async def test_missing_required_fields_are_all_named(client: httpx.AsyncClient):
@@ -143,7 +189,10 @@ async def test_never_firing_schedule_says_why(client: httpx.AsyncClient):
     assert "never" in body["data"]["schedule"].lower()
 
 
-@pytest.mark.parametrize("schedule", ["@hourly", "@daily", "@weekly", "@monthly", "*/5 * * * 1-5"])
+@pytest.mark.parametrize(
+    "schedule",
+    ["@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually", "@midnight", "*/5 * * * 1-5"],
+)
 async def test_accepts_aliases_and_ranges(client, schedule):
     agent = await create(client, schedule=schedule)
     assert agent["schedule"] == schedule
@@ -460,3 +509,22 @@ async def test_openapi_describes_every_endpoint(client: httpx.AsyncClient):
     }
     for path, methods in expected.items():
         assert methods <= set(paths[path]), path
+
+
+async def test_a_minimal_agent_gets_the_defaults_the_openapi_document_states(client: httpx.AsyncClient):
+    from app.openapi import openapi_document
+    from app.validation import FIELDS, column_defaults
+
+    agent = await create(client)
+    props = openapi_document()["paths"]["/api/agents"]["post"]["requestBody"]["content"][
+        "application/json"]["schema"]["properties"]  # fmt: skip
+    stated = {name: p["default"] for name, p in props.items() if "default" in p}
+    assert stated and {name: agent[name] for name in stated} == stated
+    assert set(column_defaults()) == {FIELDS[name].column for name in stated}
+
+
+def test_the_text_patterns_know_every_whitespace_character():
+    """The patterns list str.strip()'s whitespace from the BMP only; there is none beyond it."""
+    import sys
+
+    assert not [c for c in range(0x10000, sys.maxunicode + 1) if chr(c).isspace()]

@@ -122,9 +122,8 @@ def test_valid_expressions(expr: str) -> None:
         ("*/x * * * *", "minute: step 'x' is not a number"),
         ("1-2-3 * * * *", "minute: '2-3' is not a number"),
         ("\u0661 * * * *", "non-ASCII"),
-        ("@yearly", "unknown alias '@yearly': use one of @hourly, @daily, @weekly, @monthly"),
-        ("@reboot", "unknown alias"),
-        ("@midnight", "unknown alias"),
+        ("@reboot", "unknown alias '@reboot': use one of @hourly, @daily, @weekly, @monthly, @yearly"),
+        ("@fortnightly", "unknown alias"),
         ("@", "unknown alias"),
         ("0 0 31 2 *", "never fires: day 31 does not exist in February"),
         ("0 0 30 2 *", "never fires: day 30 does not exist in February"),
@@ -156,6 +155,9 @@ def test_aliases() -> None:
         "@daily": "0 0 * * *",
         "@weekly": "0 0 * * 0",
         "@monthly": "0 0 1 * *",
+        "@yearly": "0 0 1 1 *",
+        "@annually": "0 0 1 1 *",
+        "@midnight": "0 0 * * *",
     }
     after = z(2026, 5, 13, 10, 30)  # a Wednesday
     assert next_fire_time("@hourly", "UTC", after) == z(2026, 5, 13, 11)
@@ -164,6 +166,23 @@ def test_aliases() -> None:
     assert next_fire_time("@monthly", "UTC", after) == z(2026, 6, 1)
     # New York is UTC-4 in May: local midnight is 04:00Z.
     assert next_fire_time("@daily", NY, after) == z(2026, 5, 14, 4)
+
+
+@pytest.mark.parametrize("alias", ["@yearly", "@annually", "@YEARLY"])
+def test_yearly_aliases_fire_at_new_year_in_the_agent_zone(alias: str) -> None:
+    """README documents @yearly/@annually: they fire at local midnight on January 1."""
+    assert validate_schedule(alias) is None
+    after = z(2026, 5, 13, 10, 30)
+    assert next_fire_time(alias, "UTC", after) == z(2027, 1, 1)
+    assert next_fire_time(alias, NY, after) == z(2027, 1, 1, 5)  # EST, UTC-5
+    assert get_schedule(alias, "UTC").next_n(z(2026, 12, 31, 23, 59), 2) == [z(2027, 1, 1), z(2028, 1, 1)]
+
+
+def test_midnight_alias_fires_every_local_midnight() -> None:
+    assert validate_schedule("@midnight") is None
+    after = z(2026, 5, 13, 10, 30)
+    assert next_fire_time("@midnight", "UTC", after) == z(2026, 5, 14)
+    assert next_fire_time("@midnight", NY, after) == z(2026, 5, 14, 4)
 
 
 # --------------------------------------------------------------------------- time zones
@@ -223,6 +242,9 @@ def test_non_string_timezones(value: object) -> None:
         ("*/15 * * * *", "Every 15 minutes"),
         ("@daily", "At 00:00"),
         ("@weekly", "At 00:00, only on Sunday"),
+        ("@midnight", "At 00:00"),
+        ("@yearly", "At 00:00, on day 1 of the month, only in January"),
+        ("@annually", "At 00:00, on day 1 of the month, only in January"),
         ("0 9 * * mon-fri", "At 09:00, Monday through Friday"),
     ],
 )
