@@ -18,7 +18,7 @@ from app.cron import next_fire_time
 from app.errors import NotFound, ServiceError, ValidationError
 from app.events import EventBus
 from app.timeutil import DayCalendar, from_datetime, iso, now_ms, to_datetime
-from app.validation import DEFAULT_ALLOWED_TOOLS, validate_agent_body
+from app.validation import column_defaults, validate_agent_body
 from storage import Database
 from storage import agents as agent_store
 from storage import runs as run_store
@@ -196,16 +196,12 @@ class AgentService:
         return from_datetime(next_fire_time(schedule, timezone, to_datetime(now)))
 
     async def create_agent(self, body: Any, user: User | None) -> dict[str, Any]:
-        values = validate_agent_body(body, creating=True)
+        values = {
+            **column_defaults(),
+            "timezone": self.default_timezone,
+            **validate_agent_body(body, creating=True),
+        }
         now = self.clock()
-        values.setdefault("enabled", 1)
-        values.setdefault("max_turns", 50)
-        values.setdefault("timezone", self.default_timezone)
-        values.setdefault("allowed_tools", json.dumps(list(DEFAULT_ALLOWED_TOOLS)))
-        values.setdefault("permission_mode", "dontAsk")
-        values.setdefault("timeout_seconds", 1800)
-        values.setdefault("concurrency_policy", "forbid")
-        values.setdefault("starting_deadline_seconds", 3600)
         values.update(
             id=new_id("agt"),
             creator_id=user.id if user else None,
