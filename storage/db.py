@@ -23,10 +23,10 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -43,6 +43,7 @@ class StorageError(Exception):
 
 
 Row = sqlite3.Row
+T = TypeVar("T")
 
 
 class Database:
@@ -114,20 +115,28 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``), rolled back on error."""
+        """One write transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``), rolled back on error.
+
+        Cancellation-safe: a statement handed to the connection's thread runs
+        to its end whatever happens to the awaiting task, so ``BEGIN``,
+        ``COMMIT`` and ``ROLLBACK`` are awaited to completion even when the
+        caller is cancelled, and a transaction is never left open (which would
+        make every later write fail with "cannot start a transaction within a
+        transaction").
+        """
         if self._writer is None:
             raise StorageError("database is not open")
         async with self._write_lock:
             conn = self._writer
-            await conn.execute("BEGIN IMMEDIATE")
             try:
+                await _to_completion(conn.execute("BEGIN IMMEDIATE"))
                 yield conn
+                await _to_completion(conn.execute("COMMIT"))
             except BaseException:
-                await conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    await _to_completion(conn.execute("ROLLBACK"))
                 raise
-            else:
-                await conn.execute("COMMIT")
-                self.generation += 1
+            self.generation += 1
 
     @asynccontextmanager
     async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -174,6 +183,16 @@ class Database:
         changed = self._data_version is not None and version != self._data_version
         self._data_version = version
         return changed
+
+
+async def _to_completion(statement: Awaitable[T]) -> T:
+    """Await ``statement`` to its end even if the awaiting task is cancelled meanwhile."""
+    task = asyncio.ensure_future(statement)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait({task})
+        raise
 
 
 def _tighten_sidecars(path: Path) -> None:
