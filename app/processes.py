@@ -77,8 +77,8 @@ def _private_dir() -> Path:
     return directory
 
 
-def _supervised(cli: str) -> str:
-    """A script that runs the CLI under the supervisor (its own args passed on)."""
+def supervised(cli: str) -> str:
+    """A script that runs cli under the supervisor, with the arguments it is given."""
     script = (
         "#!/bin/sh\n"
         f"exec {shlex.quote(sys.executable)} -I -S {shlex.quote(str(SUPERVISOR))} "
@@ -104,7 +104,7 @@ def cli_path() -> str | None:
     if cli is None or not sys.platform.startswith("linux") or not sys.executable:
         return cli
     try:
-        return _supervised(cli)
+        return supervised(cli)
     except OSError:
         return cli
 

@@ -53,14 +53,15 @@ def _prctl(option: int, arg: int) -> bool:
         return False
 
 
-def _state_and_parent(pid: int) -> tuple[str, int] | None:
+def _stat(pid: int) -> tuple[str, int, int] | None:
+    """(state, parent pid, process group) of a process."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
     except OSError:
         return None
     fields = stat[stat.rfind(b")") + 2 :].split()
-    return fields[0].decode(), int(fields[1])
+    return fields[0].decode(), int(fields[1]), int(fields[2])
 
 
 def _carries(pid: int, needle: bytes) -> bool:
@@ -71,29 +72,30 @@ def _carries(pid: int, needle: bytes) -> bool:
         return False
 
 
-def run_processes(me: int, needle: bytes | None) -> set[int]:
-    """Live descendants of ``me`` and live processes whose environment holds ``needle``."""
-    parents: dict[int, int] = {}
+def run_processes(me: int, needle: bytes | None) -> dict[int, int]:
+    """Live descendants of ``me`` and live processes whose environment holds ``needle``,
+    each with its process group."""
+    stats: dict[int, tuple[int, int]] = {}
     found: set[int] = set()
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == me:
             continue
         pid = int(entry)
-        info = _state_and_parent(pid)
+        info = _stat(pid)
         if info is None or info[0] in ("Z", "X"):
             continue
-        parents[pid] = info[1]
+        stats[pid] = info[1], info[2]
         if needle is not None and _carries(pid, needle):
             found.add(pid)
     children: dict[int, list[int]] = {}
-    for pid, parent in parents.items():
+    for pid, (parent, _) in stats.items():
         children.setdefault(parent, []).append(pid)
     todo = [me]
     while todo:
         for child in children.get(todo.pop(), ()):
             found.add(child)
             todo.append(child)
-    return found
+    return {pid: stats[pid][1] for pid in found}
 
 
 class Supervisor:
@@ -115,22 +117,25 @@ class Supervisor:
             if pid == self.cli_pid:
                 self.cli_status = os.waitstatus_to_exitcode(status)
 
-    def signal_all(self, sig: int) -> bool:
-        """Send sig to the CLI's group and every process of the run; False if none is left."""
-        with contextlib.suppress(OSError):
-            os.killpg(self.cli_pid, sig)
-        targets = run_processes(self.me, self.needle)
-        for pid in targets:
+    def signal_all(self, sig: int, *, spare_cli_group: bool = False) -> bool:
+        """Send sig to every process of the run (and the CLI's group); False if none is left."""
+        if not spare_cli_group:
             with contextlib.suppress(OSError):
-                os.kill(pid, sig)
+                os.killpg(self.cli_pid, sig)
+        targets = run_processes(self.me, self.needle)
+        for pid, group in targets.items():
+            if not (spare_cli_group and group == self.cli_pid):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, sig)
         return bool(targets)
 
     def wait_gone(self, seconds: float) -> bool:
         """Reap until no process of the run is left (True) or the time is up (False)."""
         deadline = time.monotonic() + seconds
         while True:
-            self.reap()
-            if not run_processes(self.me, self.needle):
+            gone = not run_processes(self.me, self.needle)
+            self.reap()  # after the look: a child seen ended is reaped now, its status kept
+            if gone:
                 return True
             left = deadline - time.monotonic()
             if left <= 0:
@@ -141,7 +146,10 @@ class Supervisor:
         """The first signal to the CLI's group, SIGTERM to the rest, SIGKILL after the grace."""
         with contextlib.suppress(OSError):
             os.killpg(self.cli_pid, first)
-        if not self.signal_all(signal.SIGTERM) or self.wait_gone(GRACE_SECONDS):
+        if not self.signal_all(signal.SIGTERM, spare_cli_group=True):
+            self.wait_gone(0)
+            return
+        if self.wait_gone(GRACE_SECONDS):
             return
         deadline = time.monotonic() + KILL_WAIT_SECONDS
         while self.signal_all(signal.SIGKILL) and time.monotonic() < deadline:
