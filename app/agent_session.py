@@ -144,8 +144,10 @@ _current_run: contextvars.ContextVar[_RunState | None] = contextvars.ContextVar(
 
 
 class _ExpectedEndFilter(logging.Filter):
-    """The SDK's "Fatal error in message reader" about a run being stopped is expected:
-    one DEBUG line instead of an ERROR. Anything else passes unchanged."""
+    """What the SDK logs at WARNING or above while its run is being stopped (timeout,
+    cancel) is the expected end of the CLI ("Fatal error in message reader: Command
+    failed with exit code 143"): it becomes one DEBUG line, dropped unless the SDK's
+    logger is at DEBUG. Records of runs not being stopped pass unchanged."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         state = _current_run.get()

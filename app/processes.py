@@ -197,8 +197,9 @@ def _signal_run(marker: str, sig: signal.Signals) -> list[int]:
     return pids
 
 
-def _end_sync(find: Callable[[], list[int]], grace: float) -> list[int]:
-    """SIGTERM, wait up to grace, SIGKILL what is left (bounded); every pid signalled."""
+def _end_sync(find: Callable[[], list[int]], grace: float, kill_wait: float) -> list[int]:
+    """SIGTERM, wait up to grace, SIGKILL what is left (again until kill_wait is up);
+    every pid signalled."""
     pids = find()
     if not pids:
         return []
@@ -208,18 +209,20 @@ def _end_sync(find: Callable[[], list[int]], grace: float) -> list[int]:
     while (left := find()) and time.monotonic() < deadline:
         seen.update(left)
         time.sleep(POLL_SECONDS)
-    deadline = time.monotonic() + KILL_WAIT_SECONDS
-    while left and time.monotonic() < deadline:
+    deadline = time.monotonic() + kill_wait
+    while left:
         seen.update(left)
         _signal_pids(left, signal.SIGKILL)
+        if time.monotonic() >= deadline:
+            break
         time.sleep(POLL_SECONDS)
         left = find()
     return sorted(seen)
 
 
 def kill_run_sync(marker: str) -> None:
-    """Blocking SIGTERM, short wait, then SIGKILL: last resort on a second cancel."""
-    _end_sync(lambda: find_run_processes(marker), 0.5)
+    """Blocking SIGTERM, short wait, then SIGKILL once: last resort on a second cancel."""
+    _end_sync(lambda: find_run_processes(marker), 0.5, 0)
 
 
 def sweep_leftovers(
@@ -233,7 +236,7 @@ def sweep_leftovers(
     leads one), then SIGKILL if still alive after ``grace`` seconds. Blocking:
     call it through :func:`asyncio.to_thread`.
     """
-    return _end_sync(lambda: find_leftovers(db_id, live_server_ids), grace)
+    return _end_sync(lambda: find_leftovers(db_id, live_server_ids), grace, KILL_WAIT_SECONDS)
 
 
 async def terminate_run(marker: str) -> None:
