@@ -179,9 +179,13 @@ def test_kill_9_of_the_server_ends_every_process_of_the_run(
     )  # fmt: skip
     try:
         wait_until(ready.exists, 20, "the run did not start")
-        wait_until(lambda: len(tagged_processes(tag)) >= 11, 10, "the run's processes")
-        unmarked = [p for p, c in tagged_processes(tag) if c.strip() in ("sleep 63", "sleep 66")]
-        assert len(unmarked) == 2
+        sleeps = {f"sleep {n}" for n in range(60, 67)}
+
+        def running() -> dict[str, int]:
+            return {c.strip(): p for p, c in tagged_processes(tag) if c.strip() in sleeps}
+
+        wait_until(lambda: running().keys() == sleeps, 10, "the run's processes")
+        unmarked = [running()[c] for c in ("sleep 63", "sleep 66")]
         assert not set(unmarked) & set(find_run_processes(env[RUN_MARKER_ENV]))
 
         killed = time.monotonic()
@@ -219,8 +223,12 @@ def test_sweep_ends_the_runs_of_dead_servers_of_this_database_only(tag: str) -> 
         "other database": start("exec sleep 65", **{DB_ID_ENV: "db-b", SERVER_ID_ENV: "srv-dead"}),
     }
     try:
-        wait_until(lambda: len(tagged_processes(tag)) == 6, 10, "processes did not start")
-        child = next(p for p, c in tagged_processes(tag) if c.strip() == "sleep 60")
+        def sleeping() -> dict[str, int]:
+            return {c.strip(): p for p, c in tagged_processes(tag)}
+
+        wait_until(lambda: sleeping().keys() == {f"sleep {n}" for n in range(60, 66)}, 10,
+                   "processes did not start")  # fmt: skip
+        child = sleeping()["sleep 60"]
         started = time.monotonic()
 
         swept = sweep_leftovers("db-a", {"srv-live", "srv-other"}, grace=0.5)
