@@ -16,6 +16,10 @@ messages (default ``plain``):
                    any small ``max_budget_usd`` is exceeded after one turn
 ``slow``           text streamed very slowly (one delta every 0.5 s for a minute)
 ``sleep_tool``     a ``Bash`` tool use ``tail -f /dev/null`` (a child to clean up)
+``bash``           a ``Bash`` tool use of the command written ``[[command:...]]`` in
+                   the prompt, then text once the ``tool_result`` comes back (2 turns)
+``huge``           one text reply of HUGE_TEXT_BYTES (5 MB), bigger than the SDK's
+                   default 1 MiB message buffer
 ``leak``           text quoting the API key the request was sent with
 ``http500``        HTTP 500 with an Anthropic-shaped error body
 
@@ -45,11 +49,13 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 MARKER_RE = re.compile(r"\[\[fake:([a-z0-9_]+)\]\]")
+COMMAND_RE = re.compile(r"\[\[command:(.*?)\]\]")
 PLAIN_TEXT = "Hello from the fake API."
 TOOL_DONE_TEXT = "The tool ran. Done."
 DUMMY_API_KEY_PREFIX = "sk-ant-fake-"
 SLOW_DELTA_SECONDS = 0.5
 SLOW_TOTAL_SECONDS = 60.0
+HUGE_TEXT_BYTES = 5_000_000
 
 
 @dataclass
@@ -77,6 +83,22 @@ def _scenario(body: Any) -> str:
     messages = body.get("messages", []) if isinstance(body, dict) else []
     found = MARKER_RE.findall(json.dumps(messages))
     return found[-1] if found else "plain"
+
+
+def _command(body: Any) -> str:
+    """The command written ``[[command:...]]`` in the request's messages."""
+    found = COMMAND_RE.findall(json.dumps(body.get("messages", [])))
+    if not found:
+        return "echo no command given"
+    command: str = json.loads(f'"{found[0]}"')  # undo json.dumps' escaping
+    return command
+
+
+def huge_text() -> str:
+    """The ``huge`` reply's text: HUGE_TEXT_BYTES of ASCII, with a recognisable end."""
+    line = "All work and no play makes Jack a dull boy.\n"
+    body = line * (HUGE_TEXT_BYTES // len(line))
+    return body + "THE END".rjust(HUGE_TEXT_BYTES - len(body), ".")
 
 
 def _last_user_has_tool_result(body: dict[str, Any]) -> bool:
@@ -109,6 +131,12 @@ def _reply_for(scenario: str, body: dict[str, Any], api_key: str) -> _Reply:
         if _last_user_has_tool_result(body):
             return _Reply([_text(TOOL_DONE_TEXT)], "end_turn")
         return _Reply([_tool_use("echo hi")], "tool_use")
+    if scenario == "bash" and has_tools:
+        if _last_user_has_tool_result(body):
+            return _Reply([_text(TOOL_DONE_TEXT)], "end_turn")
+        return _Reply([_tool_use(_command(body))], "tool_use")
+    if scenario == "huge":
+        return _Reply([_text(huge_text())], "end_turn")
     if scenario == "endless_tools" and has_tools:
         return _Reply([_tool_use("echo again")], "tool_use")
     if scenario == "sleep_tool" and has_tools and not _last_user_has_tool_result(body):
@@ -380,4 +408,12 @@ def fake_anthropic() -> Iterator[FakeAnthropic]:
         server.stop()
 
 
-__all__ = ["PLAIN_TEXT", "TOOL_DONE_TEXT", "FakeAnthropic", "RecordedRequest", "fake_anthropic"]
+__all__ = [
+    "HUGE_TEXT_BYTES",
+    "PLAIN_TEXT",
+    "TOOL_DONE_TEXT",
+    "FakeAnthropic",
+    "RecordedRequest",
+    "fake_anthropic",
+    "huge_text",
+]

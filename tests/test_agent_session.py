@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 import uuid
@@ -16,17 +17,23 @@ from typing import Any
 import pytest
 
 from app.agent_session import (
+    DB_ID_ENV,
     REDACTED,
+    SERVER_ID_ENV,
     Redactor,
     SessionResult,
     SessionSpec,
     run_session,
+    sweep_leftovers,
 )
+from app.session_events import OUTPUT_LIMIT_BYTES
 from tests.fake_anthropic import (
+    HUGE_TEXT_BYTES,
     PLAIN_TEXT,
     TOOL_DONE_TEXT,
     FakeAnthropic,
     fake_anthropic,  # noqa: F401
+    huge_text,
 )
 from tests.processes import TAG_ENV, tagged_processes
 
@@ -39,16 +46,17 @@ pytestmark = pytest.mark.slow
 class Run:
     """One run_session call: spec, collected events, result, timing."""
 
-    def __init__(self, fake: FakeAnthropic, tmp_path: Path, scenario: str, **spec: Any) -> None:
+    def __init__(
+        self, fake: FakeAnthropic, tmp_path: Path, scenario: str, command: str = "", **spec: Any
+    ) -> None:
         self.tag = uuid.uuid4().hex
         tmp_path.mkdir(parents=True, exist_ok=True)
         self.env = {**fake.env(tmp_path), TAG_ENV: self.tag, **spec.pop("env", {})}
         workdir = tmp_path / "work"
         workdir.mkdir(exist_ok=True)
         spec.setdefault("allowed_tools", ("Bash", "Read"))
-        self.spec = SessionSpec(
-            prompt=f"Please help. [[fake:{scenario}]]", cwd=str(workdir), env=self.env, **spec
-        )
+        prompt = f"Please help. [[fake:{scenario}]]" + (f" [[command:{command}]]" if command else "")
+        self.spec = SessionSpec(prompt=prompt, cwd=str(workdir), env=self.env, **spec)
         self.events: list[dict[str, Any]] = []
         self.elapsed = 0.0
 
@@ -320,4 +328,98 @@ async def test_on_event_error_propagates_after_cleanup(
 
     with pytest.raises(ValueError, match="storage is down"):
         await run_session(run.spec, explode)
+    run.assert_clean()
+
+
+def _cut_mark(total_bytes: int) -> str:
+    return f"\n[… output cut: {total_bytes - OUTPUT_LIMIT_BYTES} more bytes]"
+
+
+async def test_a_5_mb_reply_is_a_success_cut_to_1_mib(
+    fake_anthropic: FakeAnthropic, tmp_path: Path
+) -> None:
+    run = Run(fake_anthropic, tmp_path, "huge", timeout_seconds=60)
+    result = await run()
+    assert result.status == "success", result.output[:500]
+    text = huge_text()
+    kept = text[:OUTPUT_LIMIT_BYTES] + _cut_mark(HUGE_TEXT_BYTES)
+    assert result.output == kept
+    [said] = run.of_type("assistant_text")
+    assert said["text"] == kept
+    assert run.events[-1]["result"] == kept
+    run.assert_framed()
+    run.assert_clean()
+
+
+async def _log_of(caplog: pytest.LogCaptureFixture, run: Run, stop: Any) -> SessionResult | None:
+    """Run until the CLI streams, then stop(task); the result, or None if cancelled."""
+    caplog.set_level(logging.DEBUG)
+    task = asyncio.create_task(run())
+    await _wait_for(lambda: any("claude" in cmd for _, cmd in tagged_processes(run.tag)))
+    await asyncio.sleep(1)  # the CLI is talking to the API by now
+    await stop(task)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        return None
+
+
+def _loud(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Records at WARNING or above, or with a traceback; at most one one-line note of the stop."""
+    notes = [r.getMessage() for r in caplog.records if r.name.startswith("claude_agent_sdk")
+             and "stopped" in r.getMessage()]  # fmt: skip
+    assert len(notes) <= 1 and all("\n" not in note for note in notes), notes
+    return [
+        f"{r.levelname} {r.name}: {r.getMessage()}"
+        for r in caplog.records
+        if r.levelno >= logging.WARNING or r.exc_info
+    ]
+
+
+async def test_a_cancel_logs_no_error(
+    fake_anthropic: FakeAnthropic, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    run = Run(fake_anthropic, tmp_path, "slow")
+
+    async def cancel(task: asyncio.Task[SessionResult]) -> None:
+        task.cancel()
+
+    assert await _log_of(caplog, run, cancel) is None
+    assert _loud(caplog) == []
+    run.assert_clean()
+
+
+async def test_a_timeout_logs_no_error(
+    fake_anthropic: FakeAnthropic, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    run = Run(fake_anthropic, tmp_path, "slow", timeout_seconds=3)
+
+    async def nothing(task: asyncio.Task[SessionResult]) -> None:
+        pass
+
+    result = await _log_of(caplog, run, nothing)
+    assert result is not None and result.output == "timed out after 3 s"
+    assert _loud(caplog) == []
+    run.assert_clean()
+
+
+async def test_labels_mark_every_process_for_the_sweep_which_still_logs_its_error(
+    fake_anthropic: FakeAnthropic, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    labels = {DB_ID_ENV: uuid.uuid4().hex, SERVER_ID_ENV: "srv-gone"}
+    run = Run(fake_anthropic, tmp_path, "sleep_tool", labels=labels)
+
+    def sleeping() -> list[int]:
+        return [pid for pid, cmd in tagged_processes(run.tag) if cmd.strip() == "tail -f /dev/null"]
+
+    async def sweep(task: asyncio.Task[SessionResult]) -> None:
+        await _wait_for(sleeping)
+        environ = Path(f"/proc/{sleeping()[0]}/environ").read_bytes().split(b"\0")
+        assert {f"{k}={v}".encode() for k, v in labels.items()} <= set(environ)
+        assert await asyncio.to_thread(sweep_leftovers, labels[DB_ID_ENV], {"srv-x"}, 1.0)
+
+    # The run ends (an error, or a success when the reply to the killed tool won
+    # the race), and the CLI's death, not asked for by the session, is logged.
+    assert await _log_of(caplog, run, sweep) is not None
+    assert any("exit code 143" in line for line in _loud(caplog))
     run.assert_clean()
