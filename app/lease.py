@@ -8,6 +8,9 @@ in containers at once). On every renewal, and at start, a server:
 * ends the leases of servers on this host whose process is gone (a quick
   answer after a crash; a live process with that pid proves nothing, so
   such a lease simply runs out);
+* kills any process on this host that carries this database's run marker
+  but no live server's id (a run's processes die with their server through
+  their supervisor; this is the backstop, e.g. for a server that froze);
 * records every queued or running run whose owner holds no live lease as
   ``error`` ":data:`~app.runner.INTERRUPTED`" - within
   ``lease_seconds + renew_seconds`` (40 s by default) of its server's death;
@@ -25,6 +28,7 @@ import os
 import socket
 from typing import TYPE_CHECKING
 
+from app.processes import sweep_leftovers
 from app.runner import INTERRUPTED, Runner
 from app.service import run_json
 from app.timeutil import now_ms
@@ -122,6 +126,9 @@ class ServerLease:
             await server_store.expire(self.db, gone)
         live = await server_store.live_server_ids(self.db, now)
         live.add(self.server_id)
+        killed = await asyncio.to_thread(sweep_leftovers, self.runner.db_id, live)
+        if killed:
+            log.warning("ended %d leftover process(es) of runs of stopped servers", len(killed))
         orphans = await run_store.orphaned_runs(self.db, live)
         if not orphans:
             return []

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from app.agent_session import SessionResult, SessionSpec, run_session
 from app.auth import new_id
 from app.errors import Unavailable
+from app.processes import DB_ID_ENV, SERVER_ID_ENV
 from app.service import run_json
 from app.timeutil import iso, now_ms
 from storage import runs as run_store
@@ -86,6 +87,7 @@ class Runner:
             raise ValueError("max_concurrent must be at least 1")
         self.service = service
         self.owner = owner
+        self.db_id = ""  # the database's id (see start())
         self.db = service.db
         self.bus = service.bus
         self.max_concurrent = max_concurrent
@@ -96,6 +98,10 @@ class Runner:
         self._stopping = False
 
     # -- lifecycle ----------------------------------------------------------
+
+    async def start(self) -> None:
+        """Learn the database's id, which every run's processes carry."""
+        self.db_id = await server_store.database_id(self.db)
 
     async def stop(self) -> None:
         """Cancel every run and wait (bounded) until each is recorded ``cancelled``."""
@@ -267,6 +273,8 @@ class Runner:
             permission_mode=agent.get("permissionMode") or "dontAsk",
             timeout_seconds=float(agent.get("timeoutSeconds") or 1800),
             env=self.agent_env,
+            # Every process of the run says whose it is, so leftovers can be found.
+            labels={DB_ID_ENV: self.db_id, SERVER_ID_ENV: self.owner},
             load_project_settings=bool(agent.get("loadProjectSettings")),
         )
         log.info("run %s of agent %s started", run.run_id, run.agent_id)

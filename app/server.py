@@ -87,6 +87,7 @@ class Server:
         await self.db.open()
         try:
             await self.service.prepare()
+            await self.runner.start()
             await self.lease.start()
             await self.changes.start()
             if self.config.run_scheduler:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,13 +21,14 @@ import pytest
 
 from app import auth
 from app.lease import HOST
+from app.processes import DB_ID_ENV, SERVER_ID_ENV
 from app.runner import INTERRUPTED
 from app.server import Server, ServerConfig, running
 from app.timeutil import now_ms
 from storage import runs as run_store
 from storage import servers as server_store
 from tests.conftest import agent_body
-from tests.processes import tagged_processes
+from tests.processes import TAG_ENV, tagged_processes
 
 FAST_LEASE = {"lease_seconds": 1.0, "renew_seconds": 0.2}
 
@@ -183,3 +185,27 @@ async def test_a_stopped_server_gives_its_lease_up(server_config: ServerConfig) 
     async with running(server_config) as server:
         ids = {r["id"] for r in await server_store.all_servers(server.db)}
     assert server_id not in ids
+
+
+async def test_start_up_kills_leftover_processes_of_this_database_only(
+    server_config: ServerConfig, run_tag: str
+) -> None:
+    """A process still carrying this database's run marker, of no live server, is killed."""
+    async with running(server_config) as server:
+        db_id = await server_store.database_id(server.db)
+        await ghost_server(server, "srv_alive", os.getppid(), lease_ms=60_000)
+    assert db_id
+
+    def leftover(db: str, owner: str) -> subprocess.Popen[bytes]:
+        env = {**os.environ, DB_ID_ENV: db, SERVER_ID_ENV: owner, TAG_ENV: run_tag}
+        return subprocess.Popen(["sleep", "60"], env=env, start_new_session=True)
+
+    dead, alive, other_db = leftover(db_id, "srv_dead"), leftover(db_id, "srv_alive"), leftover("0" * 32, "x")
+    try:
+        async with running(server_config):
+            assert await asyncio.to_thread(dead.wait, 5) is not None
+        assert alive.poll() is None and other_db.poll() is None
+    finally:
+        for proc in (dead, alive, other_db):
+            proc.kill()
+            proc.wait()
