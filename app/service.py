@@ -8,11 +8,11 @@ API's JSON shape (camelCase keys, ISO timestamps).
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from app.agent_list import AgentListBody, sort_key
 from app.auth import User, new_id
 from app.cron import next_fire_time
 from app.errors import NotFound, ServiceError, ValidationError
@@ -122,12 +122,6 @@ def parse_limit(value: str | None) -> int:
     return limit
 
 
-def name_order(name: str) -> str:
-    """Sort key of a name as people read it: case and accents aside (``Édith`` by ``e``)."""
-    decomposed = unicodedata.normalize("NFKD", name.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 def _money(value: float) -> float:
     return round(value, 6)
 
@@ -150,6 +144,7 @@ class AgentService:
         self.runner: RunControl | None = None
         self.listeners: list[AgentListener] = []
         self._list_cache: tuple[int, bytes] | None = None
+        self._list_body = AgentListBody(agent_json)
 
     # -- start-up ---------------------------------------------------------
 
@@ -176,7 +171,7 @@ class AgentService:
     async def list_agents(self) -> list[dict[str, Any]]:
         """Every agent, alphabetically by name as people read it (case-insensitive)."""
         rows = await agent_store.list_agents(self.db)
-        rows.sort(key=lambda r: (name_order(r["name"]), r["name"], r["id"]))
+        rows.sort(key=lambda r: sort_key(r["name"], r["id"]))
         return [agent_json(r) for r in rows]
 
     async def list_agents_body(self) -> bytes:
@@ -186,7 +181,7 @@ class AgentService:
         if cached is not None and cached[0] == self.db.generation:
             return cached[1]
         generation = self.db.generation
-        body = json.dumps({"data": await self.list_agents()}, separators=(",", ":")).encode()
+        body = self._list_body.build(await agent_store.list_agents(self.db))
         self._list_cache = (generation, body)
         return body
 

@@ -18,8 +18,11 @@ def iso(ms: int | None) -> str | None:
     """``1736240400000`` → ``"2025-01-07T09:00:00.000Z"``; ``None`` stays ``None``."""
     if ms is None:
         return None
-    dt = datetime.fromtimestamp(ms / 1000, UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    t = time.gmtime(ms // 1000)  # twice as fast as datetime.strftime: every listed agent has four
+    return (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}"
+        f":{t.tm_sec:02d}.{ms % 1000:03d}Z"
+    )
 
 
 def from_datetime(dt: datetime) -> int:
