@@ -44,9 +44,10 @@ def limits(f: FieldSpec) -> str:
         words.append(f"more than {bounds['gt']}")
     if "le" in bounds:
         words.append(f"at most {bounds['le']}")
-    if "max_length" in bounds:
-        unit = "items" if f.kind == "list" else "characters"
-        words.append(f"at most {bounds['max_length']} {unit}")
+    unit = "item" if f.kind == "list" else "character"
+    for name, word in (("min_length", "at least"), ("max_length", "at most")):
+        if name in bounds:
+            words.append(f"{word} {bounds[name]} {unit}{'' if bounds[name] == 1 else 's'}")
     return ", ".join(words)
 
 
