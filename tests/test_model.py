@@ -13,6 +13,7 @@ from app.model import (
     AgentCreate,
     Creator,
     Run,
+    agent_from_json,
     agent_from_row,
     agent_json,
     event_json,
@@ -109,6 +110,8 @@ async def test_the_wire_json_reads_back_as_the_same_agent(server: Server, client
     rows = await stored_agents(server, client)
     row = next(r for r in rows if r["name"] == "Full")
     assert Agent.model_validate(agent_json(row)) == agent_from_row(row)
+    for row in rows:  # trusted, like a row: the agent stored before today's rules too
+        assert agent_from_json(agent_json(row)) == agent_from_row(row)
 
 
 async def test_a_run_row_gives_the_same_json_through_the_typed_run(server: Server, client: Any):

@@ -23,7 +23,15 @@ from app.model.agent import (
     allowed_permission_modes,
 )
 from app.model.fields import AGENT_FIELDS, AGENT_FIELDS_BY_KEY, NO_DEFAULT, READ_ONLY_KEYS, FieldSpec, Rules
-from app.model.rows import agent_from_row, agent_json, event_json, run_from_row, run_json, to_columns
+from app.model.rows import (
+    agent_from_json,
+    agent_from_row,
+    agent_json,
+    event_json,
+    run_from_row,
+    run_json,
+    to_columns,
+)
 from app.model.run import RUN_STATUSES, Run, RunEvent, RunStatus, RunTrigger
 
 __all__ = [
@@ -46,6 +54,7 @@ __all__ = [
     "RunEvent",
     "RunStatus",
     "RunTrigger",
+    "agent_from_json",
     "agent_from_row",
     "agent_json",
     "allowed_permission_modes",

@@ -14,10 +14,10 @@ took about twice as long. A test checks that both give the same JSON.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, PlainSerializer
 from pydantic.fields import FieldInfo
 
 from app.model.agent import Agent
@@ -35,17 +35,23 @@ def _types_in(annotation: Any) -> list[Any]:
     return [annotation, *(t for arg in getattr(annotation, "__args__", ()) for t in _types_in(arg))]
 
 
+def _metadata(info: FieldInfo) -> list[Any]:
+    inner = (m for t in _types_in(info.annotation) for m in getattr(t, "__metadata__", ()))
+    return [*info.metadata, *inner]
+
+
 def _serializer(info: FieldInfo) -> Convert | None:
     """The field's JSON serialization function, wherever its annotation holds it."""
-    metadata = [
-        *info.metadata,
-        *(m for t in _types_in(info.annotation) for m in getattr(t, "__metadata__", ())),
-    ]
-    for meta in metadata:
+    for meta in _metadata(info):
         if isinstance(meta, PlainSerializer) and meta.when_used in ("always", "json"):
             func: Convert = meta.func  # type: ignore[assignment]
             return func
     return None
+
+
+def _parsers(info: FieldInfo) -> list[Convert]:
+    """The field's lenient parsers (``BeforeValidator``: ISO text to milliseconds, 5.0 to 5)."""
+    return [meta.func for meta in _metadata(info) if isinstance(meta, BeforeValidator)]  # type: ignore[misc]
 
 
 def _model_in(info: FieldInfo) -> type[BaseModel] | None:
@@ -107,6 +113,25 @@ def agent_from_row(row: Row) -> Agent:
     (an agent stored before a rule existed still loads).
     """
     return Agent.model_construct(**_agent_fields(row))
+
+
+def agent_from_json(data: Mapping[str, Any]) -> Agent:
+    """An agent as the API writes it (:func:`agent_json`) as a typed :class:`Agent`.
+
+    Like :func:`agent_from_row`, it trusts what it reads: values are parsed
+    (instants to milliseconds), not checked against today's input rules.
+    """
+    values: dict[str, Any] = {}
+    for name, info in Agent.model_fields.items():
+        value = data[info.alias or name]
+        if value is not None:
+            for parse in _parsers(info):
+                value = parse(value)
+            model = _model_in(info)
+            if model is not None:
+                value = model.model_construct(**value)
+        values[name] = value
+    return Agent.model_construct(**values)
 
 
 def run_json(row: Row) -> dict[str, Any]:
