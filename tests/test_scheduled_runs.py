@@ -7,11 +7,12 @@ import time
 
 import pytest
 
-from app.scheduler import FakeClock, Scheduler
+from app.scheduler import Scheduler
 from app.server import ServerConfig, running
 from storage import runs as run_store
 from tests.conftest import agent_body
 from tests.fake_anthropic import PLAIN_TEXT
+from tests.fake_clock import FakeClock
 
 pytestmark = pytest.mark.slow
 

@@ -31,12 +31,14 @@ from hypothesis import strategies as st
 
 from app.cron import slots_between
 from app.events import EventBus
-from app.scheduler import FakeClock, Scheduler, SystemClock, _missed_counts
+from app.scheduler import Scheduler, SystemClock
+from app.scheduler.plans import missed_counts
 from app.service import AgentService
 from app.timeutil import from_datetime, iso, to_datetime
 from storage import Database
 from storage import runs as run_store
 from tests.conftest import agent_body
+from tests.fake_clock import FakeClock
 
 NY = "America/New_York"
 LH = "Australia/Lord_Howe"
@@ -746,7 +748,7 @@ def test_missed_counts_match_a_plain_enumeration(expr, zone, starts, span, limit
     """The shared per-group count equals counting each agent's own slots."""
     base = ms("2026-10-31T12:00:00Z")  # covers the New York fall-back night
     end = base + span
-    counts = _missed_counts(expr, zone, [base + s for s in starts], end, limit)
+    counts = missed_counts(expr, zone, [base + s for s in starts], end, limit)
     for s in starts:
         count, _ = slots_between(expr, zone, to_datetime(base + s), to_datetime(end), limit=limit)
         assert counts[base + s] == count
