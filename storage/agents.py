@@ -8,7 +8,8 @@ from typing import Any
 import aiosqlite
 
 from storage import changes
-from storage.db import Database, Row
+from storage.db import Database
+from storage.interface import Row
 
 AGENT_COLUMNS = (
     "id", "name", "description", "schedule", "prompt", "enabled", "max_turns",

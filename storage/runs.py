@@ -8,30 +8,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
 
 from storage import changes
-from storage.db import Database, Row
+from storage.db import Database
+from storage.interface import Row
+from storage.interface import RunOutcome as RunOutcome
 
 ACTIVE_STATUSES = ("queued", "running")
 SUCCESS = "success"
 SKIPPED = "skipped"
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """What a finished run recorded; ``day`` is its calendar day in the stats zone."""
-
-    status: str
-    output: str | None
-    completed_at: int
-    cost_usd: float | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    num_turns: int | None = None
 
 
 async def insert_run(

@@ -11,16 +11,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from typing import NewType
 
 from storage.db import Database
+from storage.interface import EncodedClaims, SlotClaim
 from storage.runs import SKIPPED, add_to_rollups
-
-SlotClaim = tuple[str, str, int, str]
-"""``(run_id, agent_id, scheduled_for, status)`` of a claim."""
-
-EncodedClaims = NewType("EncodedClaims", str)
-"""Claims encoded for :func:`claim` ahead of time (opaque to callers)."""
 
 _CLAIM_SQL = """
     INSERT INTO runs (id, agent_id, scheduled_for, status, trigger, started_at, owner)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage.db import Database, Row
+from storage.db import Database
+from storage.interface import Row
 
 
 async def get_or_create_user(db: Database, user_id: str, name: str, now_ms: int) -> Row:

@@ -23,7 +23,7 @@ async def test_a_scheduled_slot_runs_once_through_the_real_runner(server_config:
     async with running(server_config) as server:
         start = (int(time.time() * 1000) // MINUTE + 1) * MINUTE - 1_000
         clock = FakeClock(start)
-        scheduler = Scheduler(server.service, server.runner, clock=clock)
+        scheduler = Scheduler(server.service, server.runner, server.store, server.bus, clock=clock)
         await scheduler.start()
         try:
             agent = await server.service.create_agent(

@@ -9,6 +9,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from app.cron import get_schedule
+from app.events import EventBus
 from app.scheduler.clock import Clock, SystemClock
 from app.scheduler.firing import Firing, RunStarter
 from app.scheduler.plans import (
@@ -24,8 +25,7 @@ from app.scheduler.plans import (
 )
 from app.service import agent_json
 from app.timeutil import iso
-from storage import agents as agent_store
-from storage import slots as slot_store
+from storage.interface import Storage
 
 if TYPE_CHECKING:
     from app.service import AgentService
@@ -44,16 +44,19 @@ class Scheduler:
         self,
         service: AgentService,
         runner: RunStarter,
+        store: Storage,
+        bus: EventBus,
         *,
         clock: Clock | None = None,
         claim_ahead_min: int = CLAIM_AHEAD_MIN_AGENTS,
     ) -> None:
         self.service = service
-        self.db = service.db
+        self.store = store
+        self.bus = bus
         self.claim_ahead_min = claim_ahead_min
         self.runner = runner
         self.clock: Clock = clock or SystemClock()
-        self._firing = Firing(self.db, runner, self.clock, service.day_of)
+        self._firing = Firing(store, runner, self.clock, service.day_of)
         self._plans: dict[str, Plan] = {}
         self._buckets: dict[int, dict[str, Plan]] = {}
         self._heap: list[int] = []
@@ -85,7 +88,7 @@ class Scheduler:
         self._prepared = self._target = None
         self._loading = True
         self._touched_while_loading.clear()
-        self.service.listeners.append(self._on_agent_change)
+        self.service.subscribe(self._on_agent_change)
         try:
             await self._load()
         except BaseException:
@@ -113,11 +116,11 @@ class Scheduler:
             await task
         prepared, self._prepared = self._prepared, None
         if prepared is not None and prepared.preclaimed:
-            await slot_store.release(self.db, sorted(prepared.preclaimed))
+            await self.store.slots.release(sorted(prepared.preclaimed))
 
     def _remove_listener(self) -> None:
         with contextlib.suppress(ValueError):
-            self.service.listeners.remove(self._on_agent_change)
+            self.service.unsubscribe(self._on_agent_change)
 
     async def settled(self) -> None:
         """Wait until nothing is due at the clock's current time and the timer is parked.
@@ -206,9 +209,8 @@ class Scheduler:
     # -- start-up ---------------------------------------------------------------------
 
     async def _load(self) -> None:
-        db = self.db
-        rows = await agent_store.list_enabled_agents(db)
-        last_slots = await slot_store.latest_slots(db)
+        rows = await self.store.agents.list_enabled()
+        last_slots = await self.store.slots.latest_slots()
         now = self.clock.now_ms()
         loaded: list[tuple[Plan, int, int | None]] = []  # plan, last point, stored next_run_at
         for row in rows:
@@ -234,7 +236,7 @@ class Scheduler:
             if stored != nxt:
                 changed.append((nxt, plan.agent_id, plan.expr, plan.tz))
         if changed:
-            await slot_store.store_next_run_times(db, changed)
+            await self.store.slots.store_next_run_times(changed)
             self.service.agents_changed()
         log.info("scheduler started: %d enabled agents, %d with missed slots", len(loaded), len(dues))
         if dues:
@@ -257,7 +259,7 @@ class Scheduler:
             if prepared is not None and prepared.preclaimed is not None and prepared.slot != target:
                 self._prepared = None  # (rare) its instant is gone: free its slots
                 try:
-                    await slot_store.release(self.db, sorted(prepared.preclaimed))
+                    await self.store.slots.release(sorted(prepared.preclaimed))
                 except Exception:
                     log.exception("scheduler: could not release slots claimed ahead")
                 continue
@@ -321,7 +323,7 @@ class Scheduler:
         )
         if prepared is not None and not on_time:
             if prepared.preclaimed:
-                await slot_store.release(self.db, sorted(prepared.preclaimed))
+                await self.store.slots.release(sorted(prepared.preclaimed))
             prepared = None
         dues: list[Due] | None = None
         fired: list[Plan]
@@ -356,9 +358,9 @@ class Scheduler:
             changed.append((nxt, agent_id, plan.expr, plan.tz))
         if not changed:
             return
-        await slot_store.store_next_run_times(self.db, changed)
+        await self.store.slots.store_next_run_times(changed)
         self.service.agents_changed()
-        publish = self.service.bus.publish
+        publish = self.bus.publish
         for nxt, agent_id, _, _ in changed:
             publish("agent.scheduled", agentId=agent_id, nextRunAt=iso(nxt))
 
@@ -371,5 +373,7 @@ class Scheduler:
             and (prepared.epoch == self._epoch or prepared.preclaimed is not None)
         ):
             return prepared  # (once claimed, edits are reconciled at the instant)
-        self._prepared = prepare(slot, list(self._buckets[slot].values()), self._epoch)
+        self._prepared = prepare(
+            slot, list(self._buckets[slot].values()), self._epoch, self.store.slots.encode
+        )
         return self._prepared

@@ -31,9 +31,7 @@ from typing import Any, Protocol
 from app.scheduler.clock import Clock
 from app.scheduler.plans import OVERLAP_REASON, REPLACED_REASON, Due, Plan, Prepared, new_run_ids
 from app.timeutil import iso
-from storage import Database
-from storage import slots as slot_store
-from storage.slots import SlotClaim, encode_claims
+from storage.interface import EncodedClaims, SlotClaim, Storage
 
 log = logging.getLogger("cronagents.scheduler")
 
@@ -54,8 +52,10 @@ class RunStarter(Protocol):
 class Firing:
     """Carries out fire batches for a :class:`~app.scheduler.Scheduler`."""
 
-    def __init__(self, db: Database, runner: RunStarter, clock: Clock, day_of: Callable[[int], str]) -> None:
-        self.db = db
+    def __init__(
+        self, store: Storage, runner: RunStarter, clock: Clock, day_of: Callable[[int], str]
+    ) -> None:
+        self.store = store
         self.runner = runner
         self.clock = clock
         self.day_of = day_of
@@ -66,9 +66,7 @@ class Firing:
         The rows are ``queued`` runs with ``started_at`` = the slot.
         """
         started = time.perf_counter()
-        prepared.preclaimed = await slot_store.claim(
-            self.db, prepared.encoded, prepared.slot, self.runner.owner
-        )
+        prepared.preclaimed = await self.store.slots.claim(prepared.encoded, prepared.slot, self.runner.owner)
         log.debug(
             "claimed %d of %d slots of %s ahead in %.1f ms",
             len(prepared.preclaimed), len(prepared.plans), iso(prepared.slot),
@@ -88,7 +86,7 @@ class Firing:
         plans = prepared.plans if dues is None and prepared is not None else [d.plan for d in dues or ()]
         busy: set[str] = set()
         if preclaimed or any(p.policy != "allow" for p in plans):
-            busy = await slot_store.busy_agent_ids(self.db, besides_slot=slot if preclaimed else None)
+            busy = await self.store.slots.busy_agent_ids(besides_slot=slot if preclaimed else None)
         if dues is None and prepared is not None and not preclaimed and not _any_busy(busy, prepared):
             await self._claim_and_hand_over([], [], prepared.claims, prepared.plans, prepared.encoded)
             self._log(slot, now, len(plans), prepared.claims, [], 0, [], set())
@@ -96,7 +94,7 @@ class Firing:
         if dues is None:
             assert slot is not None
             dues = [Due(plan, slot) for plan in plans]
-        ended = await slot_store.ended_claims(self.db, slot) if preclaimed and slot is not None else set()
+        ended = await self.store.slots.ended_claims(slot) if preclaimed and slot is not None else set()
         skips: list[tuple[str, int, str]] = []
         ready: list[tuple[str, Plan]] = []
         claim_plans: list[tuple[Plan, int, str | None]] = []
@@ -133,7 +131,7 @@ class Firing:
                 claim_plans.append((plan, due.run_slot, run_id))
         # Claimed ahead for plans no longer due (edited, disabled, deleted): free those slots.
         release.extend(r for r in preclaimed if r not in seen and r not in ended)
-        await slot_store.release(self.db, sorted(release))
+        await self.store.slots.release(sorted(release))
         if cancel:
             await asyncio.gather(*(self.runner.cancel_agent_runs(a, REPLACED_REASON) for a in cancel))
         fresh = iter(new_run_ids(sum(1 for _, _, r in claim_plans if r is None)))
@@ -146,7 +144,7 @@ class Firing:
         recorded: set[str] = set()
         if skips:
             rows = [(rid, *skip) for rid, skip in zip(new_run_ids(len(skips)), skips, strict=True)]
-            recorded = await slot_store.record_skipped(self.db, rows, now, self.day_of)
+            recorded = await self.store.slots.record_skipped(rows, now, self.day_of)
         self._log(slot, now, len(dues), claims, cancel, overlaps, skips, recorded, caught_up=dues)
 
     async def _claim_and_hand_over(
@@ -155,7 +153,7 @@ class Firing:
         ready_plans: list[Plan],
         claims: list[SlotClaim],
         claim_plans: list[Plan],
-        encoded: slot_store.EncodedClaims | None,
+        encoded: EncodedClaims | None,
     ) -> None:
         """Hand over rows already claimed, then claim ``claims`` and hand over those that succeeded."""
         enqueue = self.runner.enqueue_claimed
@@ -163,8 +161,8 @@ class Firing:
             await enqueue(plan.agent, run_id)
         if not claims:
             return
-        payload = encoded if encoded is not None else encode_claims(claims)
-        claimed = await slot_store.claim(self.db, payload, self.clock.now_ms(), self.runner.owner)
+        payload = encoded if encoded is not None else self.store.slots.encode(claims)
+        claimed = await self.store.slots.claim(payload, self.clock.now_ms(), self.runner.owner)
         for (run_id, _, _, _), plan in zip(claims, claim_plans, strict=True):
             if run_id in claimed:
                 await enqueue(plan.agent, run_id)

@@ -8,13 +8,13 @@ and the rule for slots missed while the server was down or asleep (see
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from app.cron import get_schedule, next_fire_time, slots_between
 from app.timeutil import from_datetime, to_datetime
-from storage.slots import EncodedClaims, SlotClaim, encode_claims
+from storage.interface import EncodedClaims, SlotClaim
 
 OVERLAP_REASON = "skipped: the previous run was still running"
 REPLACED_REASON = "cancelled: replaced by the next scheduled run"
@@ -223,7 +223,9 @@ def dues_of(popped: list[tuple[int, dict[str, Plan]]], now: int) -> tuple[list[D
     return dues, fired
 
 
-def prepare(slot: int, plans: list[Plan], epoch: int) -> Prepared:
+def prepare(
+    slot: int, plans: list[Plan], epoch: int, encode: Callable[[list[SlotClaim]], EncodedClaims]
+) -> Prepared:
     """The claims of instant ``slot`` for ``plans``, built ahead of time."""
     ids = new_run_ids(len(plans))
     claims: list[SlotClaim] = [
@@ -235,7 +237,7 @@ def prepare(slot: int, plans: list[Plan], epoch: int) -> Prepared:
         epoch=epoch,
         plans=plans,
         claims=claims,
-        encoded=encode_claims(claims),
+        encoded=encode(claims),
         index={plan.agent_id: i for i, plan in enumerate(plans)},
         first_next=min(next_ms(expr, tz, slot) for expr, tz in nexts),
     )
