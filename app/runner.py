@@ -115,13 +115,6 @@ class Runner:
 
     # -- what the service and scheduler call --------------------------------
 
-    @property
-    def active_count(self) -> int:
-        return len(self._runs)
-
-    def active_runs(self, agent_id: str) -> list[str]:
-        return [r.run_id for r in self._runs.values() if r.agent_id == agent_id]
-
     async def start_manual(self, agent: dict[str, Any]) -> str:
         """Queue a run of ``agent`` now; returns its id at once."""
         self._refuse_when_stopping()

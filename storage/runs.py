@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
 
 import aiosqlite
 
@@ -240,7 +239,3 @@ async def running_agent_ids(db: Database) -> list[str]:
         "SELECT DISTINCT agent_id FROM runs WHERE status IN ('running', 'queued') ORDER BY agent_id"
     )
     return [r[0] for r in rows]
-
-
-def row_dict(row: Row) -> dict[str, Any]:
-    return {k: row[k] for k in row.keys()}
