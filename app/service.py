@@ -7,6 +7,7 @@ API's JSON shape (camelCase keys, ISO timestamps).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -28,7 +29,7 @@ from storage import Database
 from storage import agents as agent_store
 from storage import runs as run_store
 from storage import stats as stats_store
-from storage.db import Row
+from storage.interface import Row
 
 if TYPE_CHECKING:
     pass
@@ -206,6 +207,14 @@ class AgentService:
             self._changed("deleted", None, agent_id)
         else:
             self._changed("updated" if kind == "deleted" else kind, agent_json(row), agent_id)
+
+    def subscribe(self, listener: AgentListener) -> None:
+        """Call ``listener`` after every agent change (also those of other processes)."""
+        self.listeners.append(listener)
+
+    def unsubscribe(self, listener: AgentListener) -> None:
+        with contextlib.suppress(ValueError):
+            self.listeners.remove(listener)
 
     def agents_changed(self) -> None:
         """Something outside the service (runner, scheduler) changed agent rows."""

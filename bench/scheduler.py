@@ -72,8 +72,8 @@ async def run_ours(n: int, minutes: int, second: int, claim_ahead_min: int | Non
     from app.events import EventBus
     from app.scheduler import Scheduler, SystemClock
     from app.service import AgentService
-    from storage import Database
     from storage import agents as agent_store
+    from storage.sqlite import SqliteStorage
 
     # The clock's minute boundaries fall on real second `second` of the minute.
     clock = SystemClock(offset_ms=(MINUTE_MS - second * 1000) % MINUTE_MS)
@@ -92,7 +92,8 @@ async def run_ours(n: int, minutes: int, second: int, claim_ahead_min: int | Non
             return 0
 
     with tempfile.TemporaryDirectory() as tmp:
-        async with Database(Path(tmp) / "bench.db") as db:
+        async with SqliteStorage(Path(tmp) / "bench.db") as store:
+            db = store.db
             service = AgentService(
                 db, EventBus(), stats_zone="UTC", default_timezone="UTC", clock=clock.now_ms
             )
@@ -121,7 +122,7 @@ async def run_ours(n: int, minutes: int, second: int, claim_ahead_min: int | Non
                 )
             await wait_for_go()
             options = {} if claim_ahead_min is None else {"claim_ahead_min": claim_ahead_min}
-            scheduler = Scheduler(service, NoOpRunner(), clock=clock, **options)
+            scheduler = Scheduler(service, NoOpRunner(), store, service.bus, clock=clock, **options)
             await scheduler.start()
 
             async def finish_runs() -> None:

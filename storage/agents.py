@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import aiosqlite
 
 from storage import changes
-from storage.db import Database, Row
+from storage.db import Database
+from storage.interface import Row
 
 AGENT_COLUMNS = (
     "id", "name", "description", "schedule", "prompt", "enabled", "max_turns",
@@ -57,12 +58,6 @@ async def update_agent(db: Database, agent_id: str, values: Mapping[str, Any]) -
         if row is not None:
             await changes.append(conn, db.origin, "agent.updated", agent_id=agent_id)
         return row
-
-
-async def set_next_run_times(db: Database, times: Iterable[tuple[int | None, str]]) -> None:
-    """Store ``(next_run_at, agent_id)`` pairs in one transaction."""
-    async with db.write() as conn:
-        await conn.executemany("UPDATE agents SET next_run_at = ? WHERE id = ?", list(times))
 
 
 async def get_agent(db: Database, agent_id: str) -> Row | None:

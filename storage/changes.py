@@ -13,7 +13,8 @@ import time
 
 import aiosqlite
 
-from storage.db import Database, Row
+from storage.db import Database
+from storage.interface import Row
 
 
 async def append(

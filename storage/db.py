@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from storage.files import private_file, tighten
+from storage.interface import Row
 from storage.migrations import apply_migrations
 
 BUSY_TIMEOUT_MS = 10_000
@@ -42,7 +43,6 @@ class StorageError(Exception):
     """A storage operation could not be carried out (bad file, locked too long)."""
 
 
-Row = sqlite3.Row
 T = TypeVar("T")
 
 

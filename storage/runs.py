@@ -8,30 +8,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import aiosqlite
 
 from storage import changes
-from storage.db import Database, Row
+from storage.db import Database
+from storage.interface import Row
+from storage.interface import RunOutcome as RunOutcome
 
 ACTIVE_STATUSES = ("queued", "running")
 SUCCESS = "success"
 SKIPPED = "skipped"
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """What a finished run recorded; ``day`` is its calendar day in the stats zone."""
-
-    status: str
-    output: str | None
-    completed_at: int
-    cost_usd: float | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    num_turns: int | None = None
 
 
 async def insert_run(
@@ -53,32 +40,6 @@ async def insert_run(
         )
 
 
-_CLAIM_SQL = """
-    INSERT INTO runs (id, agent_id, scheduled_for, status, trigger, started_at, owner)
-    SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, 'schedule', ?, ?
-    FROM json_each(?) AS j
-    WHERE EXISTS (SELECT 1 FROM agents a WHERE a.id = j.value ->> 1)
-    ON CONFLICT (agent_id, scheduled_for) WHERE scheduled_for IS NOT NULL DO NOTHING
-    RETURNING id
-"""
-
-
-async def claim_slots_json(db: Database, payload: str, started_at: int, owner: str | None) -> set[str]:
-    """Claim scheduled slots in one transaction: ``payload`` is a JSON array of
-    ``[run_id, agent_id, scheduled_for, status]``.
-
-    A slot (agent, scheduled time) can be claimed once, ever, by any process
-    sharing the file. Returns the run ids whose claim succeeded; the others
-    were already claimed (or their agent was deleted meanwhile). The
-    scheduler encodes a large instant's claims while idle, so the instant
-    itself only pays for the one INSERT. ``owner`` is the claiming server: a
-    claimed row is owned from the moment it exists.
-    """
-    async with db.write() as conn:
-        async with conn.execute(_CLAIM_SQL, (started_at, owner, payload)) as cur:
-            return {row[0] for row in await cur.fetchall()}
-
-
 async def mark_running(db: Database, run_id: str, agent_id: str, started_at: int) -> bool:
     """Start a queued run; False when it is no longer queued (cancelled meanwhile)."""
     async with db.write() as conn:
@@ -95,7 +56,7 @@ async def mark_running(db: Database, run_id: str, agent_id: str, started_at: int
         return True
 
 
-async def _add_to_rollups(
+async def add_to_rollups(
     conn: aiosqlite.Connection, agent_id: str, day: str, status: str, cost: float,
     duration_ms: int | None,
 ) -> None:  # fmt: skip
@@ -161,42 +122,11 @@ async def _finish(
         "UPDATE agents SET last_run_at = ?, last_status = ? WHERE id = ?",
         (row["started_at"], outcome.status, row["agent_id"]),
     )
-    await _add_to_rollups(
+    await add_to_rollups(
         conn, row["agent_id"], day_of(row["started_at"]), outcome.status,
         outcome.cost_usd or 0.0, row["duration_ms"],
     )  # fmt: skip
     return row
-
-
-async def record_skipped(
-    db: Database,
-    slots: Iterable[tuple[str, str, int, str]],
-    now_ms: int,
-    day_of: Callable[[int], str],
-) -> set[str]:
-    """Record scheduled slots that were not run: ``(run_id, agent_id, scheduled_for, reason)``.
-
-    Each is claimed like a fire (so it is recorded once even across processes)
-    and counted in the rollup's ``skipped`` column, never as a run; claim and
-    record are one transaction, so no other server sees the row queued.
-    """
-    slots = list(slots)
-    if not slots:
-        return set()
-    payload = json.dumps([[r, a, s, "queued"] for r, a, s, _ in slots])
-    async with db.write() as conn:
-        async with conn.execute(_CLAIM_SQL, (now_ms, None, payload)) as cur:
-            claimed = {row[0] for row in await cur.fetchall()}
-        for run_id, agent_id, scheduled_for, reason in slots:
-            if run_id not in claimed:
-                continue
-            await conn.execute(
-                "UPDATE runs SET status = 'skipped', output = ?, started_at = ?,"
-                " completed_at = ?, duration_ms = 0 WHERE id = ?",
-                (reason, scheduled_for, scheduled_for, run_id),
-            )
-            await _add_to_rollups(conn, agent_id, day_of(scheduled_for), SKIPPED, 0.0, None)
-    return claimed
 
 
 async def orphaned_runs(db: Database, live_owners: Iterable[str]) -> list[Row]:
@@ -309,7 +239,3 @@ async def running_agent_ids(db: Database) -> list[str]:
         "SELECT DISTINCT agent_id FROM runs WHERE status IN ('running', 'queued') ORDER BY agent_id"
     )
     return [r[0] for r in rows]
-
-
-def row_dict(row: Row) -> dict[str, Any]:
-    return {k: row[k] for k in row.keys()}

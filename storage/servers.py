@@ -6,7 +6,8 @@ in time means the server is gone, and any live server ends its runs.
 
 from __future__ import annotations
 
-from storage.db import Database, Row
+from storage.db import Database
+from storage.interface import Row
 
 
 async def register(

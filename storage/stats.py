@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from storage.db import Database, Row
+from storage.db import Database
+from storage.interface import Row
 
 _ROLLUP_COLS = "day, total, success, skipped, cost_usd, duration_ms_sum, duration_count"
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from storage.db import Database, Row
+from storage.db import Database
+from storage.interface import Row
 
 
 async def get_or_create_user(db: Database, user_id: str, name: str, now_ms: int) -> Row:
@@ -59,7 +58,3 @@ async def revoke_token(db: Database, token_id_or_prefix: str, now_ms: int) -> in
 async def count_active_tokens(db: Database) -> int:
     row = await db.fetchone("SELECT COUNT(*) FROM api_tokens WHERE revoked_at IS NULL")
     return int(row[0]) if row else 0
-
-
-def user_ref(row: Row | dict[str, Any]) -> dict[str, Any]:
-    return {"id": row["id"], "name": row["name"]}
