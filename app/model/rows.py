@@ -99,6 +99,10 @@ _agent_fields = _row_converter(Agent, wire=False)
 _run_wire = _row_converter(Run, wire=True)
 _run_fields = _row_converter(Run, wire=False)
 _event_at = _serializer(RunEvent.model_fields["at"]) or str
+_AGENT_FROM_WIRE = tuple(
+    (name, info.alias or name, tuple(_parsers(info)), _model_in(info))
+    for name, info in Agent.model_fields.items()
+)
 
 
 def agent_json(row: Row) -> dict[str, Any]:
@@ -122,12 +126,11 @@ def agent_from_json(data: Mapping[str, Any]) -> Agent:
     (instants to milliseconds), not checked against today's input rules.
     """
     values: dict[str, Any] = {}
-    for name, info in Agent.model_fields.items():
-        value = data[info.alias or name]
+    for name, key, parsers, model in _AGENT_FROM_WIRE:
+        value = data[key]
         if value is not None:
-            for parse in _parsers(info):
+            for parse in parsers:
                 value = parse(value)
-            model = _model_in(info)
             if model is not None:
                 value = model.model_construct(**value)
         values[name] = value
