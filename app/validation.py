@@ -100,6 +100,8 @@ def _worded(rules: Rules, error: ErrorDetails, *, depth: int) -> str:
         return wording.get("item", "each item") + " " + _worded(rules.item, error, depth=depth + 1)
     if rules.kind == "integer":
         return f"must be an integer from {rules.bounds['ge']} to {rules.bounds['le']}"
+    if kind == "string_unicode":  # the HTTP layer refuses them first; a direct caller may not
+        return "must be Unicode text (no lone surrogates such as \\ud800)"
     if kind == "string_pattern_mismatch":
         return _text_problem(error["input"], wording.get("pattern", "has a character not allowed here"))
     if kind == "literal_error" or (kind in _TYPE_ERRORS and rules.kind == "choice"):

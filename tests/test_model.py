@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import pytest
 
+from app.errors import ValidationError
 from app.model import (
     AGENT_FIELDS,
     Agent,
@@ -197,3 +199,83 @@ def test_responses_state_types_and_enums_but_not_input_bounds():
     assert (
         agent["properties"]["timezone"]["type"] == "string" and "enum" not in agent["properties"]["timezone"]
     )
+
+
+# Each message as the hand-written checkers said it before the model (checked against them on
+# 8,524 bodies, as root and not, when the model replaced them).
+EMPTY_SCHEDULE = (
+    "empty schedule: expected 5 fields (minute hour day-of-month month day-of-week) or one of "
+    "@hourly, @daily, @weekly, @monthly, @yearly, @annually, @midnight"
+)
+MODEL_ID = (
+    "must be a model id such as claude-sonnet-4-5: letters, digits and . - _ : [ ] /, not starting with -"
+)
+WORDING = [
+    ("name", 5, "must be a string"),
+    ("name", None, "is required"),
+    ("name", "", "must not be empty"),
+    ("name", "x" * 201, "must be at most 200 characters"),
+    ("name", "a\tb", "must not contain control characters"),
+    ("name", "a\x00b", "must not contain NUL characters"),
+    ("description", "a\x00b", "must not contain NUL characters"),
+    ("schedule", "", EMPTY_SCHEDULE),
+    ("schedule", "0 0 31 2 *", "never fires: day 31 does not exist in February"),
+    ("prompt", "   ", "must not be empty"),
+    ("prompt", None, "is required"),
+    ("enabled", "yes", "must be true or false"),
+    ("maxTurns", 2.5, "must be an integer from 1 to 1000"),
+    ("maxTurns", True, "must be an integer from 1 to 1000"),
+    ("maxTurns", None, "must be an integer from 1 to 1000"),
+    ("maxBudgetUsd", "1", "must be a number greater than 0, or null for no limit"),
+    ("maxBudgetUsd", float("inf"), "must be a number greater than 0, or null for no limit"),
+    ("maxBudgetUsd", 0, "must be greater than 0, or null for no limit"),
+    ("maxBudgetUsd", 10_001, "must be at most 10000"),
+    ("timezone", None, "must be an IANA time zone name such as Europe/Paris"),
+    ("timezone", "europe/paris", "unknown time zone 'europe/paris' (did you mean 'Europe/Paris'?)"),
+    ("model", "-p", MODEL_ID),
+    ("model", "", "must not be empty"),
+    ("cwd", "rel", "must be an absolute path"),
+    ("cwd", "/nope/nope", "/nope/nope is not an existing directory on the server"),
+    ("allowedTools", "Bash", 'must be a list of tool names, e.g. ["Read", "Bash(git log:*)"]'),
+    ("allowedTools", ["Read"] * 201, "must list at most 200 tools"),
+    ("allowedTools", [5], "each tool name must be a string"),
+    ("allowedTools", ["a\x1b"], "each tool name must not contain control characters"),
+    ("allowedTools", ["x" * 501], "each tool name must be at most 500 characters"),
+    ("concurrencyPolicy", "sometimes", "must be one of forbid, allow, replace"),
+    ("loadProjectSettings", 1, "must be true or false"),
+    ("startingDeadlineSeconds", -1, "must be an integer from 0 to 31536000"),
+    ("colour", "blue", "unknown field"),
+]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"), WORDING, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(WORDING)]
+)
+def test_each_problem_reads_as_before(key: str, value: Any, message: str):
+    with pytest.raises(ValidationError) as caught:
+        parse_agent_update({key: value})
+    assert caught.value.data == {key: message}
+    assert caught.value.message == f"Invalid fields: {key}"
+
+
+@pytest.mark.parametrize("root", [True, False])
+def test_permission_modes_read_as_before_as_root_and_not(monkeypatch: pytest.MonkeyPatch, root: bool):
+    monkeypatch.setattr(os, "geteuid", lambda: 0 if root else 1000)
+    problems = {}
+    for value in ("yolo", "bypassPermissions"):
+        try:
+            parse_agent_update({"permissionMode": value})
+        except ValidationError as exc:
+            assert exc.data is not None
+            problems[value] = exc.data["permissionMode"]
+    modes = "dontAsk, default, acceptEdits, plan" + ("" if root else ", bypassPermissions")
+    assert problems["yolo"] == f"must be one of {modes}"
+    assert problems.get("bypassPermissions") == (
+        "bypassPermissions is refused while the server runs as root" if root else None
+    )
+
+
+def test_problems_are_named_in_the_body_s_order_and_missing_fields_last():
+    with pytest.raises(ValidationError) as caught:
+        parse_agent_create({"maxTurns": 0, "colour": 1, "name": ""})
+    assert list(caught.value.data or {}) == ["maxTurns", "colour", "name", "schedule", "prompt"]
