@@ -2,9 +2,10 @@
 
 Built from the code it describes: the agent and run schemas and the request
 bodies generated from the typed model (:mod:`app.model`), the body limit from
-:mod:`app.http_body`, the throttle from :mod:`app.throttle`. Every operation lists every status it can
-answer; links from a created agent (and a started run) to the operations on
-it let a stateful client (schemathesis) follow real ids.
+:mod:`app.http_body`, the throttle from :mod:`app.throttle`. Every operation
+lists every status it can answer; links from a created agent (and a started
+run) to the operations on it let a stateful client (schemathesis) follow real
+ids.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from app.http_body import MAX_BODY_BYTES
 from app.model import AGENT_FIELDS_BY_KEY, READ_ONLY_KEYS, Agent, AgentCreate, AgentUpdate, Run, RunEvent
-from app.model.schema import request_schema, response_schemas
+from app.model.schema import REF_TEMPLATE, request_schema, response_schemas
 from app.service import MAX_RUN_LIMIT, PERIOD_DAYS
 from app.throttle import FAILURE_LIMIT, WINDOW_SECONDS
 
@@ -32,7 +33,7 @@ def _object(properties: dict[str, Schema], *, optional: tuple[str, ...] = ()) ->
 
 
 def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return {"$ref": REF_TEMPLATE.format(model=name)}
 
 
 def _data(schema: Schema) -> Schema:
