@@ -39,6 +39,7 @@ from typing import Any
 
 from claude_agent_sdk import ClaudeAgentOptions, ResultMessage, query
 
+from app.credentials import REJECTED_CREDENTIALS_HINT
 from app.processes import (
     DB_ID_ENV,
     RUN_MARKER_ENV,
@@ -54,6 +55,7 @@ from app.session_events import (
     REDACTED,
     Redactor,
     SessionResult,
+    auth_failure,
     cut_deep,
     cut_text,
     map_result,
@@ -110,6 +112,7 @@ class _RunState:
     result: SessionResult | None = None
     sdk_error: BaseException | None = None
     stopping: bool = False  # set on timeout/cancel: no more events to the caller
+    auth_failed: bool = False  # a message said the credentials are missing or were refused
 
 
 # The run whose task (or a task it started, such as the SDK's reader) logs.
@@ -177,8 +180,9 @@ async def _consume(
     messages: AsyncIterator[Any] = query(prompt=spec.prompt, options=options, transport=transport)
     try:
         async for msg in messages:
+            state.auth_failed = state.auth_failed or auth_failure(msg)
             if isinstance(msg, ResultMessage) and state.result is None:
-                state.result = map_result(msg, redactor)
+                state.result = map_result(msg, redactor, state.auth_failed)
             for event in message_events(msg):
                 if state.stopping:
                     return
@@ -271,7 +275,10 @@ async def run_session(spec: SessionSpec, on_event: EventCallback) -> SessionResu
     if state.result is not None:  # recorded first: a later SDK exception changes nothing
         return state.result
     if timed_out:
-        return SessionResult(status="error", output=f"timed out after {spec.timeout_seconds:g} s")
+        output = f"timed out after {spec.timeout_seconds:g} s"
+        if state.auth_failed:  # e.g. a gateway answering 401 to every retry
+            output += f" (the API kept refusing the credentials)\n{REJECTED_CREDENTIALS_HINT}"
+        return SessionResult(status="error", output=output)
     if state.sdk_error is not None:
         return SessionResult(
             status="error", output=_failure_output(state.sdk_error, stderr_tail, redactor)
