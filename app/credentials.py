@@ -12,7 +12,8 @@ in this order of precedence (the first one found is used):
 4. ``CLAUDE_CODE_OAUTH_TOKEN`` (a long-lived token from ``claude setup-token``,
    i.e. ``cronagents login --token``);
 5. a login stored in the Claude config directory (``$CLAUDE_CONFIG_DIR``, else
-   ``~/.claude``): a Claude subscription login in ``.credentials.json`` (on
+   ``~/.claude``): a Claude subscription login in ``.credentials.json``, if it
+   has the ``user:inference`` scope and has not expired for good (on
    macOS in the Keychain, with the account noted in ``.claude.json``), or an
    API key made by a Console login (``primaryApiKey`` in ``.claude.json``, which
    lives in ``$CLAUDE_CONFIG_DIR`` when that is set, else in the home directory).
@@ -65,6 +66,7 @@ ENV_CREDENTIALS = (
     ("ANTHROPIC_API_KEY", "api_key", "an API key"),
     ("CLAUDE_CODE_OAUTH_TOKEN", "oauth_token", "a long-lived Claude subscription token"),
 )
+INFERENCE_SCOPE = "user:inference"  # the CLI ignores a stored login without it
 _KNOWN_PREFIX = re.compile(r"sk-ant-[a-z]+\d*-")
 _FALSE = {"", "0", "false", "no", "off"}
 
@@ -181,7 +183,13 @@ def _stored_logins(
     if isinstance(oauth, dict) and str(oauth.get("accessToken") or "").strip():
         plan = oauth.get("subscriptionType")
         expires = oauth.get("expiresAt")
-        if isinstance(expires, int | float) and expires / 1000 < now and not oauth.get("refreshToken"):
+        scopes = oauth.get("scopes")
+        if not isinstance(scopes, list) or INFERENCE_SCOPE not in scopes:
+            notes.append(
+                f"the login in {credentials_file} does not allow running Claude (no {INFERENCE_SCOPE} "
+                "scope): run `cronagents login` again"
+            )
+        elif isinstance(expires, int | float) and expires / 1000 < now and not oauth.get("refreshToken"):
             notes.append(f"the login in {credentials_file} has expired: run `cronagents login` again")
         else:  # an expired access token with a refresh token is renewed by the CLI
             found.append(
