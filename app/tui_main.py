@@ -18,6 +18,7 @@ from pathlib import Path
 
 from app import config
 from app.client import ApiClient, ApiError
+from app.credentials import missing_credentials_message
 from app.logfile import log_to_file
 from app.ports import DEFAULT_PORT
 from app.signals import StopRequest, stop_on_signals
@@ -75,6 +76,9 @@ async def run_local(db_path: Path, port: int | None, max_concurrent_runs: int) -
     from app.server import ServerConfig, free_port, port_is_free, running, serving
 
     log_to_file(config.log_path())
+    no_credentials = missing_credentials_message()
+    if no_credentials:
+        log.warning(no_credentials)
     host = "127.0.0.1"
     if port is None:
         port = DEFAULT_PORT if port_is_free(host, DEFAULT_PORT) else free_port(host)
