@@ -351,3 +351,12 @@ def test_serve_warns_once_at_start_when_there_are_no_credentials(tmp_path: Path)
     finally:
         err = stop_process(proc)
     assert "WARNING" not in err and "k" * 40 not in err
+
+
+def test_a_file_that_is_not_a_database_is_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "notes.txt"
+    db.write_text("not a database, just some text that SQLite will refuse to open " * 4)
+    out = run("token", "list", "--db", str(db))
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    expected = f"cronagents: error: cannot open database {db}: file is not a database"
+    assert out.stderr.strip().splitlines() == [expected]
