@@ -205,17 +205,22 @@ def _check(args: argparse.Namespace) -> None:
     if not hasattr(args, "db"):
         args.db = None
     if command in (None, "tui", "serve", "token") and getattr(args, "remote", None) is None:
-        _check_db(db_path(args), args.db_explicit)
+        _check_db(args)
 
 
-def _check_db(path: Path, explicit: bool) -> None:
-    if not explicit or "://" in str(path):
-        return  # the default data directory is made (0700) at start
+def _check_db(args: argparse.Namespace) -> None:
+    """A database chosen by --db or CRONAGENTS_DB must lie in an existing directory (the
+    default one's directory is made, 0700, at start)."""
+    raw = args.db or os.environ.get("CRONAGENTS_DB", "")
+    if not raw or "://" in raw:
+        return
+    source = "--db" if args.db else "CRONAGENTS_DB"
+    path = db_path(args)
     if path.is_dir():
-        raise UsageError(f"database {path} is a directory; --db takes a file")
+        raise UsageError(f"database {path} is a directory; {source} takes a file")
     if not path.parent.is_dir():
         raise UsageError(
-            f"the directory of database {path} does not exist: create it first, or pick another --db"
+            f"the directory of database {path} does not exist: create it first, or pick another {source}"
         )
 
 
