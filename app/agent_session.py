@@ -3,7 +3,7 @@
 ``run_session`` starts the bundled Claude Code CLI through
 ``claude_agent_sdk.query``, turns every SDK message into a JSON-serialisable
 event, and maps the final ``ResultMessage`` to a ``SessionResult`` (see
-DESIGN.md, "Running an agent"). What events and results hold (secrets
+docs/design.md, "How a run maps to the Claude Agent SDK"). What events and results hold (secrets
 redacted, strings cut at 1 MiB) is :mod:`app.session_events`.
 
 Process hygiene (:mod:`app.processes`): the CLI runs under a supervisor that
@@ -217,7 +217,7 @@ def _failure_output(exc: BaseException, stderr_tail: deque[str], redactor: Redac
 
 
 async def run_session(spec: SessionSpec, on_event: EventCallback) -> SessionResult:
-    """Run one agent session; see the module docstring and DESIGN.md."""
+    """Run one agent session; see the module docstring and docs/design.md."""
     if spec.permission_mode == "bypassPermissions" and hasattr(os, "geteuid") and os.geteuid() == 0:
         return SessionResult(
             status="error",
