@@ -118,7 +118,7 @@ AGENT_LINKS = {
     "DeleteAgent": ("deleteAgent", _ON_CREATED), "RunAgent": ("runAgent", _ON_CREATED),
     "ListRuns": ("listRuns", _ON_CREATED), "AgentStats": ("agentStats", _ON_CREATED),
 }  # fmt: skip
-# No link from a new agent to cancelRuns: with nothing running, cancel is 404 by the seed contract.
+# No link from a new agent to cancelRuns: with nothing running, cancel is 404 (docs/api.md).
 
 
 def _json(schema: Schema, description: str = "OK") -> Schema:

@@ -115,11 +115,12 @@ async def run_ours(n: int, minutes: int, second: int, claim_ahead_min: int | Non
                 values = {c: template[c] for c in cols}
                 values.update(id=f"agt_bench{i:06d}", name=f"agent {i}")
                 rows.append([values[c] for c in cols])
-            async with db.write() as conn:
-                await conn.executemany(
+            await db.transaction(
+                lambda conn: conn.executemany(
                     f"INSERT INTO agents ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                     rows,
                 )
+            )
             await wait_for_go()
             options = {} if claim_ahead_min is None else {"claim_ahead_min": claim_ahead_min}
             scheduler = Scheduler(service, NoOpRunner(), store, service.bus, clock=clock, **options)
@@ -132,12 +133,13 @@ async def run_ours(n: int, minutes: int, second: int, claim_ahead_min: int | Non
                     if handed:
                         ids = json.dumps(handed)
                         handed.clear()
-                        async with db.write() as conn:
-                            await conn.execute(
+                        await db.transaction(
+                            lambda conn, ids=ids: conn.execute(
                                 "UPDATE runs SET status = 'success' WHERE id IN"
                                 " (SELECT value FROM json_each(?))",
                                 (ids,),
                             )
+                        )
 
             finisher = asyncio.create_task(finish_runs())
             cpu0, wall0 = time.process_time(), time.monotonic()

@@ -10,6 +10,7 @@ share the database. The scheduler builds an instant's claims while idle
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 
 from storage.db import Database
@@ -37,19 +38,23 @@ async def claim(db: Database, claims: EncodedClaims, started_at: int, owner: str
     deleted meanwhile. ``owner`` is the claiming server: a claimed row is
     owned from the moment it exists.
     """
-    async with db.write() as conn:
-        async with conn.execute(_CLAIM_SQL, (started_at, owner, claims)) as cur:
-            return {row[0] for row in await cur.fetchall()}
+    return await db.transaction(lambda conn: _claim(conn, claims, started_at, owner))
+
+
+def _claim(conn: sqlite3.Connection, claims: EncodedClaims, started_at: int, owner: str | None) -> set[str]:
+    return {row[0] for row in conn.execute(_CLAIM_SQL, (started_at, owner, claims)).fetchall()}
 
 
 async def release(db: Database, run_ids: Sequence[str]) -> None:
     """Delete claimed rows that were never handed to a runner (their slots are free again)."""
     if run_ids:
-        async with db.write() as conn:
-            await conn.execute(
+        ids = json.dumps(list(run_ids))
+        await db.transaction(
+            lambda conn: conn.execute(
                 "DELETE FROM runs WHERE status = 'queued' AND id IN (SELECT value FROM json_each(?))",
-                (json.dumps(list(run_ids)),),
+                (ids,),
             )
+        )
 
 
 async def record_skipped(
@@ -68,19 +73,21 @@ async def record_skipped(
     if not slots:
         return set()
     payload = encode_claims([(r, a, s, "queued") for r, a, s, _ in slots])
-    async with db.write() as conn:
-        async with conn.execute(_CLAIM_SQL, (now_ms, None, payload)) as cur:
-            claimed = {row[0] for row in await cur.fetchall()}
+
+    def record(conn: sqlite3.Connection) -> set[str]:
+        claimed = _claim(conn, payload, now_ms, None)
         for run_id, agent_id, scheduled_for, reason in slots:
             if run_id not in claimed:
                 continue
-            await conn.execute(
+            conn.execute(
                 "UPDATE runs SET status = 'skipped', output = ?, started_at = ?,"
                 " completed_at = ?, duration_ms = 0 WHERE id = ?",
                 (reason, scheduled_for, scheduled_for, run_id),
             )
-            await add_to_rollups(conn, agent_id, day_of(scheduled_for), SKIPPED, 0.0, None)
-    return claimed
+            add_to_rollups(conn, agent_id, day_of(scheduled_for), SKIPPED, 0.0, None)
+        return claimed
+
+    return await db.transaction(record)
 
 
 async def busy_agent_ids(db: Database, besides_slot: int | None = None) -> set[str]:
@@ -120,9 +127,11 @@ async def store_next_run_times(db: Database, rows: Sequence[tuple[int, str, str,
     enabled, so a value computed before a concurrent edit never overwrites the
     one the edit stored.
     """
-    async with db.write() as conn:
-        await conn.executemany(
+    values = list(rows)
+    await db.transaction(
+        lambda conn: conn.executemany(
             "UPDATE agents SET next_run_at = ? WHERE id = ? AND schedule = ? AND timezone = ?"
             " AND enabled = 1",
-            list(rows),
+            values,
         )
+    )

@@ -575,8 +575,9 @@ async def test_an_agent_deleted_elsewhere_is_not_run(env: Env):
     """The claim refuses a slot whose agent no longer exists (deleted by another process)."""
     agent = await env.create(schedule="* * * * *")
     await env.scheduler.start()
-    async with env.store.db.write() as conn:
-        await conn.execute("DELETE FROM agents WHERE id = ?", (agent["id"],))
+    await env.store.db.transaction(
+        lambda conn: conn.execute("DELETE FROM agents WHERE id = ?", (agent["id"],))
+    )
     await env.at("2026-01-05T09:00:00Z")
     assert env.runner.enqueued == []
 
