@@ -151,6 +151,11 @@ def problem(message: str) -> PydanticCustomError:
 # -- checks ----------------------------------------------------------------------------
 
 
+def _strip(value: str) -> str:
+    """Stored without the spaces around it (checked with them: a bound counts what was sent)."""
+    return value.strip()
+
+
 def _integral(value: Any) -> Any:
     """An integer sent as ``5.0`` is the integer 5 (JSON does not tell them apart)."""
     if isinstance(value, float) and value.is_integer():
@@ -199,25 +204,25 @@ Name = Annotated[
     str,
     Field(max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN),
     Wording(pattern="must not contain control characters"),
-    AfterValidator(str.strip),
+    AfterValidator(_strip),
 ]
 ToolName = Annotated[
     str,
     Field(max_length=TOOL_MAX_LENGTH, pattern=NAME_PATTERN),
     Wording(pattern="must not contain control characters"),
-    AfterValidator(str.strip),
+    AfterValidator(_strip),
 ]
 Description = Annotated[
     str,
     Field(max_length=DESCRIPTION_MAX_LENGTH, pattern=DESCRIPTION_PATTERN),
     Wording(pattern="must not contain NUL characters"),
-    AfterValidator(str.strip),
+    AfterValidator(_strip),
 ]
 Prompt = Annotated[
     str,
     Field(max_length=PROMPT_MAX_LENGTH, pattern=PROMPT_PATTERN),
     Wording(pattern="must not be empty"),
-    AfterValidator(str.strip),
+    AfterValidator(_strip),
 ]
 Schedule = Annotated[
     str,
