@@ -13,8 +13,7 @@ import secrets
 from dataclasses import dataclass
 
 from app.timeutil import now_ms
-from storage import Database
-from storage import users as user_store
+from storage.interface import Storage
 
 TOKEN_PREFIX = "ca_"
 PREFIX_LENGTH = 10
@@ -46,13 +45,11 @@ def new_id(kind: str) -> str:
     return f"{kind}_{secrets.token_hex(8)}"  # 64 bits: no collision at 10,000 runs a minute
 
 
-async def create_token(db: Database, user_name: str) -> tuple[User, str]:
+async def create_token(store: Storage, user_name: str) -> tuple[User, str]:
     """Create the user if needed and a new token for them; returns the clear token once."""
-    row = await user_store.get_or_create_user(db, new_id("usr"), user_name, now_ms())
+    row = await store.tokens.get_or_create_user(new_id("usr"), user_name, now_ms())
     token = new_token()
-    await user_store.insert_token(
-        db, new_id("tok"), row["id"], hash_token(token), token[:PREFIX_LENGTH], now_ms()
-    )
+    await store.tokens.insert(new_id("tok"), row["id"], hash_token(token), token[:PREFIX_LENGTH], now_ms())
     return User(row["id"], row["name"]), token
 
 
@@ -64,15 +61,15 @@ class TokenAuthenticator:
     changes the database file.
     """
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    def __init__(self, store: Storage) -> None:
+        self._store = store
         self._by_hash: dict[str, User] = {}
         self._generation = -1
 
     async def _refresh(self) -> None:
-        generation = await self._db.refresh_generation()
+        generation = await self._store.refresh_generation()
         if generation != self._generation:
-            rows = await user_store.active_tokens(self._db)
+            rows = await self._store.tokens.active()
             self._by_hash = {r["token_hash"]: User(r["user_id"], r["user_name"]) for r in rows}
             self._generation = generation
 

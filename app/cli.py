@@ -290,28 +290,27 @@ def doctor(args: argparse.Namespace) -> int:
 async def token_command(args: argparse.Namespace) -> int:
     from app import auth
     from app.timeutil import iso, now_ms
-    from storage import Database
-    from storage import users as user_store
+    from storage.sqlite import SqliteStorage
 
-    async with Database(db_path(args)) as db:
+    async with SqliteStorage(db_path(args)) as store:
         if args.token_command == "create":
             name = args.name.strip()
             if not name or len(name) > 200:
                 print("error: --name must be 1-200 characters", file=sys.stderr)
                 return 2
-            user, token = await auth.create_token(db, name)
+            user, token = await auth.create_token(store, name)
             print(f"Created a token for {user.name} ({user.id}). It is shown only once:", file=sys.stderr)
             print(token)
             return 0
         if args.token_command == "list":
-            rows = await user_store.all_tokens(db)
+            rows = await store.tokens.all()
             if not rows:
                 print("no tokens; create one with: cronagents token create --name NAME")
             for r in rows:
                 state = "revoked" if r["revoked_at"] else "active"
                 print(f"{r['prefix']}…  {r['user_name']:<20} {state:<8} created {iso(r['created_at'])}")
             return 0
-        count = await user_store.revoke_token(db, args.prefix, now_ms())
+        count = await store.tokens.revoke(args.prefix, now_ms())
         if count == 0:
             print(f"error: no active token with prefix or id {args.prefix!r}", file=sys.stderr)
             return 1
@@ -325,7 +324,6 @@ async def serve(args: argparse.Namespace) -> int:
     from app.credentials import missing_credentials_message
     from app.server import LOOPBACK_HOSTS, ServerConfig, running, uvicorn_server
     from app.signals import StopRequest, stop_on_signals
-    from storage import users as user_store
 
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
     log = logging.getLogger("cronagents")
@@ -341,7 +339,7 @@ async def serve(args: argparse.Namespace) -> int:
     stop = StopRequest(log)
     with stop_on_signals(stop):  # until the runs are recorded and the database is closed
         async with running(cfg) as server:
-            if args.host not in LOOPBACK_HOSTS and await user_store.count_active_tokens(server.db) == 0:
+            if args.host not in LOOPBACK_HOSTS and await server.store.tokens.count_active() == 0:
                 log.error(
                     "refusing to listen on %s with no API token: create one first with "
                     "'cronagents token create --name NAME --db %s'",

@@ -57,10 +57,10 @@ class Server:
         self.server_id = new_id("srv")
         self.store = SqliteStorage(cfg.db_path)
         self.store.origin = self.server_id
-        self.db = self.store.db  # (the service still reads through it directly)
+        self.db = self.store.db  # the SQLite handle, for tests and tools that need SQL
         self.bus = EventBus()
         self.service = AgentService(
-            self.db,
+            self.store,
             self.bus,
             stats_zone=cfg.stats_zone or config.stats_zone_name(),
             default_timezone=cfg.default_timezone or config.local_zone_name(),
@@ -81,7 +81,7 @@ class Server:
             lease_seconds=cfg.lease_seconds, renew_seconds=cfg.renew_seconds,
         )  # fmt: skip
         self.changes = ChangeFeed(self.service, self.runner, self.store)
-        self.authenticator = TokenAuthenticator(self.db)
+        self.authenticator = TokenAuthenticator(self.store)
         self.app = build_api(self.service, self.authenticator, self.bus)
         self.extras: list[Any] = []
         self.scheduler: Scheduler | None = None

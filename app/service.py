@@ -25,11 +25,7 @@ from app.model import run_json as run_json
 from app.model import to_columns
 from app.timeutil import DayCalendar, from_datetime, iso, now_ms, to_datetime
 from app.validation import parse_agent_create, parse_agent_update
-from storage import Database
-from storage import agents as agent_store
-from storage import runs as run_store
-from storage import stats as stats_store
-from storage.interface import Row
+from storage.interface import Row, Storage
 
 if TYPE_CHECKING:
     pass
@@ -82,14 +78,14 @@ def _money(value: float) -> float:
 class AgentService:
     def __init__(
         self,
-        db: Database,
+        store: Storage,
         bus: EventBus | None = None,
         *,
         stats_zone: str = "UTC",
         default_timezone: str = "UTC",
         clock: Callable[[], int] = now_ms,
     ) -> None:
-        self.db = db
+        self.store = store
         self.bus = bus or EventBus()
         self.calendar = DayCalendar(stats_zone)
         self.default_timezone = default_timezone
@@ -103,9 +99,9 @@ class AgentService:
 
     async def prepare(self) -> None:
         """Make the stats rollups match the stats zone (rebuilt if the zone changed)."""
-        zone = await stats_store.rollup_zone(self.db)
+        zone = await self.store.stats.rollup_zone()
         if zone != self.calendar.zone:
-            await stats_store.rebuild_rollups(self.db, self.calendar.zone, self.calendar.day_of)
+            await self.store.stats.rebuild_rollups(self.calendar.zone, self.calendar.day_of)
 
     def day_of(self, ms: int) -> str:
         return self.calendar.day_of(ms)
@@ -113,7 +109,7 @@ class AgentService:
     # -- agents -----------------------------------------------------------
 
     async def _agent_row(self, agent_id: str) -> Row:
-        row = await agent_store.get_agent(self.db, agent_id)
+        row = await self.store.agents.get(agent_id)
         if row is None:
             raise NotFound("Agent not found")
         return row
@@ -123,18 +119,18 @@ class AgentService:
 
     async def list_agents(self) -> list[dict[str, Any]]:
         """Every agent, alphabetically by name as people read it (case-insensitive)."""
-        rows = await agent_store.list_agents(self.db)
+        rows = await self.store.agents.all()
         rows.sort(key=lambda r: sort_key(r["name"], r["id"]))
         return [agent_json(r) for r in rows]
 
     async def list_agents_body(self) -> bytes:
         """``{"data": [...]}`` for ``GET /api/agents``, encoded once per database change."""
-        await self.db.refresh_generation()
+        await self.store.refresh_generation()
         cached = self._list_cache
-        if cached is not None and cached[0] == self.db.generation:
+        if cached is not None and cached[0] == self.store.generation:
             return cached[1]
-        generation = self.db.generation
-        body = self._list_body.build(await agent_store.list_agents(self.db))
+        generation = self.store.generation
+        body = self._list_body.build(await self.store.agents.all())
         self._list_cache = (generation, body)
         return body
 
@@ -157,7 +153,7 @@ class AgentService:
                 values["schedule"], values["timezone"], bool(values["enabled"]), now
             ),
         )
-        agent = agent_json(await agent_store.insert_agent(self.db, values))
+        agent = agent_json(await self.store.agents.insert(values))
         self._changed("created", agent, agent["id"])
         return agent
 
@@ -174,7 +170,7 @@ class AgentService:
                     bool(values.get("enabled", current["enabled"])),
                     now,
                 )
-        row = await agent_store.update_agent(self.db, agent_id, values)
+        row = await self.store.agents.update(agent_id, values)
         if row is None:
             raise NotFound("Agent not found")
         agent = agent_json(row)
@@ -186,13 +182,13 @@ class AgentService:
         row = await self._agent_row(agent_id)
         if self.runner is not None:
             await self.runner.cancel_agent_runs(agent_id)
-        removed = await agent_store.delete_agent(self.db, agent_id)
+        removed = await self.store.agents.delete(agent_id)
         self._changed("deleted", None, agent_id)
         return {"id": row["id"], "name": row["name"], "deletedRuns": removed}
 
     async def count_runs(self, agent_id: str) -> int:
         await self._agent_row(agent_id)
-        return await agent_store.count_runs(self.db, agent_id)
+        return await self.store.agents.count_runs(agent_id)
 
     def _changed(self, kind: str, agent: dict[str, Any] | None, agent_id: str) -> None:
         self._list_cache = None
@@ -202,7 +198,7 @@ class AgentService:
 
     async def apply_remote_change(self, kind: str, agent_id: str) -> None:
         """Another process created, updated or deleted an agent: tell listeners and the bus."""
-        row = await agent_store.get_agent(self.db, agent_id)
+        row = await self.store.agents.get(agent_id)
         if row is None:
             self._changed("deleted", None, agent_id)
         else:
@@ -240,14 +236,14 @@ class AgentService:
     ) -> list[dict[str, Any]]:
         await self._agent_row(agent_id)
         since = self.clock() - PERIOD_DAYS[period] * 86_400_000 if period else None
-        return [run_json(r) for r in await run_store.list_runs(self.db, agent_id, limit, since)]
+        return [run_json(r) for r in await self.store.runs.history(agent_id, limit, since)]
 
     async def get_run(self, agent_id: str, run_id: str) -> dict[str, Any]:
-        row = await run_store.get_run(self.db, run_id)
+        row = await self.store.runs.get(run_id)
         if row is None or row["agent_id"] != agent_id:
             raise NotFound("Run not found")
         run = run_json(row)
-        run["events"] = [event_json(e) for e in await run_store.get_events(self.db, run_id)]
+        run["events"] = [event_json(e) for e in await self.store.runs.events(run_id)]
         return run
 
     # -- stats ------------------------------------------------------------
@@ -259,15 +255,15 @@ class AgentService:
             since = now - 86_400_000
             days = _days_between(cal.today(since), cal.today(now))
             boundaries = [cal.start_of(d) for d in days[1:]]
-            rows = await stats_store.window_buckets(self.db, since, boundaries, agent_id)
+            rows = await self.store.stats.window_buckets(since, boundaries, agent_id)
             by_day = {days[r["bucket"]].isoformat(): r for r in rows}
         else:
             days = cal.last_days(now, PERIOD_DAYS[period])
             first = days[0].isoformat()
             if agent_id is None:
-                rows = await stats_store.global_days(self.db, first)
+                rows = await self.store.stats.global_days(first)
             else:
-                rows = await stats_store.agent_days(self.db, agent_id, first)
+                rows = await self.store.stats.agent_days(agent_id, first)
             by_day = {r["day"]: r for r in rows}
         daily = []
         for d in days:
@@ -321,7 +317,7 @@ class AgentService:
     async def global_stats(self, period: str) -> dict[str, Any]:
         daily = await self._daily(period, None)
         t = self._totals(daily)
-        total_agents, active_agents = await agent_store.count_agents(self.db)
+        total_agents, active_agents = await self.store.agents.count()
         return {
             "totalAgents": total_agents,
             "activeAgents": active_agents,
@@ -330,7 +326,7 @@ class AgentService:
             "avgDurationMs": t["avgDurationMs"],
             "totalCostUsd": t["totalCostUsd"],
             "skippedRuns": t["skipped"],
-            "runningAgentIds": await run_store.running_agent_ids(self.db),
+            "runningAgentIds": await self.store.runs.running_agent_ids(),
             "period": period,
             "dailyRuns": daily,
         }

@@ -63,7 +63,7 @@ async def local_token(server: object, base_url: str, path: Path | None = None) -
             pass
         finally:
             await probe.aclose()
-    _, token = await auth.create_token(server.db, "local")
+    _, token = await auth.create_token(server.store, "local")
     _write_token(path, token)
     return token
 

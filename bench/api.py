@@ -68,6 +68,7 @@ from app.service import AgentService  # noqa: E402
 from app.timeutil import DayCalendar, now_ms  # noqa: E402
 from storage import Database  # noqa: E402
 from storage import stats as stats_store  # noqa: E402
+from storage.sqlite import SqliteStorage  # noqa: E402
 
 HOST = "127.0.0.1"
 CACHE = ROOT / "bench" / ".cache"
@@ -172,18 +173,18 @@ def agent_body(i: int, rng: random.Random) -> dict[str, Any]:
 async def build_agents(path: Path, count: int) -> str:
     """A fresh database with ``count`` agents made through the service; returns a token."""
     rng = random.Random(count)
-    async with Database(path) as db:
-        service = AgentService(db, stats_zone="UTC", default_timezone="UTC")
+    async with SqliteStorage(path) as store:
+        service = AgentService(store, stats_zone="UTC", default_timezone="UTC")
         await service.prepare()  # rollup zone UTC: the servers will not rebuild
-        user, token = await create_token(db, "bench")
+        user, token = await create_token(store, "bench")
         for i in range(count):
             await service.create_agent(agent_body(i, rng), user)
     return token
 
 
 async def new_token(path: Path) -> str:
-    async with Database(path) as db:
-        return (await create_token(db, "bench"))[1]
+    async with SqliteStorage(path) as store:
+        return (await create_token(store, "bench"))[1]
 
 
 def runs_db_path(runs: int) -> Path:

@@ -95,7 +95,7 @@ async def run_ours(n: int, minutes: int, second: int, claim_ahead_min: int | Non
         async with SqliteStorage(Path(tmp) / "bench.db") as store:
             db = store.db
             service = AgentService(
-                db, EventBus(), stats_zone="UTC", default_timezone="UTC", clock=clock.now_ms
+                store, EventBus(), stats_zone="UTC", default_timezone="UTC", clock=clock.now_ms
             )
             first = await service.create_agent(
                 # No catch-up: slots passing during the set-up are recorded as skipped.

@@ -44,7 +44,7 @@ SCHEDULES = ("0 9 * * 1-5", "*/15 * * * *", "30 6 * * 1", "0 */4 * * *", "@daily
 
 
 async def seed(server: Server, count: int) -> str:
-    user, _ = await auth.create_token(server.db, "bench")
+    user, _ = await auth.create_token(server.store, "bench")
     first = ""
     for i in range(count):
         agent = await server.service.create_agent(
@@ -148,7 +148,7 @@ async def main() -> None:
             t0 = time.perf_counter()
             first_agent = await seed(server, args.agents)
             print(f"seeded {args.agents} agents in {time.perf_counter() - t0:.1f}s")
-            _, token = await auth.create_token(server.db, "bench-client")
+            _, token = await auth.create_token(server.store, "bench-client")
             async with serving(server) as url:
                 client = ApiClient(url, token)
                 try:

@@ -56,7 +56,7 @@ async def server(server_config: ServerConfig) -> AsyncIterator[Server]:
 
 @pytest.fixture
 async def token(server: Server) -> str:
-    _, tok = await auth.create_token(server.db, "Tony")
+    _, tok = await auth.create_token(server.store, "Tony")
     return tok
 
 

@@ -472,7 +472,7 @@ async def test_tokens_are_stored_hashed(server: Server, token: str):
 async def test_creator_is_the_token_user(server: Server, client: httpx.AsyncClient):
     from app import auth
 
-    _, other = await auth.create_token(server.db, "Ada")
+    _, other = await auth.create_token(server.store, "Ada")
     response = await client.post(
         "/api/agents", json=agent_body(), headers={"Authorization": f"Bearer {other}"}
     )

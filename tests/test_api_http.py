@@ -138,7 +138,7 @@ async def _stream_lifetime(live_url: str, token: str, opened: asyncio.Event) -> 
 async def test_revoking_a_token_from_another_process_ends_its_event_streams(
     live_url: str, token: str, server: Server, server_config: ServerConfig
 ):
-    _, other = await auth.create_token(server.db, "Ada")
+    _, other = await auth.create_token(server.store, "Ada")
     opened = [asyncio.Event() for _ in range(3)]
     revoked = [asyncio.create_task(_stream_lifetime(live_url, token, opened[i])) for i in range(2)]
     kept = asyncio.create_task(_stream_lifetime(live_url, other, opened[2]))

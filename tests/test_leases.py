@@ -124,7 +124,7 @@ async def test_cancel_reaches_a_run_owned_by_another_server(
     deadline = time.monotonic() + 20
     while not tagged_processes(run_tag) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    _, token = await auth.create_token(second_server.db, "Other")
+    _, token = await auth.create_token(second_server.store, "Other")
     transport = httpx.ASGITransport(app=second_server.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://other",
                                  headers={"Authorization": f"Bearer {token}"}) as other:  # fmt: skip

@@ -136,7 +136,9 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     clock = FakeClock(ms(T0))
     async with SqliteStorage(tmp_path / "x.db") as store:
         db = store.db
-        service = AgentService(db, EventBus(), stats_zone="UTC", default_timezone="UTC", clock=clock.now_ms)
+        service = AgentService(
+            store, EventBus(), stats_zone="UTC", default_timezone="UTC", clock=clock.now_ms
+        )
         runner = RecordingRunner(db, service, clock)
         e = Env(store, clock, service, runner, Scheduler(service, runner, store, service.bus, clock=clock))
         try:
@@ -361,7 +363,7 @@ async def test_two_schedulers_on_one_database_fire_each_slot_once(env: Env, tmp_
     async with SqliteStorage(tmp_path / "x.db") as store_b:
         db_b = store_b.db
         service_b = AgentService(
-            db_b, EventBus(), stats_zone="UTC", default_timezone="UTC", clock=clock_b.now_ms
+            store_b, EventBus(), stats_zone="UTC", default_timezone="UTC", clock=clock_b.now_ms
         )
         runner_b = RecordingRunner(db_b, service_b, clock_b)
         scheduler_b = Scheduler(service_b, runner_b, store_b, service_b.bus, clock=clock_b)
@@ -692,7 +694,7 @@ async def test_two_schedulers_claiming_ahead_fire_each_slot_once(env: Env, tmp_p
     async with SqliteStorage(tmp_path / "x.db") as store_b:
         db_b = store_b.db
         service_b = AgentService(
-            db_b, EventBus(), stats_zone="UTC", default_timezone="UTC", clock=clock_b.now_ms
+            store_b, EventBus(), stats_zone="UTC", default_timezone="UTC", clock=clock_b.now_ms
         )
         runner_b = RecordingRunner(db_b, service_b, clock_b)
         scheduler_b = Scheduler(service_b, runner_b, store_b, service_b.bus, clock=clock_b, claim_ahead_min=1)
@@ -725,7 +727,9 @@ async def test_real_clock_fires_within_a_second_of_the_minute(tmp_path: Path):
     clock = SystemClock(offset_ms=boundary - 2_000 - now)
     async with SqliteStorage(tmp_path / "real.db") as store:
         db = store.db
-        service = AgentService(db, EventBus(), stats_zone="UTC", default_timezone="UTC", clock=clock.now_ms)
+        service = AgentService(
+            store, EventBus(), stats_zone="UTC", default_timezone="UTC", clock=clock.now_ms
+        )
         runner = RecordingRunner(db, service, clock)
         agent = await service.create_agent(agent_body(schedule="* * * * *"), None)
         scheduler = Scheduler(service, runner, store, service.bus, clock=clock)

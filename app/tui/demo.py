@@ -125,7 +125,7 @@ def _output_for(status: str) -> str:
 async def seed_demo(server: Server, now: datetime, *, days: int = 30, seed: int = 7) -> list[dict[str, Any]]:
     """The demo agents with ``days`` of history ending at ``now``; returns the agents' JSON."""
     rng = random.Random(seed)
-    user, _ = await auth.create_token(server.db, "demo")
+    user, _ = await auth.create_token(server.store, "demo")
     agents = [await server.service.create_agent(dict(body), user) for body in DEMO_AGENTS]
     statuses, weights = zip(*STATUS_WEIGHTS, strict=True)
     for index, agent in enumerate(agents[:5]):
@@ -158,7 +158,7 @@ async def write_screenshots(out: Path, size: tuple[int, int] = (120, 36)) -> lis
         async with running(cfg) as server:
             now = datetime.now(UTC).replace(second=0, microsecond=0)
             await seed_demo(server, now)
-            _, token = await auth.create_token(server.db, "screenshots")
+            _, token = await auth.create_token(server.store, "screenshots")
             async with serving(server) as url:
                 client = ApiClient(url, token)
                 try:
