@@ -34,6 +34,7 @@ from app.agent_session import SessionResult, SessionSpec, run_session
 from app.auth import new_id
 from app.errors import Unavailable
 from app.events import EventBus
+from app.model import Agent
 from app.processes import DB_ID_ENV, SERVER_ID_ENV
 from app.service import run_json
 from app.timeutil import iso, now_ms
@@ -59,10 +60,10 @@ ACTIVE_STATUSES = ("queued", "running")
 class _Run:
     """One queued or running run in this process."""
 
-    def __init__(self, run_id: str, agent: dict[str, Any]) -> None:
+    def __init__(self, run_id: str, agent: Agent) -> None:
         self.run_id = run_id
         self.agent = agent
-        self.agent_id: str = agent["id"]
+        self.agent_id = agent.id
         self.task: asyncio.Task[None] | None = None
         self.cancel_reason: str | None = None
         self.started_at: int | None = None
@@ -115,15 +116,15 @@ class Runner:
 
     # -- what the service and scheduler call --------------------------------
 
-    async def start_manual(self, agent: dict[str, Any]) -> str:
+    async def start_manual(self, agent: Agent) -> str:
         """Queue a run of ``agent`` now; returns its id at once."""
         self._refuse_when_stopping()
         run_id = new_id("run")
-        await self.store.runs.insert(run_id, agent["id"], "queued", now_ms(), owner=self.owner)
+        await self.store.runs.insert(run_id, agent.id, "queued", now_ms(), owner=self.owner)
         await self.enqueue_claimed(agent, run_id)
         return run_id
 
-    async def enqueue_claimed(self, agent: dict[str, Any], run_id: str) -> None:
+    async def enqueue_claimed(self, agent: Agent, run_id: str) -> None:
         """Queue a run of ours whose row already exists with status ``queued`` (a claimed slot)."""
         self._refuse_when_stopping()
         row = await self.store.runs.get(run_id)
@@ -257,20 +258,20 @@ class Runner:
         self.service.agents_changed()
         row = await self.store.runs.get(run.run_id)
         self._publish("run.started", run, run=run_json(row) if row else None)
-        cwd = agent.get("cwd") or str(await self._workspace(run.agent_id))
+        cwd = agent.cwd or str(await self._workspace(run.agent_id))
         spec = SessionSpec(
-            prompt=agent["prompt"],
+            prompt=agent.prompt,
             cwd=cwd,
-            max_turns=int(agent.get("maxTurns") or 50),
-            max_budget_usd=agent.get("maxBudgetUsd"),
-            model=agent.get("model"),
-            allowed_tools=tuple(agent.get("allowedTools") or ()),
-            permission_mode=agent.get("permissionMode") or "dontAsk",
-            timeout_seconds=float(agent.get("timeoutSeconds") or 1800),
+            max_turns=agent.max_turns,
+            max_budget_usd=agent.max_budget_usd,
+            model=agent.model,
+            allowed_tools=tuple(agent.allowed_tools),
+            permission_mode=agent.permission_mode,
+            timeout_seconds=float(agent.timeout_seconds),
             env=self.agent_env,
             # Every process of the run says whose it is, so leftovers can be found.
             labels={DB_ID_ENV: self.db_id, SERVER_ID_ENV: self.owner},
-            load_project_settings=bool(agent.get("loadProjectSettings")),
+            load_project_settings=agent.load_project_settings,
         )
         log.info("run %s of agent %s started", run.run_id, run.agent_id)
 

@@ -10,25 +10,22 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from app.agent_list import AgentListBody, sort_key
 from app.auth import User, new_id
 from app.cron import next_fire_time
 from app.errors import NotFound, ServiceError, ValidationError
 from app.events import EventBus
+from app.model import Agent, agent_from_row, to_columns
 
 # The API's JSON of agents, runs and events comes from the model; re-exported for the callers of old.
 from app.model import agent_json as agent_json
 from app.model import event_json as event_json
 from app.model import run_json as run_json
-from app.model import to_columns
 from app.timeutil import DayCalendar, from_datetime, iso, now_ms, to_datetime
 from app.validation import parse_agent_create, parse_agent_update
 from storage.interface import Row, Storage
-
-if TYPE_CHECKING:
-    pass
 
 PERIOD_DAYS = {"24h": 1, "7d": 7, "30d": 30}
 DEFAULT_PERIOD = "7d"
@@ -39,14 +36,14 @@ MAX_RUN_LIMIT = 1000
 class RunControl(Protocol):
     """What the service needs from the runner."""
 
-    async def start_manual(self, agent: dict[str, Any]) -> str: ...
+    async def start_manual(self, agent: Agent) -> str: ...
 
     async def cancel_agent_runs(self, agent_id: str) -> int: ...
 
 
-AgentListener = Callable[[str, dict[str, Any] | None, str], None]
-"""Called as ``listener(kind, agent_json_or_None, agent_id)`` after a change;
-kind is ``created``, ``updated`` or ``deleted``."""
+AgentListener = Callable[[str, Agent | None, str], None]
+"""Called as ``listener(kind, agent_or_None, agent_id)`` after a change;
+kind is ``created``, ``updated`` or ``deleted`` (then the agent is None)."""
 
 
 def parse_period(value: str | None, default: str | None = DEFAULT_PERIOD) -> str | None:
@@ -153,8 +150,9 @@ class AgentService:
                 values["schedule"], values["timezone"], bool(values["enabled"]), now
             ),
         )
-        agent = agent_json(await self.store.agents.insert(values))
-        self._changed("created", agent, agent["id"])
+        row = await self.store.agents.insert(values)
+        agent = agent_json(row)
+        self._changed("created", row["id"], row, agent)
         return agent
 
     async def update_agent(self, agent_id: str, body: Any) -> dict[str, Any]:
@@ -175,7 +173,7 @@ class AgentService:
             raise NotFound("Agent not found")
         agent = agent_json(row)
         if values:
-            self._changed("updated", agent, agent_id)
+            self._changed("updated", agent_id, row, agent)
         return agent
 
     async def delete_agent(self, agent_id: str) -> dict[str, Any]:
@@ -183,26 +181,30 @@ class AgentService:
         if self.runner is not None:
             await self.runner.cancel_agent_runs(agent_id)
         removed = await self.store.agents.delete(agent_id)
-        self._changed("deleted", None, agent_id)
+        self._changed("deleted", agent_id)
         return {"id": row["id"], "name": row["name"], "deletedRuns": removed}
 
     async def count_runs(self, agent_id: str) -> int:
         await self._agent_row(agent_id)
         return await self.store.agents.count_runs(agent_id)
 
-    def _changed(self, kind: str, agent: dict[str, Any] | None, agent_id: str) -> None:
+    def _changed(
+        self, kind: str, agent_id: str, row: Row | None = None, agent: dict[str, Any] | None = None
+    ) -> None:
+        """Tell listeners (the typed agent) and the event bus (its JSON) of a change."""
         self._list_cache = None
+        typed = agent_from_row(row) if row is not None else None
         for listener in list(self.listeners):
-            listener(kind, agent, agent_id)
+            listener(kind, typed, agent_id)
         self.bus.publish(f"agent.{kind}", agentId=agent_id, agent=agent)
 
     async def apply_remote_change(self, kind: str, agent_id: str) -> None:
         """Another process created, updated or deleted an agent: tell listeners and the bus."""
         row = await self.store.agents.get(agent_id)
         if row is None:
-            self._changed("deleted", None, agent_id)
+            self._changed("deleted", agent_id)
         else:
-            self._changed("updated" if kind == "deleted" else kind, agent_json(row), agent_id)
+            self._changed("updated" if kind == "deleted" else kind, agent_id, row, agent_json(row))
 
     def subscribe(self, listener: AgentListener) -> None:
         """Call ``listener`` after every agent change (also those of other processes)."""
@@ -219,7 +221,7 @@ class AgentService:
     # -- runs -------------------------------------------------------------
 
     async def trigger_run(self, agent_id: str) -> str:
-        agent = await self.get_agent(agent_id)
+        agent = agent_from_row(await self._agent_row(agent_id))
         if self.runner is None:
             raise ServiceError("This server has no runner", None)
         return await self.runner.start_manual(agent)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.cron import get_schedule
 from app.events import EventBus
+from app.model import Agent, agent_from_row
 from app.scheduler.clock import Clock, SystemClock
 from app.scheduler.firing import Firing, RunStarter
 from app.scheduler.plans import (
@@ -23,7 +24,6 @@ from app.scheduler.plans import (
     plan_of,
     prepare,
 )
-from app.service import agent_json
 from app.timeutil import iso
 from storage.interface import Storage
 
@@ -175,14 +175,14 @@ class Scheduler:
             buckets.pop(ms, None)
         return None
 
-    def _on_agent_change(self, kind: str, agent: dict[str, Any] | None, agent_id: str) -> None:
+    def _on_agent_change(self, kind: str, agent: Agent | None, agent_id: str) -> None:
         """AgentService listener: re-plan the agent at once (synchronous, in memory)."""
         try:
             self._replan(kind, agent, agent_id)
         except Exception:  # never break the service's change notification
             log.exception("scheduler: could not re-plan agent %s", agent_id)
 
-    def _replan(self, kind: str, agent: dict[str, Any] | None, agent_id: str) -> None:
+    def _replan(self, kind: str, agent: Agent | None, agent_id: str) -> None:
         if self._loading:
             self._touched_while_loading.add(agent_id)
         old = self._plans.get(agent_id)
@@ -216,7 +216,7 @@ class Scheduler:
         for row in rows:
             if row["id"] in self._touched_while_loading:
                 continue  # the listener already planned it from fresher data
-            plan = plan_of(agent_json(row))
+            plan = plan_of(agent_from_row(row))
             if plan is None:
                 continue
             try:

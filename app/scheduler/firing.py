@@ -26,8 +26,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Protocol
 
+from app.model import Agent
 from app.scheduler.clock import Clock
 from app.scheduler.plans import OVERLAP_REASON, REPLACED_REASON, Due, Plan, Prepared, new_run_ids
 from app.timeutil import iso
@@ -42,7 +43,7 @@ class RunStarter(Protocol):
     owner: str
     """The server id that owns the runs this runner starts (and the slots it claims)."""
 
-    async def enqueue_claimed(self, agent: dict[str, Any], run_id: str) -> None:
+    async def enqueue_claimed(self, agent: Agent, run_id: str) -> None:
         """Start (or queue) a run whose row already exists with status ``queued``."""
 
     async def cancel_agent_runs(self, agent_id: str, reason: str = "cancelled") -> int:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from app.cron import get_schedule, next_fire_time, slots_between
+from app.model import Agent
 from app.timeutil import from_datetime, to_datetime
 from storage.interface import EncodedClaims, SlotClaim
 
@@ -20,7 +20,6 @@ OVERLAP_REASON = "skipped: the previous run was still running"
 REPLACED_REASON = "cancelled: replaced by the next scheduled run"
 DOWN_REASON = "missed while the server was down"
 PAUSED_REASON = "missed while the scheduler was paused"
-DEFAULT_DEADLINE_SECONDS = 3600
 ON_TIME_MS = 60_000
 """A running scheduler that fires a slot at most this late fires it as on time."""
 MISSED_COUNT_LIMIT = 10_080
@@ -36,7 +35,7 @@ class Plan:
     tz: str
     policy: str
     deadline_ms: int | None  # None: never catch up
-    agent: dict[str, Any]
+    agent: Agent
     next_ms: int | None = None
 
 
@@ -76,16 +75,17 @@ class Prepared:
         return None if i is None or self.plans[i] is not plan else self.claims[i][0]
 
 
-def plan_of(agent: dict[str, Any]) -> Plan | None:
-    if not agent.get("enabled"):
+def plan_of(agent: Agent) -> Plan | None:
+    """The plan of an enabled agent (None: disabled)."""
+    if not agent.enabled:
         return None
-    deadline = agent.get("startingDeadlineSeconds", DEFAULT_DEADLINE_SECONDS)
+    deadline = agent.starting_deadline_seconds
     return Plan(
-        agent_id=agent["id"],
-        expr=agent["schedule"],
-        tz=agent["timezone"],
-        policy=agent.get("concurrencyPolicy") or "forbid",
-        deadline_ms=None if deadline is None else int(deadline) * 1000,
+        agent_id=agent.id,
+        expr=agent.schedule,
+        tz=agent.timezone,
+        policy=agent.concurrency_policy,
+        deadline_ms=None if deadline is None else deadline * 1000,
         agent=agent,
     )
 
