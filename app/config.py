@@ -77,24 +77,6 @@ def workspaces_dir() -> Path:
     return data_dir() / "workspaces"
 
 
-def tighten_data_dir(*extra: Path) -> None:
-    """Make the data and log directories, what lies directly in them, the config
-    file and ``extra`` private (0700/0600).
-
-    Blocking (call it in a thread). Directories that do not exist are left
-    for whoever creates them (privately); files of other users are left alone.
-    """
-    from storage.files import tighten  # here: `cronagents --help` needs none of storage
-
-    for directory in dict.fromkeys((data_dir(), log_dir(), *extra)):
-        if not directory.is_dir():
-            continue
-        tighten(directory)
-        for entry in directory.iterdir():
-            tighten(entry)
-    tighten(config_path())
-
-
 def local_zone_name() -> str:
     """The machine's IANA time zone name (``TZ``, then ``/etc/localtime``), else ``UTC``."""
     candidates: list[str] = []

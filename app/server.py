@@ -28,6 +28,7 @@ from app.scheduler import Scheduler
 from app.service import AgentService
 from app.timeutil import now_ms
 from storage import StorageError
+from storage.files import tighten_all
 from storage.sqlite import SqliteStorage
 
 log = logging.getLogger("cronagents.server")
@@ -87,7 +88,7 @@ class Server:
         self.scheduler: Scheduler | None = None
 
     async def start(self) -> None:
-        await asyncio.to_thread(config.tighten_data_dir, self.runner.workspaces_dir)
+        await asyncio.to_thread(tighten_private_files, self.runner.workspaces_dir)
         await self.store.open()
         try:
             await self.service.prepare()
@@ -114,6 +115,12 @@ class Server:
         with contextlib.suppress(StorageError):
             await self.lease.stop()
         await self.store.close()
+
+
+def tighten_private_files(*extra: Path) -> None:
+    """Make the data and log directories, what lies directly in them, the config
+    file and ``extra`` private (0700/0600); blocking (run it in a thread)."""
+    tighten_all((config.data_dir(), config.log_dir(), *extra), (config.config_path(),))
 
 
 @contextlib.asynccontextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 
 PRIVATE_FILE = 0o600
@@ -33,6 +34,21 @@ def private_file(path: Path) -> Path:
     os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE))
     tighten(path)
     return path
+
+
+def tighten_all(directories: Iterable[Path], files: Iterable[Path] = ()) -> None:
+    """Tighten directories, what lies directly in each, and ``files`` (blocking).
+
+    Directories that do not exist are left for whoever creates them (privately).
+    """
+    for directory in dict.fromkeys(directories):
+        if not directory.is_dir():
+            continue
+        tighten(directory)
+        for entry in directory.iterdir():
+            tighten(entry)
+    for path in files:
+        tighten(path)
 
 
 def tighten(path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from app import config
 from app.logfile import PrivateRotatingFileHandler, log_to_file
+from app.server import tighten_private_files
 
 
 def mode(path: Path) -> int:
@@ -71,7 +72,7 @@ def test_tighten_covers_the_config_file_and_the_log_directory(user_dirs: Path) -
         path.write_text("x")
         path.chmod(0o644)
     log.parent.chmod(0o755)
-    config.tighten_data_dir()
+    tighten_private_files()
     assert (mode(conf), mode(log), mode(log.parent)) == (0o600, 0o600, 0o700)
 
 
