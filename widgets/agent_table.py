@@ -12,7 +12,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from app import cron
-from app.tui.formatting import money, relative, status_text, truncate
+from widgets.formatting import money, relative, status_text, truncate
 
 WIDE_COLUMNS = (
     ("name", "Name"), ("on", "On"), ("schedule", "Schedule"), ("when", "In plain English"),
@@ -144,6 +144,18 @@ class AgentTable(DataTable[Any]):
     def set_running(self, agent_id: str, running: bool) -> None:
         (self.running.add if running else self.running.discard)(agent_id)
         self._update_row(agent_id)
+
+    def set_last_run(self, agent_id: str, run: dict[str, Any]) -> None:
+        """Status and Last run from a run that started or finished."""
+        agent = self.agents.get(agent_id)
+        if agent is not None and run.get("status"):
+            last_run_at = run.get("startedAt") or agent.get("lastRunAt")
+            self.upsert({**agent, "lastStatus": run.get("status"), "lastRunAt": last_run_at})
+
+    def set_next_run(self, agent_id: str, next_run_at: str | None) -> None:
+        agent = self.agents.get(agent_id)
+        if agent is not None:
+            self.upsert({**agent, "nextRunAt": next_run_at})
 
     def set_costs(self, costs: dict[str, float]) -> None:
         self.costs = dict(costs)
