@@ -19,10 +19,14 @@ Json = dict[str, Any]
 
 
 class ServerMessage(Message, bubble=False):
-    """Something the server said on the event stream (or about it)."""
+    """Something the server said on the event stream (or about it).
+
+    Each subclass says ``bubble=False`` again (Textual resets it per class): a screen's
+    copy stops at the screen instead of reaching the app as well.
+    """
 
 
-class AgentChanged(ServerMessage):
+class AgentChanged(ServerMessage, bubble=False):
     """``agent.created`` / ``agent.updated``: an agent's new JSON (None when the event had none)."""
 
     def __init__(self, agent_id: str, agent: Json | None) -> None:
@@ -31,7 +35,7 @@ class AgentChanged(ServerMessage):
         self.agent = agent
 
 
-class AgentDeleted(ServerMessage):
+class AgentDeleted(ServerMessage, bubble=False):
     """``agent.deleted``."""
 
     def __init__(self, agent_id: str) -> None:
@@ -39,7 +43,7 @@ class AgentDeleted(ServerMessage):
         self.agent_id = agent_id
 
 
-class AgentScheduled(ServerMessage):
+class AgentScheduled(ServerMessage, bubble=False):
     """``agent.scheduled``: the scheduler planned the agent's next fire."""
 
     def __init__(self, agent_id: str, next_run_at: str | None) -> None:
@@ -48,7 +52,7 @@ class AgentScheduled(ServerMessage):
         self.next_run_at = next_run_at
 
 
-class RunChanged(ServerMessage):
+class RunChanged(ServerMessage, bubble=False):
     """A run was queued, started or finished; ``run`` is its JSON (empty when the event had none)."""
 
     def __init__(self, agent_id: str, run_id: str, run: Json) -> None:
@@ -58,19 +62,19 @@ class RunChanged(ServerMessage):
         self.run = run
 
 
-class RunQueued(RunChanged):
+class RunQueued(RunChanged, bubble=False):
     """``run.queued``: waiting for a free run slot."""
 
 
-class RunStarted(RunChanged):
+class RunStarted(RunChanged, bubble=False):
     """``run.started``."""
 
 
-class RunFinished(RunChanged):
+class RunFinished(RunChanged, bubble=False):
     """``run.finished``: ``run["status"]`` says how."""
 
 
-class RunEvents(ServerMessage):
+class RunEvents(ServerMessage, bubble=False):
     """``run.event``: transcript lines of one run, oldest first (merged while a screen is busy)."""
 
     def __init__(self, agent_id: str, run_id: str, events: list[Json]) -> None:
@@ -91,7 +95,7 @@ class RunEvents(ServerMessage):
         return False
 
 
-class ConnectionLost(ServerMessage):
+class ConnectionLost(ServerMessage, bubble=False):
     """The event stream dropped; the next attempt is ``retry_in`` seconds away."""
 
     def __init__(self, reason: str, retry_in: float, attempt: int) -> None:
@@ -106,7 +110,7 @@ class ConnectionLost(ServerMessage):
         return f"Connection lost ({self.reason}) — {retry}"
 
 
-class ConnectionRestored(ServerMessage):
+class ConnectionRestored(ServerMessage, bubble=False):
     """The event stream is open; ``after_gap`` when events may have been missed since it last was."""
 
     def __init__(self, after_gap: bool) -> None:

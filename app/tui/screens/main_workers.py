@@ -28,20 +28,20 @@ MAX_COSTED_AGENTS = 200
 """Over this many agents the Cost column stays blank (it costs one request per agent)."""
 
 
-class AgentsLoaded(Message):
+class AgentsLoaded(Message, bubble=False):
     def __init__(self, agents: list[Json]) -> None:
         super().__init__()
         self.agents = agents
 
 
-class GlobalStatsLoaded(Message):
+class GlobalStatsLoaded(Message, bubble=False):
     def __init__(self, period: str, stats: Json) -> None:
         super().__init__()
         self.period = period
         self.stats = stats
 
 
-class CostsLoaded(Message):
+class CostsLoaded(Message, bubble=False):
     """Each agent's cost in the period, by id (agents whose stats failed are missing)."""
 
     def __init__(self, costs: dict[str, float]) -> None:
@@ -49,7 +49,7 @@ class CostsLoaded(Message):
         self.costs = costs
 
 
-class AgentRunsLoaded(Message):
+class AgentRunsLoaded(Message, bubble=False):
     """The detail's first read: the agent's latest runs and its stats for the period."""
 
     def __init__(self, agent_id: str, period: str, runs: list[Json], stats: Json) -> None:
@@ -60,7 +60,7 @@ class AgentRunsLoaded(Message):
         self.stats = stats
 
 
-class AgentStatsLoaded(Message):
+class AgentStatsLoaded(Message, bubble=False):
     def __init__(self, agent_id: str, period: str, stats: Json) -> None:
         super().__init__()
         self.agent_id = agent_id
@@ -68,7 +68,7 @@ class AgentStatsLoaded(Message):
         self.stats = stats
 
 
-class TranscriptLoaded(Message):
+class TranscriptLoaded(Message, bubble=False):
     """One run with its events, for the Live tab."""
 
     def __init__(self, agent_id: str, run: Json) -> None:
@@ -77,7 +77,7 @@ class TranscriptLoaded(Message):
         self.run = run
 
 
-class AgentSaved(Message):
+class AgentSaved(Message, bubble=False):
     """An agent the dashboard itself changed (the stream will say so too, a moment later)."""
 
     def __init__(self, agent: Json) -> None:
@@ -85,20 +85,20 @@ class AgentSaved(Message):
         self.agent = agent
 
 
-class AgentRemoved(Message):
+class AgentRemoved(Message, bubble=False):
     def __init__(self, agent_id: str) -> None:
         super().__init__()
         self.agent_id = agent_id
 
 
-class RunRequested(Message):
+class RunRequested(Message, bubble=False):
     def __init__(self, agent_id: str, run_id: str) -> None:
         super().__init__()
         self.agent_id = agent_id
         self.run_id = run_id
 
 
-class CallFailed(Message):
+class CallFailed(Message, bubble=False):
     """``what`` failed (``"Loading agents"``, ``"Deleting"``, ...) with the API's error."""
 
     def __init__(self, what: str, error: ApiError) -> None:
