@@ -7,9 +7,10 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
 
 from app import cron
 from widgets.formatting import money, relative, status_text, truncate
@@ -171,9 +172,19 @@ class AgentTable(DataTable[Any]):
             return
         try:
             for (key, _), value in zip(self.columns_shown, self._cells(agent), strict=True):
-                self.update_cell(agent_id, key, value, update_width=True)
+                self.update_cell(agent_id, key, value, update_width=self._widens(key, value))
         except (RowDoesNotExist, CellDoesNotExist):
             pass
+
+    def _widens(self, key: str, value: Text | str) -> bool:
+        """Whether ``value`` is wider than its column: only then is the column measured again.
+
+        DataTable measures the whole column again for every cell that gets narrower, which
+        made refreshing a thousand rows take a minute (quadratic). A column that stays a
+        little wide until the next rebuild is the better trade.
+        """
+        width = value.cell_len if isinstance(value, Text) else cell_len(value)
+        return width > self.columns[ColumnKey(key)].content_width
 
     def refresh_cells(self) -> None:
         """Recompute every visible row (relative times age; costs change)."""

@@ -159,7 +159,7 @@ class MainWorkers:
         self._start(partial(self._load_costs, period, list(agent_ids)), "load-costs")
 
     async def _load_costs(self, period: str, agent_ids: list[str]) -> None:
-        if len(agent_ids) > MAX_COSTED_AGENTS:
+        if not agent_ids or len(agent_ids) > MAX_COSTED_AGENTS:
             return
         costs: dict[str, float] = {}
         for agent_id in agent_ids:
