@@ -5,8 +5,8 @@ PY ?= python
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-install:  ## install cronagents with the dev tools
-	$(PY) -m pip install -e '.[dev]'
+install:  ## install cronagents with the dev tools, at the versions the tests are checked with
+	$(PY) -m pip install -c constraints/dev.txt -e '.[dev]'
 
 run:  ## open the dashboard (local mode)
 	cronagents

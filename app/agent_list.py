@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from storage.db import Row
+from storage.interface import Row
 
 
 def name_order(name: str) -> str:

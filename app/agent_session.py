@@ -3,7 +3,7 @@
 ``run_session`` starts the bundled Claude Code CLI through
 ``claude_agent_sdk.query``, turns every SDK message into a JSON-serialisable
 event, and maps the final ``ResultMessage`` to a ``SessionResult`` (see
-DESIGN.md, "Running an agent"). What events and results hold (secrets
+docs/design.md, "How a run maps to the Claude Agent SDK"). What events and results hold (secrets
 redacted, strings cut at 1 MiB) is :mod:`app.session_events`.
 
 Process hygiene (:mod:`app.processes`): the CLI runs under a supervisor that
@@ -13,6 +13,11 @@ which everything the CLI starts inherits. On timeout, cancellation, or any
 other exit, every live process carrying the marker (and every member of the
 process groups they lead) gets SIGTERM, then SIGKILL after a short grace
 period, before ``run_session`` returns or re-raises.
+
+The CLI is driven through :class:`app.sdk_transport.ClosingTransport`, the one
+subclass of the SDK's private ``_internal`` package; the name of the SDK logger
+quietened here (SDK_LOGGER) is the other thing taken from it. Both are checked
+against the installed SDK by ``tests/test_sdk_transport.py``.
 
 Replies of up to SDK_BUFFER_BYTES per message are read (the SDK's default is
 1 MiB). A run that is being stopped (timeout, cancel) makes the SDK report the
@@ -32,10 +37,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
 from claude_agent_sdk import ClaudeAgentOptions, ResultMessage, query
-from claude_agent_sdk._internal.transport.subprocess_cli import SubprocessCLITransport
 
+from app.credentials import REJECTED_CREDENTIALS_HINT
 from app.processes import (
     DB_ID_ENV,
     RUN_MARKER_ENV,
@@ -46,10 +50,12 @@ from app.processes import (
     sweep_leftovers,
     terminate_run,
 )
+from app.sdk_transport import ClosingTransport
 from app.session_events import (
     REDACTED,
     Redactor,
     SessionResult,
+    auth_failure,
     cut_deep,
     cut_text,
     map_result,
@@ -94,35 +100,6 @@ class SessionSpec:
 
 
 # --------------------------------------------------------------------------
-# The SDK's transport
-
-
-class _ClosingTransport(SubprocessCLITransport):
-    """The SDK's subprocess transport, whose close() also closes the CLI's pipes.
-
-    The SDK's close() reaps the CLI but never closes its stdout pipe; when the
-    reader stopped before EOF (e.g. on_event raised), the asyncio subprocess
-    transport stays open until garbage collection ("Event loop is closed").
-    """
-
-    def __init__(self, prompt: str, options: ClaudeAgentOptions) -> None:
-        super().__init__(prompt=prompt, options=options)
-        # The SDK's close() is not safe to run twice at once; ours and the one
-        # from the SDK's generator finalizer can overlap.
-        self._close_lock = asyncio.Lock()
-
-    async def close(self) -> None:
-        async with self._close_lock:
-            process = self._process
-            try:
-                await super().close()
-            finally:
-                if process is not None and process.returncode is not None:
-                    with anyio.move_on_after(2, shield=True), contextlib.suppress(Exception):
-                        await process.aclose()
-
-
-# --------------------------------------------------------------------------
 # The run
 
 
@@ -135,6 +112,7 @@ class _RunState:
     result: SessionResult | None = None
     sdk_error: BaseException | None = None
     stopping: bool = False  # set on timeout/cancel: no more events to the caller
+    auth_failed: bool = False  # a message said the credentials are missing or were refused
 
 
 # The run whose task (or a task it started, such as the SDK's reader) logs.
@@ -198,12 +176,13 @@ async def _consume(
     marker: str,
 ) -> None:
     _current_run.set(state)  # this task's context, inherited by the SDK's tasks
-    transport = _ClosingTransport(prompt=spec.prompt, options=options)
+    transport = ClosingTransport(prompt=spec.prompt, options=options)
     messages: AsyncIterator[Any] = query(prompt=spec.prompt, options=options, transport=transport)
     try:
         async for msg in messages:
+            state.auth_failed = state.auth_failed or auth_failure(msg)
             if isinstance(msg, ResultMessage) and state.result is None:
-                state.result = map_result(msg, redactor)
+                state.result = map_result(msg, redactor, state.auth_failed)
             for event in message_events(msg):
                 if state.stopping:
                     return
@@ -238,7 +217,7 @@ def _failure_output(exc: BaseException, stderr_tail: deque[str], redactor: Redac
 
 
 async def run_session(spec: SessionSpec, on_event: EventCallback) -> SessionResult:
-    """Run one agent session; see the module docstring and DESIGN.md."""
+    """Run one agent session; see the module docstring and docs/design.md."""
     if spec.permission_mode == "bypassPermissions" and hasattr(os, "geteuid") and os.geteuid() == 0:
         return SessionResult(
             status="error",
@@ -296,7 +275,10 @@ async def run_session(spec: SessionSpec, on_event: EventCallback) -> SessionResu
     if state.result is not None:  # recorded first: a later SDK exception changes nothing
         return state.result
     if timed_out:
-        return SessionResult(status="error", output=f"timed out after {spec.timeout_seconds:g} s")
+        output = f"timed out after {spec.timeout_seconds:g} s"
+        if state.auth_failed:  # e.g. a gateway answering 401 to every retry
+            output += f" (the API kept refusing the credentials)\n{REJECTED_CREDENTIALS_HINT}"
+        return SessionResult(status="error", output=output)
     if state.sdk_error is not None:
         return SessionResult(
             status="error", output=_failure_output(state.sdk_error, stderr_tail, redactor)

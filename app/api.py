@@ -1,4 +1,4 @@
-"""The REST API (Starlette): the seed's ten endpoints and a few more, all under ``/api``.
+"""The REST API (Starlette): every endpoint of docs/api.md, all under ``/api``.
 
 Thin: parse the request, call :class:`AgentService`, wrap the answer in
 ``{"data": ...}``. Errors use the contract's shape

@@ -16,7 +16,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from storage import changes as change_store
+from storage.interface import Storage
 
 if TYPE_CHECKING:
     from app.runner import Runner
@@ -29,9 +29,9 @@ AGENT_KINDS = {"agent.created": "created", "agent.updated": "updated", "agent.de
 
 
 class ChangeFeed:
-    def __init__(self, service: AgentService, runner: Runner) -> None:
+    def __init__(self, service: AgentService, runner: Runner, store: Storage) -> None:
         self.service = service
-        self.db = service.db
+        self.store = store
         self.runner = runner
         self._seq = 0
         self._task: asyncio.Task[None] | None = None
@@ -41,8 +41,8 @@ class ChangeFeed:
         # The generation first: a change committed after it is either in the
         # last sequence number read next (and in the state loaded after this)
         # or bumps the generation the loop compares against.
-        generation = self.db.generation
-        self._seq = await change_store.last_seq(self.db)
+        generation = self.store.generation
+        self._seq = await self.store.changes.last_seq()
         self._task = asyncio.create_task(self._loop(generation), name="cronagents-change-feed")
 
     async def stop(self) -> None:
@@ -57,7 +57,7 @@ class ChangeFeed:
         while True:
             await asyncio.sleep(POLL_SECONDS)
             try:
-                current = await self.db.refresh_generation()
+                current = await self.store.refresh_generation()
                 if current != generation:
                     generation = current
                     await self.follow()
@@ -66,12 +66,12 @@ class ChangeFeed:
 
     async def follow(self) -> None:
         """Act on every entry of another origin appended since the last call."""
-        while rows := await change_store.after(self.db, self._seq):
+        while rows := await self.store.changes.after(self._seq):
             self._seq = rows[-1]["seq"]
             agents: dict[str, str] = {}
             cancels: dict[str, str] = {}
             for row in rows:
-                if row["origin"] == self.db.origin:
+                if row["origin"] == self.store.origin:
                     continue
                 if row["kind"] in AGENT_KINDS:
                     agents[row["agent_id"]] = AGENT_KINDS[row["kind"]]

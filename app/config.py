@@ -4,8 +4,17 @@
 |--------------------|------------------------------------------|----------------------------------------|
 | database file      | ``--db`` / ``CRONAGENTS_DB``             | ``<data dir>/cronagents.db``           |
 | data directory     | ``CRONAGENTS_HOME``                      | platformdirs user data dir             |
+| config file        | (``CRONAGENTS_HOME``)                    | ``<user config dir>/config.toml``      |
+| log file           | (``CRONAGENTS_HOME``)                    | ``<user log dir>/cronagents.log``      |
 | stats time zone    | ``CRONAGENTS_STATS_TZ``                  | the machine's local zone               |
 | API token (remote) | ``CRONAGENTS_TOKEN``                     | —                                      |
+
+``CRONAGENTS_HOME``, when set, holds everything (data, config and log), as
+the tests use it. Otherwise the platform's user directories are used
+(platformdirs: on Linux ``~/.local/share/cronagents``,
+``~/.config/cronagents`` and ``~/.local/state/cronagents/log``). A
+``config.toml`` left in the data directory by an older version is still read
+while no file exists in the config directory.
 """
 
 from __future__ import annotations
@@ -16,14 +25,47 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 
-from storage.files import tighten
-
 APP_NAME = "cronagents"
+CONFIG_FILE = "config.toml"
+LOG_FILE = "cronagents.log"
+
+
+def _home() -> Path | None:
+    home = os.environ.get("CRONAGENTS_HOME")
+    return Path(home) if home else None
 
 
 def data_dir() -> Path:
-    home = os.environ.get("CRONAGENTS_HOME")
-    return Path(home) if home else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    return _home() or Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def config_dir() -> Path:
+    return _home() or Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def log_dir() -> Path:
+    return _home() or Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+
+
+def config_path() -> Path:
+    """The config file to read: ``<config dir>/config.toml``, or the one an older
+    version kept in the data directory while only that one exists."""
+    path = config_dir() / CONFIG_FILE
+    legacy = data_dir() / CONFIG_FILE
+    if not path.exists() and legacy.is_file():
+        return legacy
+    return path
+
+
+def log_path() -> Path:
+    """The dashboard's log file (rotated; see :mod:`app.logfile`)."""
+    return log_dir() / LOG_FILE
+
+
+def legacy_log_path() -> Path | None:
+    """The log an older version wrote in the data directory, if it is there (no longer written)."""
+    path = data_dir() / LOG_FILE
+    return path if path != log_path() and path.is_file() else None
 
 
 def default_db_path() -> Path:
@@ -36,17 +78,21 @@ def workspaces_dir() -> Path:
 
 
 def tighten_data_dir(*extra: Path) -> None:
-    """Make the data directory, what lies directly in it, and ``extra`` private (0700/0600).
+    """Make the data and log directories, what lies directly in them, the config
+    file and ``extra`` private (0700/0600).
 
     Blocking (call it in a thread). Directories that do not exist are left
     for whoever creates them (privately); files of other users are left alone.
     """
-    for directory in (data_dir(), *extra):
+    from storage.files import tighten  # here: `cronagents --help` needs none of storage
+
+    for directory in dict.fromkeys((data_dir(), log_dir(), *extra)):
         if not directory.is_dir():
             continue
         tighten(directory)
         for entry in directory.iterdir():
             tighten(entry)
+    tighten(config_path())
 
 
 def local_zone_name() -> str:

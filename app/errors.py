@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from http import HTTPStatus
-
 
 class ServiceError(Exception):
     """An error a client caused, with the HTTP status that says so."""
@@ -16,16 +14,6 @@ class ServiceError(Exception):
         self.data = data
         self.headers: dict[str, str] = {}
 
-    def body(self) -> dict[str, object]:
-        body: dict[str, object] = {
-            "statusCode": self.status_code,
-            "statusMessage": HTTPStatus(self.status_code).phrase,
-            "message": self.message,
-        }
-        if self.data is not None:
-            body["data"] = self.data
-        return body
-
 
 class ValidationError(ServiceError):
     """Bad input: ``data`` maps each bad field to what is wrong with it."""
@@ -37,10 +25,6 @@ class ValidationError(ServiceError):
 
 class NotFound(ServiceError):
     status_code = 404
-
-
-class Conflict(ServiceError):
-    status_code = 409
 
 
 class Unavailable(ServiceError):

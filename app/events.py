@@ -44,10 +44,6 @@ class EventBus:
         self._queue_size = queue_size
         self._ids = itertools.count(1)
 
-    @property
-    def subscriber_count(self) -> int:
-        return len(self._subscribers)
-
     def publish(self, event_type: str, **data: Any) -> Event:
         event: Event = {"id": next(self._ids), "type": event_type, **data}
         for sub in list(self._subscribers):

@@ -28,14 +28,12 @@ import os
 import socket
 from typing import TYPE_CHECKING
 
+from app.events import EventBus
 from app.processes import sweep_leftovers
 from app.runner import INTERRUPTED, Runner
 from app.service import run_json
 from app.timeutil import now_ms
-from storage import changes as change_store
-from storage import runs as run_store
-from storage import servers as server_store
-from storage.runs import RunOutcome
+from storage.interface import RunOutcome, Storage
 
 if TYPE_CHECKING:
     from app.service import AgentService
@@ -66,6 +64,8 @@ class ServerLease:
         self,
         service: AgentService,
         runner: Runner,
+        store: Storage,
+        bus: EventBus,
         server_id: str,
         *,
         lease_seconds: float = LEASE_SECONDS,
@@ -74,7 +74,8 @@ class ServerLease:
         if renew_seconds >= lease_seconds:
             raise ValueError("the lease must outlast the renewal interval")
         self.service = service
-        self.db = service.db
+        self.store = store
+        self.bus = bus
         self.runner = runner
         self.server_id = server_id
         self.lease_ms = int(lease_seconds * 1000)
@@ -82,7 +83,7 @@ class ServerLease:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await server_store.register(self.db, self.server_id, HOST, os.getpid(), now_ms(), self.lease_ms)
+        await self.store.leases.register(self.server_id, HOST, os.getpid(), now_ms(), self.lease_ms)
         await self.end_orphaned_runs()
         self._task = asyncio.create_task(self._loop(), name="cronagents-lease")
 
@@ -93,7 +94,7 @@ class ServerLease:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await server_store.remove(self.db, self.server_id)
+        await self.store.leases.remove(self.server_id)
 
     async def _loop(self) -> None:
         while True:
@@ -105,35 +106,35 @@ class ServerLease:
 
     async def renew(self) -> None:
         now = now_ms()
-        if not await server_store.renew(self.db, self.server_id, now, self.lease_ms):
+        if not await self.store.leases.renew(self.server_id, now, self.lease_ms):
             log.warning("lease: this server was taken for dead (its lease had lapsed); registering again")
-            await server_store.register(self.db, self.server_id, HOST, os.getpid(), now, self.lease_ms)
+            await self.store.leases.register(self.server_id, HOST, os.getpid(), now, self.lease_ms)
         await self.end_orphaned_runs()
         await self.runner.reconcile()
-        await server_store.remove_expired(self.db, now, FORGET_SERVERS_AFTER_MS)
-        await change_store.prune(self.db, now - KEEP_CHANGES_MS)
+        await self.store.leases.remove_expired(now, FORGET_SERVERS_AFTER_MS)
+        await self.store.changes.prune(now - KEEP_CHANGES_MS)
 
     async def end_orphaned_runs(self) -> list[str]:
         """Record the active runs of servers without a live lease as interrupted."""
         now = now_ms()
-        servers = await server_store.all_servers(self.db)
+        servers = await self.store.leases.all()
         gone = [
             s["id"] for s in servers
             if s["host"] == HOST and s["id"] != self.server_id
             and s["lease_expires_at"] > now and not pid_alive(s["pid"])
         ]  # fmt: skip
         if gone:
-            await server_store.expire(self.db, gone)
-        live = await server_store.live_server_ids(self.db, now)
+            await self.store.leases.expire(gone)
+        live = await self.store.leases.live_ids(now)
         live.add(self.server_id)
         killed = await asyncio.to_thread(sweep_leftovers, self.runner.db_id, live)
         if killed:
             log.warning("ended %d leftover process(es) of runs of stopped servers", len(killed))
-        orphans = await run_store.orphaned_runs(self.db, live)
+        orphans = await self.store.runs.orphaned(live)
         if not orphans:
             return []
-        ended = await run_store.finish_runs(
-            self.db, [r["id"] for r in orphans], RunOutcome("error", INTERRUPTED, now),
+        ended = await self.store.runs.finish_many(
+            [r["id"] for r in orphans], RunOutcome("error", INTERRUPTED, now),
             self.service.day_of,
         )  # fmt: skip
         if ended:
@@ -143,7 +144,5 @@ class ServerLease:
             )  # fmt: skip
             self.service.agents_changed()
             for row in ended:
-                self.service.bus.publish(
-                    "run.finished", agentId=row["agent_id"], runId=row["id"], run=run_json(row)
-                )
+                self.bus.publish("run.finished", agentId=row["agent_id"], runId=row["id"], run=run_json(row))
         return [r["id"] for r in ended]

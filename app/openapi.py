@@ -1,10 +1,11 @@
 """The OpenAPI 3.1 description of the API, served at ``GET /api/openapi.json``.
 
-Built from the code it describes: request fields and their limits from
-:data:`app.validation.FIELDS`, the body limit from :mod:`app.http_body`, the
-throttle from :mod:`app.throttle`. Every operation lists every status it can
-answer; links from a created agent (and a started run) to the operations on
-it let a stateful client (schemathesis) follow real ids.
+Built from the code it describes: the agent and run schemas and the request
+bodies generated from the typed model (:mod:`app.model`), the body limit from
+:mod:`app.http_body`, the throttle from :mod:`app.throttle`. Every operation
+lists every status it can answer; links from a created agent (and a started
+run) to the operations on it let a stateful client (schemathesis) follow real
+ids.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from functools import cache
 from typing import Any
 
 from app.http_body import MAX_BODY_BYTES
+from app.model import AGENT_FIELDS_BY_KEY, READ_ONLY_KEYS, Agent, AgentCreate, AgentUpdate, Run, RunEvent
+from app.model.schema import REF_TEMPLATE, request_schema, response_schemas
 from app.service import MAX_RUN_LIMIT, PERIOD_DAYS
 from app.throttle import FAILURE_LIMIT, WINDOW_SECONDS
-from app.validation import FIELDS, READ_ONLY_FIELDS
 
 Schema = dict[str, Any]
 
-RUN_STATUSES = ["queued", "running", "success", "error", "budget_exceeded", "cancelled", "skipped"]
 _TS: Schema = {"type": ["string", "null"], "format": "date-time"}
 _INT: Schema = {"type": "integer"}
 _NUM: Schema = {"type": "number"}
@@ -32,53 +33,37 @@ def _object(properties: dict[str, Schema], *, optional: tuple[str, ...] = ()) ->
 
 
 def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return {"$ref": REF_TEMPLATE.format(model=name)}
 
 
 def _data(schema: Schema) -> Schema:
     return _object({"data": schema})
 
 
-def agent_schema() -> Schema:
-    """An agent as the API returns it (``app.service.agent_json``)."""
-    return _object({
-        "id": _STR,
-        **{name: field.output for name, field in FIELDS.items()},
-        "nextRunAt": _TS,
-        "lastRunAt": _TS,
-        "lastStatus": {"enum": [*RUN_STATUSES, None]},
-        "creator": {"oneOf": [{"type": "null"}, _object({"id": _STR, "name": _STR})]},
-        "createdAt": _TS,
-        "updatedAt": _TS,
-    })  # fmt: skip
-
-
 def agent_input(*, creating: bool) -> Schema:
-    schema: Schema = {
-        "type": "object",
-        # The zone list is long: written once, as a component.
-        "properties": {name: _ref("Timezone") if name == "timezone" else field.schema
-                       for name, field in FIELDS.items()},  # fmt: skip
-        "additionalProperties": False,
-        "description": "Read-only fields (" + ", ".join(sorted(READ_ONLY_FIELDS)) + ") are accepted "
-        "and ignored, so a client may send back what it read.",
-    }
-    if creating:
-        schema["required"] = [name for name, field in FIELDS.items() if field.required]
+    """The body of a create (required fields, defaults) or of an update (any fields, no defaults)."""
+    schema = request_schema(AgentCreate if creating else AgentUpdate, defaults=creating)
+    schema["description"] = (
+        "Each field is described in the Agent schema. Read-only fields ("
+        + ", ".join(sorted(READ_ONLY_KEYS))
+        + ") are accepted and ignored, so a client may send back what it read."
+    )
+    # The zone list is long: written once, as a component.
+    schema["properties"]["timezone"] = _ref("Timezone")
     return schema
 
 
-RUN: Schema = _object({
-    "id": _STR, "agentId": _STR, "status": {"enum": RUN_STATUSES},
-    "trigger": {"enum": ["manual", "schedule"]}, "scheduledFor": _TS,
-    "output": {"type": ["string", "null"]}, "costUsd": {"type": ["number", "null"]},
-    "inputTokens": {"type": ["integer", "null"]}, "outputTokens": {"type": ["integer", "null"]},
-    "numTurns": {"type": ["integer", "null"]}, "startedAt": _TS, "completedAt": _TS,
-    "durationMs": {"type": ["integer", "null"]},
-})  # fmt: skip
-RUN_EVENT: Schema = {**_object({"seq": _INT, "at": _TS, "type": _STR}),
-                     "description": "The event's own fields follow its type"}  # fmt: skip
-RUN_WITH_EVENTS: Schema = {"allOf": [_ref("Run"), _object({"events": {"type": "array", "items": RUN_EVENT}})]}
+def timezone_schema() -> Schema:
+    """Every time zone a body may name (the create body's own schema of ``timezone``)."""
+    zone = request_schema(AgentCreate)["properties"]["timezone"]
+    return {**zone, "description": AGENT_FIELDS_BY_KEY["timezone"].help}
+
+
+def run_with_events() -> Schema:
+    event = response_schemas(RunEvent)["RunEvent"]
+    return {"allOf": [_ref("Run"), _object({"events": {"type": "array", "items": event}})]}
+
+
 DAILY: Schema = {"type": "array", "items": _object({
     "date": {"type": "string", "format": "date"}, "success": _INT, "error": _INT, "total": _INT,
     "skipped": _INT, "costUsd": _NUM})}  # fmt: skip
@@ -133,7 +118,7 @@ AGENT_LINKS = {
     "DeleteAgent": ("deleteAgent", _ON_CREATED), "RunAgent": ("runAgent", _ON_CREATED),
     "ListRuns": ("listRuns", _ON_CREATED), "AgentStats": ("agentStats", _ON_CREATED),
 }  # fmt: skip
-# No link from a new agent to cancelRuns: with nothing running, cancel is 404 by the seed contract.
+# No link from a new agent to cancelRuns: with nothing running, cancel is 404 (docs/api.md).
 
 
 def _json(schema: Schema, description: str = "OK") -> Schema:
@@ -199,8 +184,8 @@ def openapi_document() -> Schema:
                        errors=(400, *_ON_AGENT)),
         },
         "/api/agents/{id}/runs/{runId}": {
-            "get": _op("getRun", "One run with its transcript", _data(RUN_WITH_EVENTS), params=(_ID, _RUN_ID),
-                       errors=_ON_AGENT),
+            "get": _op("getRun", "One run with its transcript", _data(run_with_events()),
+                       params=(_ID, _RUN_ID), errors=_ON_AGENT),
         },
         "/api/agents/{id}/stats": {
             "get": _op("agentStats", "Agent stats", _data(AGENT_STATS), params=(_ID, _PERIOD),
@@ -220,8 +205,7 @@ def openapi_document() -> Schema:
         "info": {"title": "Cron Agents API", "version": "1"},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Agent": agent_schema(), "Run": RUN, "Error": ERROR,
-                        "Timezone": FIELDS["timezone"].schema},  # fmt: skip
+            "schemas": {**response_schemas(Agent, Run), "Error": ERROR, "Timezone": timezone_schema()},
         },
         "security": [{"bearer": []}],
         "paths": paths,

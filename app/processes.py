@@ -22,7 +22,6 @@ import contextlib
 import hashlib
 import os
 import shlex
-import shutil
 import signal
 import sys
 import tempfile
@@ -31,8 +30,7 @@ import uuid
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 
-import claude_agent_sdk
-
+from app.claude_cli import bundled_cli
 from app.supervisor import PARENT_ENV
 
 __all__ = [
@@ -58,14 +56,6 @@ SUPERVISOR = Path(__file__).with_name("supervisor.py")
 
 # --------------------------------------------------------------------------
 # Starting
-
-
-def _bundled_cli() -> str | None:
-    name = "claude.exe" if sys.platform == "win32" else "claude"
-    bundled = Path(claude_agent_sdk.__file__).parent / "_bundled" / name
-    if bundled.is_file():
-        return str(bundled)
-    return shutil.which("claude")
 
 
 def _private_dir() -> Path:
@@ -100,7 +90,8 @@ def cli_path() -> str | None:
 
     Blocking (it may write the wrapper script): call it from a thread.
     """
-    cli = _bundled_cli()
+    found = bundled_cli()
+    cli = str(found) if found is not None else None
     if cli is None or not sys.platform.startswith("linux") or not sys.executable:
         return cli
     try:

@@ -33,13 +33,12 @@ from typing import TYPE_CHECKING, Any
 from app.agent_session import SessionResult, SessionSpec, run_session
 from app.auth import new_id
 from app.errors import Unavailable
+from app.events import EventBus
 from app.processes import DB_ID_ENV, SERVER_ID_ENV
 from app.service import run_json
 from app.timeutil import iso, now_ms
-from storage import runs as run_store
-from storage import servers as server_store
 from storage.files import private_dir
-from storage.runs import RunOutcome
+from storage.interface import RunOutcome, Storage
 
 if TYPE_CHECKING:
     from app.service import AgentService
@@ -54,6 +53,7 @@ EVENT_FLUSH_BATCH = 200
 CANCEL_WAIT_SECONDS = 10.0
 SHUTDOWN_WAIT_SECONDS = 15.0
 REMOTE_CANCEL_POLL_SECONDS = 0.05
+ACTIVE_STATUSES = ("queued", "running")
 
 
 class _Run:
@@ -77,6 +77,8 @@ class Runner:
     def __init__(
         self,
         service: AgentService,
+        store: Storage,
+        bus: EventBus,
         *,
         owner: str,
         max_concurrent: int = 4,
@@ -88,8 +90,8 @@ class Runner:
         self.service = service
         self.owner = owner
         self.db_id = ""  # the database's id (see start())
-        self.db = service.db
-        self.bus = service.bus
+        self.store = store
+        self.bus = bus
         self.max_concurrent = max_concurrent
         self.agent_env = dict(agent_env or {})
         self.workspaces_dir = workspaces_dir
@@ -101,7 +103,7 @@ class Runner:
 
     async def start(self) -> None:
         """Learn the database's id, which every run's processes carry."""
-        self.db_id = await server_store.database_id(self.db)
+        self.db_id = await self.store.database_id()
 
     async def stop(self) -> None:
         """Cancel every run and wait (bounded) until each is recorded ``cancelled``."""
@@ -113,25 +115,18 @@ class Runner:
 
     # -- what the service and scheduler call --------------------------------
 
-    @property
-    def active_count(self) -> int:
-        return len(self._runs)
-
-    def active_runs(self, agent_id: str) -> list[str]:
-        return [r.run_id for r in self._runs.values() if r.agent_id == agent_id]
-
     async def start_manual(self, agent: dict[str, Any]) -> str:
         """Queue a run of ``agent`` now; returns its id at once."""
         self._refuse_when_stopping()
         run_id = new_id("run")
-        await run_store.insert_run(self.db, run_id, agent["id"], "queued", now_ms(), owner=self.owner)
+        await self.store.runs.insert(run_id, agent["id"], "queued", now_ms(), owner=self.owner)
         await self.enqueue_claimed(agent, run_id)
         return run_id
 
     async def enqueue_claimed(self, agent: dict[str, Any], run_id: str) -> None:
         """Queue a run of ours whose row already exists with status ``queued`` (a claimed slot)."""
         self._refuse_when_stopping()
-        row = await run_store.get_run(self.db, run_id)
+        row = await self.store.runs.get(run_id)
         self._refuse_when_stopping()
         # Registered and started with no await in between, so a cancel always
         # finds the run together with its task.
@@ -151,15 +146,15 @@ class Runner:
         recorded ``cancelled`` at once.
         """
         local = [r for r in self._runs.values() if r.agent_id == agent_id]
-        rows = await run_store.active_runs(self.db, agent_id)
+        rows = await self.store.runs.active(agent_id)
         others = [row for row in rows if row["id"] not in self._runs]
-        live = await server_store.live_server_ids(self.db, now_ms()) if others else set()
+        live = await self.store.leases.live_ids(now_ms()) if others else set()
         remote = [row["id"] for row in others if row["owner"] in live and row["owner"] != self.owner]
         unowned = [row["id"] for row in others if row["id"] not in remote]
-        ended = await run_store.finish_runs(
-            self.db, unowned, RunOutcome("cancelled", reason, now_ms()), self.service.day_of
+        ended = await self.store.runs.finish_many(
+            unowned, RunOutcome("cancelled", reason, now_ms()), self.service.day_of
         )
-        requested = await run_store.request_cancel(self.db, remote, reason)
+        requested = await self.store.runs.request_cancel(remote, reason)
         await asyncio.gather(
             self._cancel(local, reason, CANCEL_WAIT_SECONDS), self._await_final(requested)
         )
@@ -185,16 +180,16 @@ class Runner:
         no longer active in the database (another server ended them while
         our lease had lapsed): nothing runs unsupervised.
         """
-        requests = {r[0]: r[1] for r in await run_store.cancel_requests(self.db, self.owner)}
+        requests = {r["id"]: r["cancel_requested"] for r in await self.store.runs.cancel_requests(self.owner)}
         if requests:
             await self.cancel_requested(requests)
         ids = list(self._runs)
         if not ids:
             return
-        statuses = await run_store.statuses(self.db, ids)
+        statuses = await self.store.runs.statuses(ids)
         ended = [
             self._runs[r] for r in ids
-            if r in self._runs and statuses.get(r) not in run_store.ACTIVE_STATUSES
+            if r in self._runs and statuses.get(r) not in ACTIVE_STATUSES
         ]  # fmt: skip
         if ended:
             log.warning("stopping %d run(s) another server already ended", len(ended))
@@ -207,8 +202,8 @@ class Runner:
         pending = list(run_ids)
         while pending and loop.time() < deadline:
             await asyncio.sleep(REMOTE_CANCEL_POLL_SECONDS)
-            statuses = await run_store.statuses(self.db, pending)
-            pending = [r for r in pending if statuses.get(r) in run_store.ACTIVE_STATUSES]
+            statuses = await self.store.runs.statuses(pending)
+            pending = [r for r in pending if statuses.get(r) in ACTIVE_STATUSES]
         if pending:
             log.warning("%d run(s) of other servers did not end within %.0f s of a cancel",
                         len(pending), CANCEL_WAIT_SECONDS)  # fmt: skip
@@ -257,10 +252,10 @@ class Runner:
     async def _session(self, run: _Run) -> RunOutcome:
         agent = run.agent
         run.started_at = now_ms()
-        if not await run_store.mark_running(self.db, run.run_id, run.agent_id, run.started_at):
+        if not await self.store.runs.mark_running(run.run_id, run.agent_id, run.started_at):
             raise asyncio.CancelledError  # ended while queued (a cancel found it before we did)
         self.service.agents_changed()
-        row = await run_store.get_run(self.db, run.run_id)
+        row = await self.store.runs.get(run.run_id)
         self._publish("run.started", run, run=run_json(row) if row else None)
         cwd = agent.get("cwd") or str(await self._workspace(run.agent_id))
         spec = SessionSpec(
@@ -322,15 +317,15 @@ class Runner:
             run.flusher = None
         batch, run.pending = run.pending, []
         if batch:
-            await run_store.add_events(self.db, run.run_id, batch)
+            await self.store.runs.add_events(run.run_id, batch)
 
     async def _record_end(self, run: _Run, outcome: RunOutcome) -> None:
         await self._flush(run)
-        row = await run_store.finish_run(self.db, run.run_id, outcome, self.service.day_of)
+        row = await self.store.runs.finish(run.run_id, outcome, self.service.day_of)
         self.service.agents_changed()
         log.info("run %s of agent %s ended %s", run.run_id, run.agent_id, outcome.status)
         if row is None:
-            row = await run_store.get_run(self.db, run.run_id)
+            row = await self.store.runs.get(run.run_id)
         self._publish("run.finished", run, run=run_json(row) if row else None)
         with contextlib.suppress(Exception):
             agent = await self.service.get_agent(run.agent_id)

@@ -27,7 +27,8 @@ from app.runner import Runner
 from app.scheduler import Scheduler
 from app.service import AgentService
 from app.timeutil import now_ms
-from storage import Database, StorageError
+from storage import StorageError
+from storage.sqlite import SqliteStorage
 
 log = logging.getLogger("cronagents.server")
 
@@ -54,8 +55,9 @@ class Server:
     def __init__(self, cfg: ServerConfig) -> None:
         self.config = cfg
         self.server_id = new_id("srv")
-        self.db = Database(cfg.db_path)
-        self.db.origin = self.server_id
+        self.store = SqliteStorage(cfg.db_path)
+        self.store.origin = self.server_id
+        self.db = self.store.db  # (the service still reads through it directly)
         self.bus = EventBus()
         self.service = AgentService(
             self.db,
@@ -66,6 +68,8 @@ class Server:
         )
         self.runner = Runner(
             self.service,
+            self.store,
+            self.bus,
             owner=self.server_id,
             max_concurrent=cfg.max_concurrent_runs,
             agent_env=cfg.agent_env,
@@ -73,10 +77,10 @@ class Server:
         )
         self.service.runner = self.runner
         self.lease = ServerLease(
-            self.service, self.runner, self.server_id,
+            self.service, self.runner, self.store, self.bus, self.server_id,
             lease_seconds=cfg.lease_seconds, renew_seconds=cfg.renew_seconds,
         )  # fmt: skip
-        self.changes = ChangeFeed(self.service, self.runner)
+        self.changes = ChangeFeed(self.service, self.runner, self.store)
         self.authenticator = TokenAuthenticator(self.db)
         self.app = build_api(self.service, self.authenticator, self.bus)
         self.extras: list[Any] = []
@@ -84,7 +88,7 @@ class Server:
 
     async def start(self) -> None:
         await asyncio.to_thread(config.tighten_data_dir, self.runner.workspaces_dir)
-        await self.db.open()
+        await self.store.open()
         try:
             await self.service.prepare()
             await self.runner.start()
@@ -93,7 +97,7 @@ class Server:
             if self.config.run_scheduler:
                 # After the lease ended the runs of dead servers, so that
                 # `forbid` does not take them for runs still going.
-                self.scheduler = Scheduler(self.service, self.runner)
+                self.scheduler = Scheduler(self.service, self.runner, self.store, self.bus)
                 await self.scheduler.start()
                 self.extras.append(self.scheduler)
         except BaseException:
@@ -109,7 +113,7 @@ class Server:
         await self.runner.stop()
         with contextlib.suppress(StorageError):
             await self.lease.stop()
-        await self.db.close()
+        await self.store.close()
 
 
 @contextlib.asynccontextmanager

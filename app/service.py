@@ -7,7 +7,7 @@ API's JSON shape (camelCase keys, ISO timestamps).
 
 from __future__ import annotations
 
-import json
+import contextlib
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -17,13 +17,19 @@ from app.auth import User, new_id
 from app.cron import next_fire_time
 from app.errors import NotFound, ServiceError, ValidationError
 from app.events import EventBus
+
+# The API's JSON of agents, runs and events comes from the model; re-exported for the callers of old.
+from app.model import agent_json as agent_json
+from app.model import event_json as event_json
+from app.model import run_json as run_json
+from app.model import to_columns
 from app.timeutil import DayCalendar, from_datetime, iso, now_ms, to_datetime
-from app.validation import column_defaults, validate_agent_body
+from app.validation import parse_agent_create, parse_agent_update
 from storage import Database
 from storage import agents as agent_store
 from storage import runs as run_store
 from storage import stats as stats_store
-from storage.db import Row
+from storage.interface import Row
 
 if TYPE_CHECKING:
     pass
@@ -45,59 +51,6 @@ class RunControl(Protocol):
 AgentListener = Callable[[str, dict[str, Any] | None, str], None]
 """Called as ``listener(kind, agent_json_or_None, agent_id)`` after a change;
 kind is ``created``, ``updated`` or ``deleted``."""
-
-
-def agent_json(row: Row) -> dict[str, Any]:
-    creator = (
-        {"id": row["creator_id"], "name": row["creator_name"]} if row["creator_id"] else None
-    )
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "description": row["description"],
-        "schedule": row["schedule"],
-        "prompt": row["prompt"],
-        "enabled": bool(row["enabled"]),
-        "maxTurns": row["max_turns"],
-        "maxBudgetUsd": row["max_budget_usd"],
-        "timezone": row["timezone"],
-        "model": row["model"],
-        "cwd": row["cwd"],
-        "allowedTools": json.loads(row["allowed_tools"]),
-        "permissionMode": row["permission_mode"],
-        "timeoutSeconds": row["timeout_seconds"],
-        "concurrencyPolicy": row["concurrency_policy"],
-        "startingDeadlineSeconds": row["starting_deadline_seconds"],
-        "loadProjectSettings": bool(row["load_project_settings"]),
-        "nextRunAt": iso(row["next_run_at"]),
-        "lastRunAt": iso(row["last_run_at"]),
-        "lastStatus": row["last_status"],
-        "creator": creator,
-        "createdAt": iso(row["created_at"]),
-        "updatedAt": iso(row["updated_at"]),
-    }
-
-
-def run_json(row: Row) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "agentId": row["agent_id"],
-        "status": row["status"],
-        "trigger": row["trigger"],
-        "scheduledFor": iso(row["scheduled_for"]),
-        "output": row["output"],
-        "costUsd": None if row["cost_usd"] is None else _money(row["cost_usd"]),
-        "inputTokens": row["input_tokens"],
-        "outputTokens": row["output_tokens"],
-        "numTurns": row["num_turns"],
-        "startedAt": iso(row["started_at"]),
-        "completedAt": iso(row["completed_at"]),
-        "durationMs": row["duration_ms"],
-    }
-
-
-def event_json(row: Row) -> dict[str, Any]:
-    return {"seq": row["seq"], "at": iso(row["at"]), "type": row["type"], **json.loads(row["data"])}
 
 
 def parse_period(value: str | None, default: str | None = DEFAULT_PERIOD) -> str | None:
@@ -191,11 +144,9 @@ class AgentService:
         return from_datetime(next_fire_time(schedule, timezone, to_datetime(now)))
 
     async def create_agent(self, body: Any, user: User | None) -> dict[str, Any]:
-        values = {
-            **column_defaults(),
-            "timezone": self.default_timezone,
-            **validate_agent_body(body, creating=True),
-        }
+        values = to_columns(parse_agent_create(body))
+        if values["timezone"] is None:
+            values["timezone"] = self.default_timezone
         now = self.clock()
         values.update(
             id=new_id("agt"),
@@ -211,7 +162,7 @@ class AgentService:
         return agent
 
     async def update_agent(self, agent_id: str, body: Any) -> dict[str, Any]:
-        values = validate_agent_body(body, creating=False)
+        values = to_columns(parse_agent_update(body), only_sent=True)
         current = await self._agent_row(agent_id)
         now = self.clock()
         if values:
@@ -256,6 +207,14 @@ class AgentService:
             self._changed("deleted", None, agent_id)
         else:
             self._changed("updated" if kind == "deleted" else kind, agent_json(row), agent_id)
+
+    def subscribe(self, listener: AgentListener) -> None:
+        """Call ``listener`` after every agent change (also those of other processes)."""
+        self.listeners.append(listener)
+
+    def unsubscribe(self, listener: AgentListener) -> None:
+        with contextlib.suppress(ValueError):
+            self.listeners.remove(listener)
 
     def agents_changed(self) -> None:
         """Something outside the service (runner, scheduler) changed agent rows."""

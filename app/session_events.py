@@ -5,6 +5,13 @@ from the environment are replaced by ``[REDACTED]``, then every string is cut
 to OUTPUT_LIMIT_BYTES (1 MiB of UTF-8) followed by ``CUT_MARK`` (see
 :func:`cut_text`), so one huge model reply cannot swell the database, the
 event stream or the dashboard.
+
+A run that fails for want of credentials says what to do: the CLI reports
+"Not logged in · Please run /login" (no credentials; it fails at once, with
+no request) or, from the API, a 401 ("Invalid API key · Fix external API
+key"), each with an assistant message whose ``error`` is
+``authentication_failed``; the run's output then adds a line naming the fix
+(:data:`app.credentials.NO_CREDENTIALS_HINT` or ``REJECTED_CREDENTIALS_HINT``).
 """
 
 from __future__ import annotations
@@ -25,12 +32,17 @@ from claude_agent_sdk import (
     UserMessage,
 )
 
+from app.credentials import NO_CREDENTIALS_HINT, REJECTED_CREDENTIALS_HINT
+
 __all__ = [
+    "AUTH_FAILED",
     "CUT_MARK",
     "OUTPUT_LIMIT_BYTES",
     "REDACTED",
     "Redactor",
     "SessionResult",
+    "auth_failure",
+    "credentials_hint",
     "cut_text",
     "map_result",
     "message_events",
@@ -52,6 +64,8 @@ INIT_KEYS = (
     "mcp_servers",
     "apiKeySource",
 )
+AUTH_FAILED = "authentication_failed"  # the CLI's error tag when credentials are missing or refused
+NOT_LOGGED_IN = "Not logged in"  # the start of its result when there are none
 
 
 
@@ -221,6 +235,32 @@ def message_events(msg: Any) -> list[dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------
+# Credentials
+
+
+def auth_failure(msg: Any) -> bool:
+    """Whether an SDK message says the run's credentials are missing or were refused: the
+    CLI's assistant message tagged ``authentication_failed``, or an API retry after a 401."""
+    if isinstance(msg, AssistantMessage):
+        return msg.error == AUTH_FAILED
+    if isinstance(msg, SystemMessage) and msg.subtype == "api_retry":
+        return msg.data.get("error") == AUTH_FAILED or msg.data.get("error_status") == 401
+    return False
+
+
+def credentials_hint(msg: ResultMessage, auth_failed: bool = False) -> str | None:
+    """What to do when an error result comes from missing or refused credentials, else None.
+    ``auth_failed``: an earlier message of the run was an :func:`auth_failure`."""
+    if not msg.is_error:
+        return None
+    if msg.api_error_status == 401:
+        return REJECTED_CREDENTIALS_HINT
+    if auth_failed or (msg.result or "").startswith(NOT_LOGGED_IN):
+        return NO_CREDENTIALS_HINT
+    return None
+
+
+# --------------------------------------------------------------------------
 # Result mapping
 
 
@@ -259,7 +299,8 @@ def result_tokens(msg: ResultMessage) -> tuple[int | None, int | None]:
     return (0, 0) if msg.usage is not None else (None, None)
 
 
-def map_result(msg: ResultMessage, redactor: Redactor) -> SessionResult:
+def map_result(msg: ResultMessage, redactor: Redactor, auth_failed: bool = False) -> SessionResult:
+    """The run's result from the SDK's; ``auth_failed``: see :func:`credentials_hint`."""
     inp, out = result_tokens(msg)
     base = SessionResult(
         status="error",
@@ -283,6 +324,7 @@ def map_result(msg: ResultMessage, redactor: Redactor) -> SessionResult:
         why = msg.result or errors or f"run failed ({msg.subtype})"
         if msg.api_error_status and str(msg.api_error_status) not in why:
             why = f"API error {msg.api_error_status}: {why}"
-        base.output = why
+        hint = credentials_hint(msg, auth_failed)
+        base.output = f"{why}\n{hint}" if hint else why
     base.output = cut_text(redactor.text(base.output))
     return base

@@ -1,9 +1,11 @@
 """``cronagents`` (local mode) and ``cronagents tui --remote URL``: start the dashboard.
 
 Local mode runs the embedded server (API, scheduler, runner) in the dashboard's
-own asyncio loop, on 127.0.0.1, with uvicorn logging to a file under the data
-directory (never onto the screen), and talks to it over HTTP like any client,
-with a token it keeps in ``<data dir>/local-token`` (mode 0600).
+own asyncio loop, on 127.0.0.1, with uvicorn logging to a rotated file in the
+user log directory (never onto the screen; see :mod:`app.logfile`), and talks
+to it over HTTP like any client, with a token it keeps in
+``<data dir>/local-token`` (mode 0600). Without an explicit port it listens on
+DEFAULT_PORT, or a free port when that one is taken.
 """
 
 from __future__ import annotations
@@ -16,25 +18,16 @@ from pathlib import Path
 
 from app import config
 from app.client import ApiClient, ApiError
+from app.credentials import missing_credentials_message
+from app.logfile import log_to_file
+from app.ports import DEFAULT_PORT
 from app.signals import StopRequest, stop_on_signals
-from storage.files import private_dir, private_file
+from storage.files import private_dir
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+__all__ = ["DEFAULT_PORT", "local_token", "log_to_file", "run_dashboard", "run_local", "run_remote"]
+
 TOKEN_FILE = "local-token"
 log = logging.getLogger("cronagents.tui")
-
-
-def log_to_file(path: Path) -> None:
-    """Send the root logger (and so uvicorn's) to ``path`` only (a private file, 0600)."""
-    private_file(path)
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
 
 
 def _read_token(path: Path) -> str | None:
@@ -75,15 +68,21 @@ async def local_token(server: object, base_url: str, path: Path | None = None) -
     return token
 
 
-async def run_local(db_path: Path, port: int, max_concurrent_runs: int) -> int:
-    """The dashboard over its embedded server; a stop signal ends both as ``serve`` ends."""
+async def run_local(db_path: Path, port: int | None, max_concurrent_runs: int) -> int:
+    """The dashboard over its embedded server; a stop signal ends both as ``serve`` ends.
+
+    ``port`` None: DEFAULT_PORT, or a free one if that is taken; a port given is used as is.
+    """
     from app.server import ServerConfig, free_port, port_is_free, running, serving
 
-    log_to_file(config.data_dir() / "cronagents.log")
+    log_to_file(config.log_path())
+    no_credentials = missing_credentials_message()
+    if no_credentials:
+        log.warning(no_credentials)
     host = "127.0.0.1"
-    if not port_is_free(host, port):
-        port = free_port(host)
-    cfg = ServerConfig(db_path=db_path, max_concurrent_runs=max(1, max_concurrent_runs))
+    if port is None:
+        port = DEFAULT_PORT if port_is_free(host, DEFAULT_PORT) else free_port(host)
+    cfg = ServerConfig(db_path=db_path, max_concurrent_runs=max_concurrent_runs)
     stop = StopRequest(log)
     # Installed before the server starts and kept until it has stopped: its runs are
     # recorded and their processes ended whatever the moment the signal comes.
@@ -100,7 +99,7 @@ async def run_local(db_path: Path, port: int, max_concurrent_runs: int) -> int:
 
 
 async def run_remote(url: str, token: str) -> int:
-    log_to_file(config.data_dir() / "cronagents.log")
+    log_to_file(config.log_path())
     client = ApiClient(url, token)
     stop = StopRequest(log)
     with stop_on_signals(stop):
@@ -132,8 +131,8 @@ async def _run_app(client: ApiClient, source: str, stop: StopRequest, default_ti
     await app.run_async()
 
 
-def run_dashboard(db_path: Path, port: int, remote: str | None, max_concurrent_runs: int) -> int:
-    """Entry point for ``app.cli``: local mode when ``remote`` is None."""
+def run_dashboard(db_path: Path, port: int | None, remote: str | None, max_concurrent_runs: int) -> int:
+    """Entry point for ``app.cli``: local mode when ``remote`` is None (``port``: see run_local)."""
     if remote is not None:
         token = os.environ.get("CRONAGENTS_TOKEN", "").strip()
         if not token:

@@ -284,8 +284,9 @@ async def build_runs_db(runs: int) -> tuple[Path, dict[str, float]]:
     t0 = time.perf_counter()
     async with Database(tmp) as db:
         counted = await stats_store.rebuild_rollups(db, "UTC", DayCalendar("UTC").day_of)
-        async with db.write() as w:
-            await w.execute("INSERT INTO meta (key, value) VALUES ('bench_built_at', ?)", (str(now),))
+        await db.transaction(
+            lambda w: w.execute("INSERT INTO meta (key, value) VALUES ('bench_built_at', ?)", (str(now),))
+        )
     timings[f"rollups (storage.stats.rebuild_rollups, {counted:,} runs)"] = time.perf_counter() - t0
     conn = sqlite3.connect(tmp)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -72,8 +72,8 @@ async def run_ours(n: int, minutes: int, second: int, claim_ahead_min: int | Non
     from app.events import EventBus
     from app.scheduler import Scheduler, SystemClock
     from app.service import AgentService
-    from storage import Database
     from storage import agents as agent_store
+    from storage.sqlite import SqliteStorage
 
     # The clock's minute boundaries fall on real second `second` of the minute.
     clock = SystemClock(offset_ms=(MINUTE_MS - second * 1000) % MINUTE_MS)
@@ -92,7 +92,8 @@ async def run_ours(n: int, minutes: int, second: int, claim_ahead_min: int | Non
             return 0
 
     with tempfile.TemporaryDirectory() as tmp:
-        async with Database(Path(tmp) / "bench.db") as db:
+        async with SqliteStorage(Path(tmp) / "bench.db") as store:
+            db = store.db
             service = AgentService(
                 db, EventBus(), stats_zone="UTC", default_timezone="UTC", clock=clock.now_ms
             )
@@ -114,14 +115,15 @@ async def run_ours(n: int, minutes: int, second: int, claim_ahead_min: int | Non
                 values = {c: template[c] for c in cols}
                 values.update(id=f"agt_bench{i:06d}", name=f"agent {i}")
                 rows.append([values[c] for c in cols])
-            async with db.write() as conn:
-                await conn.executemany(
+            await db.transaction(
+                lambda conn: conn.executemany(
                     f"INSERT INTO agents ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                     rows,
                 )
+            )
             await wait_for_go()
             options = {} if claim_ahead_min is None else {"claim_ahead_min": claim_ahead_min}
-            scheduler = Scheduler(service, NoOpRunner(), clock=clock, **options)
+            scheduler = Scheduler(service, NoOpRunner(), store, service.bus, clock=clock, **options)
             await scheduler.start()
 
             async def finish_runs() -> None:
@@ -131,12 +133,13 @@ async def run_ours(n: int, minutes: int, second: int, claim_ahead_min: int | Non
                     if handed:
                         ids = json.dumps(handed)
                         handed.clear()
-                        async with db.write() as conn:
-                            await conn.execute(
+                        await db.transaction(
+                            lambda conn, ids=ids: conn.execute(
                                 "UPDATE runs SET status = 'success' WHERE id IN"
                                 " (SELECT value FROM json_each(?))",
                                 (ids,),
                             )
+                        )
 
             finisher = asyncio.create_task(finish_runs())
             cpu0, wall0 = time.process_time(), time.monotonic()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import sqlite3
+from collections.abc import Mapping
 from typing import Any
 
-import aiosqlite
-
 from storage import changes
-from storage.db import Database, Row
+from storage.db import Database
+from storage.interface import Row
 
 AGENT_COLUMNS = (
     "id", "name", "description", "schedule", "prompt", "enabled", "max_turns",
@@ -19,26 +19,27 @@ AGENT_COLUMNS = (
 )  # fmt: skip
 UPDATABLE = frozenset(AGENT_COLUMNS) - {"id", "creator_id", "created_at"}
 
-_SELECT = (
-    "SELECT a.*, u.name AS creator_name FROM agents a LEFT JOIN users u ON u.id = a.creator_id"
-)
+_SELECT = "SELECT a.*, u.name AS creator_name FROM agents a LEFT JOIN users u ON u.id = a.creator_id"
 
 
-async def _row_in(conn: aiosqlite.Connection, agent_id: str) -> Row | None:
-    rows = list(await conn.execute_fetchall(f"{_SELECT} WHERE a.id = ?", (agent_id,)))
-    return rows[0] if rows else None
+def _row_in(conn: sqlite3.Connection, agent_id: str) -> Row | None:
+    row: Row | None = conn.execute(f"{_SELECT} WHERE a.id = ?", (agent_id,)).fetchone()
+    return row
 
 
 async def insert_agent(db: Database, values: Mapping[str, Any]) -> Row:
     """Insert an agent; returns its row as read by the transaction that wrote it."""
     cols = [c for c in AGENT_COLUMNS if c in values]
-    async with db.write() as conn:
-        await conn.execute(
+
+    def insert(conn: sqlite3.Connection) -> Row | None:
+        conn.execute(
             f"INSERT INTO agents ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
             [values[c] for c in cols],
         )
-        await changes.append(conn, db.origin, "agent.created", agent_id=values["id"])
-        row = await _row_in(conn, values["id"])
+        changes.append(conn, db.origin, "agent.created", agent_id=values["id"])
+        return _row_in(conn, values["id"])
+
+    row = await db.transaction(insert)
     assert row is not None
     return row
 
@@ -48,21 +49,18 @@ async def update_agent(db: Database, agent_id: str, values: Mapping[str, Any]) -
     cols = [c for c in values if c in UPDATABLE]
     if not cols:
         return await get_agent(db, agent_id)
-    async with db.write() as conn:
-        await conn.execute(
+
+    def update(conn: sqlite3.Connection) -> Row | None:
+        conn.execute(
             f"UPDATE agents SET {', '.join(f'{c} = ?' for c in cols)} WHERE id = ?",
             [*(values[c] for c in cols), agent_id],
         )
-        row = await _row_in(conn, agent_id)
+        row = _row_in(conn, agent_id)
         if row is not None:
-            await changes.append(conn, db.origin, "agent.updated", agent_id=agent_id)
+            changes.append(conn, db.origin, "agent.updated", agent_id=agent_id)
         return row
 
-
-async def set_next_run_times(db: Database, times: Iterable[tuple[int | None, str]]) -> None:
-    """Store ``(next_run_at, agent_id)`` pairs in one transaction."""
-    async with db.write() as conn:
-        await conn.executemany("UPDATE agents SET next_run_at = ? WHERE id = ?", list(times))
+    return await db.transaction(update)
 
 
 async def get_agent(db: Database, agent_id: str) -> Row | None:
@@ -89,11 +87,10 @@ async def delete_agent(db: Database, agent_id: str) -> int:
     The global daily rollup is reduced by the agent's own rollup in the same
     transaction, so global stats never count runs that no longer exist.
     """
-    async with db.write() as conn:
-        async with conn.execute("SELECT COUNT(*) FROM runs WHERE agent_id = ?", (agent_id,)) as cur:
-            row = await cur.fetchone()
-        removed = int(row[0]) if row else 0
-        await conn.execute(
+
+    def delete(conn: sqlite3.Connection) -> int:
+        row = conn.execute("SELECT COUNT(*) FROM runs WHERE agent_id = ?", (agent_id,)).fetchone()
+        conn.execute(
             """
             UPDATE daily_global_stats SET
                 total = daily_global_stats.total - s.total,
@@ -107,10 +104,11 @@ async def delete_agent(db: Database, agent_id: str) -> int:
             """,
             (agent_id,),
         )
-        cur = await conn.execute("DELETE FROM agents WHERE id = ?", (agent_id,))
-        if cur.rowcount:
-            await changes.append(conn, db.origin, "agent.deleted", agent_id=agent_id)
-        return removed
+        if conn.execute("DELETE FROM agents WHERE id = ?", (agent_id,)).rowcount:
+            changes.append(conn, db.origin, "agent.deleted", agent_id=agent_id)
+        return int(row[0]) if row else 0
+
+    return await db.transaction(delete)
 
 
 async def count_runs(db: Database, agent_id: str) -> int:

@@ -9,15 +9,15 @@ entries of other origins. Old entries are pruned.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
-import aiosqlite
+from storage.db import Database
+from storage.interface import Row
 
-from storage.db import Database, Row
 
-
-async def append(
-    conn: aiosqlite.Connection,
+def append(
+    conn: sqlite3.Connection,
     origin: str | None,
     kind: str,
     *,
@@ -26,7 +26,7 @@ async def append(
     reason: str | None = None,
 ) -> None:
     """Append an entry inside the caller's write transaction."""
-    await conn.execute(
+    conn.execute(
         "INSERT INTO changes (at, origin, kind, agent_id, run_id, reason) VALUES (?, ?, ?, ?, ?, ?)",
         (time.time_ns() // 1_000_000, origin, kind, agent_id, run_id, reason),
     )
@@ -38,11 +38,8 @@ async def last_seq(db: Database) -> int:
 
 
 async def after(db: Database, seq: int, limit: int = 1000) -> list[Row]:
-    return await db.fetchall(
-        "SELECT * FROM changes WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
-    )
+    return await db.fetchall("SELECT * FROM changes WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit))
 
 
 async def prune(db: Database, before_ms: int) -> None:
-    async with db.write() as conn:
-        await conn.execute("DELETE FROM changes WHERE at < ?", (before_ms,))
+    await db.transaction(lambda conn: conn.execute("DELETE FROM changes WHERE at < ?", (before_ms,)))

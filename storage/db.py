@@ -1,9 +1,11 @@
 """The database handle: one writer connection, a small pool of reader connections, WAL.
 
-Writes go through :meth:`Database.write`, which serialises writers in this
-process with a lock and opens every write transaction with ``BEGIN IMMEDIATE``
-so a read-then-write transaction never fails half way with "database is
-locked" when another process holds the write lock: it waits (``busy_timeout``).
+Writes go through :meth:`Database.transaction`: the whole transaction (a
+plain function of a ``sqlite3`` connection) runs in one hop on the writer's
+own thread, which serialises writers in this process. Every transaction opens
+with ``BEGIN IMMEDIATE`` so a read-then-write transaction never fails half way
+with "database is locked" when another process holds the write lock: it waits
+(``busy_timeout``).
 
 Reads use other connections, so they never see another coroutine's
 uncommitted writes and never wait behind the write lock. Each read takes a
@@ -23,7 +25,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,18 +34,19 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from storage.files import private_file, tighten
+from storage.interface import Row
 from storage.migrations import apply_migrations
 
 BUSY_TIMEOUT_MS = 10_000
 DATA_VERSION_CHECK_SECONDS = 0.2
 READERS = 4
+_PRAGMAS = (f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL")
 
 
 class StorageError(Exception):
     """A storage operation could not be carried out (bad file, locked too long)."""
 
 
-Row = sqlite3.Row
 T = TypeVar("T")
 
 
@@ -51,13 +55,13 @@ class Database:
 
     def __init__(self, path: str | Path, readers: int = READERS) -> None:
         self.path = str(path)
-        self._writer: aiosqlite.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
+        self._write_thread: ThreadPoolExecutor | None = None
         self._readers: list[aiosqlite.Connection] = []
         self._idle: asyncio.Queue[aiosqlite.Connection] | None = None
         self._reader_count = max(1, readers)
         self.origin: str | None = None
         """The id of the server using this handle, written with its change-feed entries."""
-        self._write_lock = asyncio.Lock()
         # Bumped after every committed write in this process; caches above
         # storage compare it to know when to rebuild.
         self.generation = 0
@@ -69,9 +73,8 @@ class Database:
             raise StorageError("a database file is needed (readers and the writer share it)")
         try:
             await asyncio.to_thread(private_file, Path(self.path))
-            self._writer = await self._connect()
-            await self._writer.execute("PRAGMA journal_mode=WAL")
-            await apply_migrations(self._writer)
+            self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="cronagents-writer")
+            await self._on_writer(self._open_writer)
             await self.other_process_committed()  # the baseline: changes from now on count
             self._idle = asyncio.Queue()
             for _ in range(self._reader_count):
@@ -87,25 +90,41 @@ class Database:
             raise
         return self
 
+    def _open_writer(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.row_factory = sqlite3.Row
+            for pragma in _PRAGMAS:
+                conn.execute(pragma)
+            conn.execute("PRAGMA journal_mode=WAL")
+            apply_migrations(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._writer = conn
+
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         try:
             conn.row_factory = sqlite3.Row
-            await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            await conn.execute("PRAGMA foreign_keys=ON")
-            await conn.execute("PRAGMA synchronous=NORMAL")
+            for pragma in _PRAGMAS:
+                await conn.execute(pragma)
         except BaseException:
             await conn.close()  # its thread would otherwise keep the process alive
             raise
         return conn
 
     async def close(self) -> None:
-        for conn in (*self._readers, self._writer):
-            if conn is not None:
-                await conn.close()
+        for reader in self._readers:
+            await reader.close()
         self._readers = []
         self._idle = None
-        self._writer = None
+        thread, self._write_thread = self._write_thread, None
+        if thread is not None:
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                await asyncio.get_running_loop().run_in_executor(thread, writer.close)
+            thread.shutdown(wait=False)
 
     async def __aenter__(self) -> Database:
         return await self.open()
@@ -113,30 +132,38 @@ class Database:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``), rolled back on error.
-
-        Cancellation-safe: a statement handed to the connection's thread runs
-        to its end whatever happens to the awaiting task, so ``BEGIN``,
-        ``COMMIT`` and ``ROLLBACK`` are awaited to completion even when the
-        caller is cancelled, and a transaction is never left open (which would
-        make every later write fail with "cannot start a transaction within a
-        transaction").
-        """
-        if self._writer is None:
+    async def _on_writer(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the writer's own thread (one at a time, in order)."""
+        if self._write_thread is None:
             raise StorageError("database is not open")
-        async with self._write_lock:
-            conn = self._writer
-            try:
-                await _to_completion(conn.execute("BEGIN IMMEDIATE"))
-                yield conn
-                await _to_completion(conn.execute("COMMIT"))
-            except BaseException:
-                if conn.in_transaction:
-                    await _to_completion(conn.execute("ROLLBACK"))
-                raise
-            self.generation += 1
+        return await asyncio.get_running_loop().run_in_executor(self._write_thread, fn)
+
+    async def transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work(conn)`` as one write transaction on the writer's thread; its result.
+
+        ``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` if ``work`` raises) all
+        happen in one hop to the writer's thread, so a transaction holds the
+        write lock only as long as its statements take, never while the event
+        loop is busy elsewhere, and a transaction always ends, even when the
+        awaiting task is cancelled (the thread finishes it; it is never left
+        open). ``work`` runs off the event loop: it must only use ``conn``.
+        """
+        return await self._on_writer(lambda: self._run(work))
+
+    def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._writer
+        if conn is None:
+            raise StorageError("database is not open")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self.generation += 1
+        return result
 
     @asynccontextmanager
     async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -176,23 +203,16 @@ class Database:
 
     async def other_process_committed(self) -> bool:
         """Whether another connection committed since the previous call (first call: False)."""
-        if self._writer is None:
-            raise StorageError("database is not open")
-        rows = list(await self._writer.execute_fetchall("PRAGMA data_version"))
-        version = int(rows[0][0]) if rows else 0
+        version = await self._on_writer(self._writer_data_version)
         changed = self._data_version is not None and version != self._data_version
         self._data_version = version
         return changed
 
-
-async def _to_completion(statement: Awaitable[T]) -> T:
-    """Await ``statement`` to its end even if the awaiting task is cancelled meanwhile."""
-    task = asyncio.ensure_future(statement)
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await asyncio.wait({task})
-        raise
+    def _writer_data_version(self) -> int:
+        if self._writer is None:
+            raise StorageError("database is not open")
+        row = self._writer.execute("PRAGMA data_version").fetchone()
+        return int(row[0]) if row else 0
 
 
 def _tighten_sidecars(path: Path) -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 
-import aiosqlite
-
 MIGRATIONS: list[str] = [
     # 1: users, tokens, agents, runs, run events, daily rollups.
     """
@@ -144,39 +142,38 @@ MIGRATIONS: list[str] = [
 ]
 
 
-async def schema_version(conn: aiosqlite.Connection) -> int:
-    async with conn.execute("PRAGMA user_version") as cur:
-        row = await cur.fetchone()
+def schema_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("PRAGMA user_version").fetchone()
     return int(row[0]) if row else 0
 
 
-async def apply_migrations(conn: aiosqlite.Connection) -> int:
+def apply_migrations(conn: sqlite3.Connection) -> int:
     """Bring the schema up to date; returns the resulting version.
 
     Each migration runs in its own ``BEGIN IMMEDIATE`` transaction together
     with the version bump, so a crash leaves the file at a whole version.
     """
-    version = await schema_version(conn)
+    version = schema_version(conn)
     if version > len(MIGRATIONS):
         raise sqlite3.DatabaseError(
             f"database schema version {version} is newer than this program "
             f"({len(MIGRATIONS)}): upgrade cronagents"
         )
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        await conn.execute("BEGIN IMMEDIATE")
+        conn.execute("BEGIN IMMEDIATE")
         try:
             # Re-read inside the lock: another process may have migrated meanwhile.
-            if await schema_version(conn) >= number:
-                await conn.execute("COMMIT")
+            if schema_version(conn) >= number:
+                conn.execute("COMMIT")
                 continue
             for statement in _statements(script):
-                await conn.execute(statement)
-            await conn.execute(f"PRAGMA user_version={number}")
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={number}")
         except BaseException:
-            await conn.execute("ROLLBACK")
+            conn.execute("ROLLBACK")
             raise
-        await conn.execute("COMMIT")
-    return await schema_version(conn)
+        conn.execute("COMMIT")
+    return schema_version(conn)
 
 
 def _statements(script: str) -> list[str]:

@@ -7,31 +7,17 @@ that gives it a final status, so stats never need to scan the runs table.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
-
-import aiosqlite
 
 from storage import changes
-from storage.db import Database, Row
+from storage.db import Database
+from storage.interface import Row
+from storage.interface import RunOutcome as RunOutcome
 
 ACTIVE_STATUSES = ("queued", "running")
 SUCCESS = "success"
 SKIPPED = "skipped"
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """What a finished run recorded; ``day`` is its calendar day in the stats zone."""
-
-    status: str
-    output: str | None
-    completed_at: int
-    cost_usd: float | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    num_turns: int | None = None
 
 
 async def insert_run(
@@ -45,60 +31,38 @@ async def insert_run(
     owner: str | None = None,
 ) -> None:
     """Insert a run; an active run needs its ``owner`` (a server id) from the start."""
-    async with db.write() as conn:
-        await conn.execute(
+    await db.transaction(
+        lambda conn: conn.execute(
             "INSERT INTO runs (id, agent_id, status, trigger, scheduled_for, started_at, owner)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (run_id, agent_id, status, trigger, scheduled_for, started_at, owner),
         )
-
-
-_CLAIM_SQL = """
-    INSERT INTO runs (id, agent_id, scheduled_for, status, trigger, started_at, owner)
-    SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, 'schedule', ?, ?
-    FROM json_each(?) AS j
-    WHERE EXISTS (SELECT 1 FROM agents a WHERE a.id = j.value ->> 1)
-    ON CONFLICT (agent_id, scheduled_for) WHERE scheduled_for IS NOT NULL DO NOTHING
-    RETURNING id
-"""
-
-
-async def claim_slots_json(db: Database, payload: str, started_at: int, owner: str | None) -> set[str]:
-    """Claim scheduled slots in one transaction: ``payload`` is a JSON array of
-    ``[run_id, agent_id, scheduled_for, status]``.
-
-    A slot (agent, scheduled time) can be claimed once, ever, by any process
-    sharing the file. Returns the run ids whose claim succeeded; the others
-    were already claimed (or their agent was deleted meanwhile). The
-    scheduler encodes a large instant's claims while idle, so the instant
-    itself only pays for the one INSERT. ``owner`` is the claiming server: a
-    claimed row is owned from the moment it exists.
-    """
-    async with db.write() as conn:
-        async with conn.execute(_CLAIM_SQL, (started_at, owner, payload)) as cur:
-            return {row[0] for row in await cur.fetchall()}
+    )
 
 
 async def mark_running(db: Database, run_id: str, agent_id: str, started_at: int) -> bool:
     """Start a queued run; False when it is no longer queued (cancelled meanwhile)."""
-    async with db.write() as conn:
-        cur = await conn.execute(
+
+    def start(conn: sqlite3.Connection) -> bool:
+        if not conn.execute(
             "UPDATE runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'",
             (started_at, run_id),
-        )
-        if not cur.rowcount:
+        ).rowcount:
             return False
-        await conn.execute(
+        conn.execute(
             "UPDATE agents SET last_run_at = ?, last_status = 'running' WHERE id = ?",
             (started_at, agent_id),
         )
         return True
 
+    return await db.transaction(start)
 
-async def _add_to_rollups(
-    conn: aiosqlite.Connection, agent_id: str, day: str, status: str, cost: float,
+
+def add_to_rollups(
+    conn: sqlite3.Connection, agent_id: str, day: str, status: str, cost: float,
     duration_ms: int | None,
 ) -> None:  # fmt: skip
+    """Count a finished run (or a skipped slot) in the agent's and the global day (in a transaction)."""
     skipped = int(status == SKIPPED)
     counted = 1 - skipped
     values = (
@@ -116,12 +80,12 @@ async def _add_to_rollups(
         " duration_count = duration_count + excluded.duration_count"
     )
     cols = "total, success, skipped, cost_usd, duration_ms_sum, duration_count"
-    await conn.execute(
+    conn.execute(
         f"INSERT INTO daily_agent_stats (agent_id, day, {cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         f" ON CONFLICT (agent_id, day){update}",
         (agent_id, day, *values),
     )
-    await conn.execute(
+    conn.execute(
         f"INSERT INTO daily_global_stats (day, {cols}) VALUES (?, ?, ?, ?, ?, ?, ?)"
         f" ON CONFLICT (day){update}",
         (day, *values),
@@ -136,14 +100,13 @@ async def finish_run(
     Does nothing (returns None) when the run is already final, so a late
     second finish (cancel racing completion) can never count a run twice.
     """
-    async with db.write() as conn:
-        return await _finish(conn, run_id, outcome, day_of)
+    return await db.transaction(lambda conn: _finish(conn, run_id, outcome, day_of))
 
 
-async def _finish(
-    conn: aiosqlite.Connection, run_id: str, outcome: RunOutcome, day_of: Callable[[int], str]
+def _finish(
+    conn: sqlite3.Connection, run_id: str, outcome: RunOutcome, day_of: Callable[[int], str]
 ) -> Row | None:
-    async with conn.execute(
+    rows: list[Row] = conn.execute(
         "UPDATE runs SET status = ?, output = ?, cost_usd = ?, input_tokens = ?,"
         " output_tokens = ?, num_turns = ?, completed_at = ?,"
         " duration_ms = MAX(0, ? - started_at)"
@@ -153,50 +116,19 @@ async def _finish(
             outcome.output_tokens, outcome.num_turns, outcome.completed_at,
             outcome.completed_at, run_id,
         ),
-    ) as cur:  # fmt: skip
-        row: Row | None = await cur.fetchone()
-    if row is None:
+    ).fetchall()  # fmt: skip
+    if not rows:
         return None
-    await conn.execute(
+    row = rows[0]
+    conn.execute(
         "UPDATE agents SET last_run_at = ?, last_status = ? WHERE id = ?",
         (row["started_at"], outcome.status, row["agent_id"]),
     )
-    await _add_to_rollups(
+    add_to_rollups(
         conn, row["agent_id"], day_of(row["started_at"]), outcome.status,
         outcome.cost_usd or 0.0, row["duration_ms"],
     )  # fmt: skip
     return row
-
-
-async def record_skipped(
-    db: Database,
-    slots: Iterable[tuple[str, str, int, str]],
-    now_ms: int,
-    day_of: Callable[[int], str],
-) -> set[str]:
-    """Record scheduled slots that were not run: ``(run_id, agent_id, scheduled_for, reason)``.
-
-    Each is claimed like a fire (so it is recorded once even across processes)
-    and counted in the rollup's ``skipped`` column, never as a run; claim and
-    record are one transaction, so no other server sees the row queued.
-    """
-    slots = list(slots)
-    if not slots:
-        return set()
-    payload = json.dumps([[r, a, s, "queued"] for r, a, s, _ in slots])
-    async with db.write() as conn:
-        async with conn.execute(_CLAIM_SQL, (now_ms, None, payload)) as cur:
-            claimed = {row[0] for row in await cur.fetchall()}
-        for run_id, agent_id, scheduled_for, reason in slots:
-            if run_id not in claimed:
-                continue
-            await conn.execute(
-                "UPDATE runs SET status = 'skipped', output = ?, started_at = ?,"
-                " completed_at = ?, duration_ms = 0 WHERE id = ?",
-                (reason, scheduled_for, scheduled_for, run_id),
-            )
-            await _add_to_rollups(conn, agent_id, day_of(scheduled_for), SKIPPED, 0.0, None)
-    return claimed
 
 
 async def orphaned_runs(db: Database, live_owners: Iterable[str]) -> list[Row]:
@@ -213,13 +145,13 @@ async def finish_runs(
     db: Database, run_ids: Iterable[str], outcome: RunOutcome, day_of: Callable[[int], str]
 ) -> list[Row]:
     """:func:`finish_run` for several runs in one transaction; returns the rows it ended."""
-    async with db.write() as conn:
-        finished = []
-        for run_id in run_ids:
-            row = await _finish(conn, run_id, outcome, day_of)
-            if row is not None:
-                finished.append(row)
-        return finished
+    ids = list(run_ids)
+
+    def finish(conn: sqlite3.Connection) -> list[Row]:
+        rows = (_finish(conn, run_id, outcome, day_of) for run_id in ids)
+        return [row for row in rows if row is not None]
+
+    return await db.transaction(finish)
 
 
 async def request_cancel(db: Database, run_ids: Sequence[str], reason: str) -> list[str]:
@@ -228,17 +160,19 @@ async def request_cancel(db: Database, run_ids: Sequence[str], reason: str) -> l
     The request is recorded on the run and in the change feed in one
     transaction; the owning server acts on it and records the end.
     """
-    requested = []
-    async with db.write() as conn:
+
+    def request(conn: sqlite3.Connection) -> list[str]:
+        requested = []
         for run_id in run_ids:
-            cur = await conn.execute(
+            if conn.execute(
                 "UPDATE runs SET cancel_requested = ? WHERE id = ? AND status IN ('running', 'queued')",
                 (reason, run_id),
-            )
-            if cur.rowcount:
+            ).rowcount:
                 requested.append(run_id)
-                await changes.append(conn, db.origin, "run.cancel", run_id=run_id, reason=reason)
-    return requested
+                changes.append(conn, db.origin, "run.cancel", run_id=run_id, reason=reason)
+        return requested
+
+    return await db.transaction(request)
 
 
 async def cancel_requests(db: Database, owner: str) -> list[Row]:
@@ -262,11 +196,12 @@ async def add_events(db: Database, run_id: str, events: Sequence[tuple[int, int,
     """Append transcript events ``(seq, at_ms, type, json_data)`` to a run."""
     if not events:
         return
-    async with db.write() as conn:
-        await conn.executemany(
-            "INSERT INTO run_events (run_id, seq, at, type, data) VALUES (?, ?, ?, ?, ?)",
-            [(run_id, *e) for e in events],
+    rows = [(run_id, *e) for e in events]
+    await db.transaction(
+        lambda conn: conn.executemany(
+            "INSERT INTO run_events (run_id, seq, at, type, data) VALUES (?, ?, ?, ?, ?)", rows
         )
+    )
 
 
 async def list_runs(db: Database, agent_id: str, limit: int, since_ms: int | None) -> list[Row]:
@@ -276,8 +211,7 @@ async def list_runs(db: Database, agent_id: str, limit: int, since_ms: int | Non
             (agent_id, limit),
         )
     return await db.fetchall(
-        "SELECT * FROM runs WHERE agent_id = ? AND started_at >= ?"
-        " ORDER BY started_at DESC, id DESC LIMIT ?",
+        "SELECT * FROM runs WHERE agent_id = ? AND started_at >= ? ORDER BY started_at DESC, id DESC LIMIT ?",
         (agent_id, since_ms, limit),
     )
 
@@ -298,8 +232,7 @@ async def active_runs(db: Database, agent_id: str | None = None) -> list[Row]:
             "SELECT * FROM runs WHERE status IN ('running', 'queued') ORDER BY started_at"
         )
     return await db.fetchall(
-        "SELECT * FROM runs WHERE status IN ('running', 'queued') AND agent_id = ?"
-        " ORDER BY started_at",
+        "SELECT * FROM runs WHERE status IN ('running', 'queued') AND agent_id = ? ORDER BY started_at",
         (agent_id,),
     )
 
@@ -309,7 +242,3 @@ async def running_agent_ids(db: Database) -> list[str]:
         "SELECT DISTINCT agent_id FROM runs WHERE status IN ('running', 'queued') ORDER BY agent_id"
     )
     return [r[0] for r in rows]
-
-
-def row_dict(row: Row) -> dict[str, Any]:
-    return {k: row[k] for k in row.keys()}

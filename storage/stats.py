@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 
-from storage.db import Database, Row
+from storage.db import Database
+from storage.interface import Row
 
 _ROLLUP_COLS = "day, total, success, skipped, cost_usd, duration_ms_sum, duration_count"
 
@@ -17,8 +19,7 @@ async def global_days(db: Database, first_day: str) -> list[Row]:
 
 async def agent_days(db: Database, agent_id: str, first_day: str) -> list[Row]:
     return await db.fetchall(
-        f"SELECT {_ROLLUP_COLS} FROM daily_agent_stats WHERE agent_id = ? AND day >= ?"
-        " ORDER BY day",
+        f"SELECT {_ROLLUP_COLS} FROM daily_agent_stats WHERE agent_id = ? AND day >= ? ORDER BY day",
         (agent_id, first_day),
     )
 
@@ -31,9 +32,13 @@ async def window_buckets(
     ``boundaries`` are ascending day starts (ms); bucket ``i`` holds runs
     started at or after ``boundaries[i-1]`` (bucket 0: before ``boundaries[0]``).
     """
-    bucket = "CASE " + " ".join(
-        f"WHEN started_at < {int(b)} THEN {i}" for i, b in enumerate(boundaries)
-    ) + f" ELSE {len(boundaries)} END" if boundaries else "0"
+    bucket = (
+        "CASE "
+        + " ".join(f"WHEN started_at < {int(b)} THEN {i}" for i, b in enumerate(boundaries))
+        + f" ELSE {len(boundaries)} END"
+        if boundaries
+        else "0"
+    )
     where = "started_at >= ? AND status NOT IN ('queued', 'running')"
     params: list[object] = [since_ms]
     if agent_id is not None:
@@ -83,22 +88,25 @@ async def rebuild_rollups(db: Database, zone: str, day_of: Callable[[int], str])
         if r["duration_ms"] is not None:
             acc[4] += r["duration_ms"]
             acc[5] += 1
-    async with db.write() as conn:
-        await conn.execute("DELETE FROM daily_agent_stats")
-        await conn.execute("DELETE FROM daily_global_stats")
-        await conn.executemany(
+
+    def rebuild(conn: sqlite3.Connection) -> None:
+        conn.execute("DELETE FROM daily_agent_stats")
+        conn.execute("DELETE FROM daily_global_stats")
+        conn.executemany(
             "INSERT INTO daily_agent_stats (agent_id, day, total, success, skipped, cost_usd,"
             " duration_ms_sum, duration_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [(a, d, *acc) for (a, d), acc in per_agent.items()],
         )
-        await conn.execute(
+        conn.execute(
             "INSERT INTO daily_global_stats SELECT day, SUM(total), SUM(success), SUM(skipped),"
             " SUM(cost_usd), SUM(duration_ms_sum), SUM(duration_count)"
             " FROM daily_agent_stats GROUP BY day"
         )
-        await conn.execute(
+        conn.execute(
             "INSERT INTO meta (key, value) VALUES ('rollup_zone', ?)"
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (zone,),
         )
+
+    await db.transaction(rebuild)
     return len(rows)

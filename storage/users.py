@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+import sqlite3
 
-from storage.db import Database, Row
+from storage.db import Database
+from storage.interface import Row
 
 
 async def get_or_create_user(db: Database, user_id: str, name: str, now_ms: int) -> Row:
-    async with db.write() as conn:
-        await conn.execute(
+
+    def get_or_create(conn: sqlite3.Connection) -> Row | None:
+        conn.execute(
             "INSERT INTO users (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING",
             (user_id, name, now_ms),
         )
-        async with conn.execute("SELECT * FROM users WHERE name = ?", (name,)) as cur:
-            row = await cur.fetchone()
+        row: Row | None = conn.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+        return row
+
+    row = await db.transaction(get_or_create)
     assert row is not None
     return row
 
@@ -22,12 +26,12 @@ async def get_or_create_user(db: Database, user_id: str, name: str, now_ms: int)
 async def insert_token(
     db: Database, token_id: str, user_id: str, token_hash: str, prefix: str, now_ms: int
 ) -> None:
-    async with db.write() as conn:
-        await conn.execute(
-            "INSERT INTO api_tokens (id, user_id, token_hash, prefix, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
+    await db.transaction(
+        lambda conn: conn.execute(
+            "INSERT INTO api_tokens (id, user_id, token_hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)",
             (token_id, user_id, token_hash, prefix, now_ms),
         )
+    )
 
 
 async def active_tokens(db: Database) -> list[Row]:
@@ -48,18 +52,16 @@ async def all_tokens(db: Database) -> list[Row]:
 
 async def revoke_token(db: Database, token_id_or_prefix: str, now_ms: int) -> int:
     """Revoke by id or by the printed prefix; returns how many tokens were revoked."""
-    async with db.write() as conn:
-        cur = await conn.execute(
-            "UPDATE api_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND (id = ? OR prefix = ?)",
-            (now_ms, token_id_or_prefix, token_id_or_prefix),
+    return await db.transaction(
+        lambda conn: int(
+            conn.execute(
+                "UPDATE api_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND (id = ? OR prefix = ?)",
+                (now_ms, token_id_or_prefix, token_id_or_prefix),
+            ).rowcount
         )
-        return int(cur.rowcount)
+    )
 
 
 async def count_active_tokens(db: Database) -> int:
     row = await db.fetchone("SELECT COUNT(*) FROM api_tokens WHERE revoked_at IS NULL")
     return int(row[0]) if row else 0
-
-
-def user_ref(row: Row | dict[str, Any]) -> dict[str, Any]:
-    return {"id": row["id"], "name": row["name"]}

@@ -22,6 +22,10 @@ messages (default ``plain``):
                    default 1 MiB message buffer
 ``leak``           text quoting the API key the request was sent with
 ``http500``        HTTP 500 with an Anthropic-shaped error body
+``http401``        HTTP 401 ``authentication_error`` "invalid x-api-key" (the real
+                   API's answer to a wrong or revoked key) with
+                   ``x-should-retry: false``: the CLI gives up at once
+``http401_retry``  the same without ``x-should-retry``: the CLI retries it for minutes
 
 Use the ``fake_anthropic`` fixture: ``.base_url``, ``.requests`` (every request
 received, for assertions) and ``.env(tmp_path)`` (environment for a CLI run).
@@ -301,6 +305,11 @@ class FakeAnthropic:
         scenario = recorded.scenario = _scenario(body)
         if scenario == "http500":
             return _error(500, "api_error", "Internal server error (fake)")
+        if scenario in ("http401", "http401_retry"):
+            refused = _error(401, "authentication_error", "invalid x-api-key")
+            if scenario == "http401":
+                refused.headers["x-should-retry"] = "false"
+            return refused
         api_key = request.headers.get("x-api-key", "")
         reply = _reply_for(scenario, body, api_key)
         model = str(body.get("model") or "claude-sonnet-4-5")

@@ -19,7 +19,7 @@ from typing import Any
 import schemathesis
 
 from app.cron import validate_schedule
-from app.validation import CWD_MAX_LENGTH, CWD_PATTERN, SCHEDULE_MAX_LENGTH
+from app.model.rules import CWD_MAX_LENGTH, CWD_PATTERN, SCHEDULE_MAX_LENGTH
 
 SCHEDULES = ("0 9 * * *", "*/15 * * * *", "@daily", "30 8 * * 1-5", "@yearly")
 EXISTING_DIRECTORY = os.environ.get("CRONAGENTS_TEST_CWD", "/")

@@ -26,6 +26,7 @@ from app.agent_session import (
     run_session,
     sweep_leftovers,
 )
+from app.credentials import NO_CREDENTIALS_HINT, REJECTED_CREDENTIALS_HINT
 from app.session_events import OUTPUT_LIMIT_BYTES
 from tests.fake_anthropic import (
     HUGE_TEXT_BYTES,
@@ -197,6 +198,65 @@ async def test_http500_without_retries_is_an_api_error(
     assert "500" in result.output
     assert run.events[-1]["isError"] is True
     run.assert_framed()
+    run.assert_clean()
+
+
+CREDENTIAL_ENV = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "CLAUDE_CODE_USE_BEDROCK",
+    "CLAUDE_CODE_USE_VERTEX",
+    "CLAUDE_CODE_USE_FOUNDRY",
+)
+
+
+async def test_no_credentials_says_how_to_log_in(
+    fake_anthropic: FakeAnthropic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No key, no login in the (empty) Claude config dir: the CLI fails at once, asking
+    nothing of the API, and the run's output says what to do in cronagents' terms."""
+    for name in CREDENTIAL_ENV:
+        monkeypatch.delenv(name, raising=False)
+    run = Run(fake_anthropic, tmp_path, "plain", timeout_seconds=30, env={"ANTHROPIC_API_KEY": ""})
+    asked = len(fake_anthropic.messages_requests())
+    result = await run()
+    assert result.status == "error"
+    assert result.output.splitlines() == ["Not logged in · Please run /login", NO_CREDENTIALS_HINT]
+    assert "cronagents login" in result.output and "ANTHROPIC_API_KEY" in result.output
+    assert run.of_type("assistant_text")[0]["error"] == "authentication_failed"
+    assert len(fake_anthropic.messages_requests()) == asked
+    assert run.elapsed < 20
+    run.assert_framed()
+    assert tagged_processes(run.tag) == []
+
+
+async def test_a_refused_key_says_to_check_it(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
+    """The API answers 401 authentication_error (and not to retry): the CLI gives up at once."""
+    run = Run(fake_anthropic, tmp_path, "http401", timeout_seconds=30)
+    result = await run()
+    assert result.status == "error"
+    first, hint = result.output.splitlines()
+    assert "401" in first and "Invalid API key" in first
+    assert hint == REJECTED_CREDENTIALS_HINT
+    run.assert_framed()
+    run.assert_clean()
+
+
+async def test_a_key_refused_on_every_retry_says_so_at_the_timeout(
+    fake_anthropic: FakeAnthropic, tmp_path: Path
+) -> None:
+    """Without ``x-should-retry: false`` the CLI retries a 401 for minutes: the timeout
+    ends the run, and its output says the credentials were refused."""
+    run = Run(fake_anthropic, tmp_path, "http401_retry", timeout_seconds=4)
+    result = await run()
+    assert result.status == "error"
+    assert result.output.splitlines() == [
+        "timed out after 4 s (the API kept refusing the credentials)",
+        REJECTED_CREDENTIALS_HINT,
+    ]
+    retries = [e for e in run.of_type("system") if e["subtype"] == "api_retry"]
+    assert retries and retries[0]["data"]["error_status"] == 401
     run.assert_clean()
 
 

@@ -512,15 +512,15 @@ async def test_openapi_describes_every_endpoint(client: httpx.AsyncClient):
 
 
 async def test_a_minimal_agent_gets_the_defaults_the_openapi_document_states(client: httpx.AsyncClient):
+    from app.model import AGENT_FIELDS, NO_DEFAULT
     from app.openapi import openapi_document
-    from app.validation import FIELDS, column_defaults
 
     agent = await create(client)
     props = openapi_document()["paths"]["/api/agents"]["post"]["requestBody"]["content"][
         "application/json"]["schema"]["properties"]  # fmt: skip
     stated = {name: p["default"] for name, p in props.items() if "default" in p}
     assert stated and {name: agent[name] for name in stated} == stated
-    assert set(column_defaults()) == {FIELDS[name].column for name in stated}
+    assert {f.key for f in AGENT_FIELDS if f.default not in (NO_DEFAULT, None)} == set(stated)
 
 
 def test_the_text_patterns_know_every_whitespace_character():

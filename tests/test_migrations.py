@@ -36,8 +36,7 @@ async def test_empty_file_gets_the_whole_schema(tmp_path: Path) -> None:
 async def test_existing_file_keeps_its_data_and_is_not_migrated_twice(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     async with Database(path) as db:
-        async with db.write() as conn:
-            await conn.execute("INSERT INTO meta(key, value) VALUES ('keep', 'me')")
+        await db.transaction(lambda conn: conn.execute("INSERT INTO meta(key, value) VALUES ('keep', 'me')"))
     async with Database(path) as db:
         row = await db.fetchone("SELECT value FROM meta WHERE key='keep'")
         assert row is not None and row[0] == "me"

@@ -22,9 +22,10 @@ import httpx
 import pytest
 
 from app.http_body import MAX_BODY_BYTES
+from app.model import AGENT_FIELDS_BY_KEY
+from app.model.rules import MODEL_MAX_LENGTH, MODEL_PATTERN, NAME_MAX_LENGTH, NAME_PATTERN
 from app.server import Server
 from app.throttle import FAILURE_LIMIT
-from app.validation import FIELDS, MODEL_MAX_LENGTH, MODEL_PATTERN, NAME_MAX_LENGTH, NAME_PATTERN
 from storage import runs as run_store
 from tests.wire import ROOT
 
@@ -92,7 +93,7 @@ async def test_the_document_publishes_the_limits_validation_enforces(client: htt
     assert props["name"]["maxLength"] == NAME_MAX_LENGTH and props["name"]["pattern"] == NAME_PATTERN
     assert props["model"]["maxLength"] == MODEL_MAX_LENGTH and props["model"]["pattern"] == MODEL_PATTERN
     assert props["maxTurns"] == {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}
-    assert set(props) == set(FIELDS)
+    assert set(props) == set(AGENT_FIELDS_BY_KEY)
     assert str(MAX_BODY_BYTES) in json.dumps(doc["paths"]["/api/agents"]["post"]["responses"]["413"])
     assert str(FAILURE_LIMIT) in doc["paths"]["/api/agents"]["get"]["responses"]["429"]["description"]
     assert "UTC" in doc["components"]["schemas"]["Timezone"]["enum"]

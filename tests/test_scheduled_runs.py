@@ -7,11 +7,12 @@ import time
 
 import pytest
 
-from app.scheduler import FakeClock, Scheduler
+from app.scheduler import Scheduler
 from app.server import ServerConfig, running
 from storage import runs as run_store
 from tests.conftest import agent_body
 from tests.fake_anthropic import PLAIN_TEXT
+from tests.fake_clock import FakeClock
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +23,7 @@ async def test_a_scheduled_slot_runs_once_through_the_real_runner(server_config:
     async with running(server_config) as server:
         start = (int(time.time() * 1000) // MINUTE + 1) * MINUTE - 1_000
         clock = FakeClock(start)
-        scheduler = Scheduler(server.service, server.runner, clock=clock)
+        scheduler = Scheduler(server.service, server.runner, server.store, server.bus, clock=clock)
         await scheduler.start()
         try:
             agent = await server.service.create_agent(

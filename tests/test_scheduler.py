@@ -31,12 +31,15 @@ from hypothesis import strategies as st
 
 from app.cron import slots_between
 from app.events import EventBus
-from app.scheduler import FakeClock, Scheduler, SystemClock, _missed_counts
+from app.scheduler import Scheduler, SystemClock
+from app.scheduler.plans import missed_counts
 from app.service import AgentService
 from app.timeutil import from_datetime, iso, to_datetime
 from storage import Database
 from storage import runs as run_store
+from storage.sqlite import SqliteStorage
 from tests.conftest import agent_body
+from tests.fake_clock import FakeClock
 
 NY = "America/New_York"
 LH = "Australia/Lord_Howe"
@@ -91,7 +94,7 @@ class RecordingRunner:
 
 @dataclass
 class Env:
-    db: Database
+    store: SqliteStorage
     clock: FakeClock
     service: AgentService
     runner: RecordingRunner
@@ -122,7 +125,7 @@ class Env:
 
     async def restart(self) -> None:
         await self.scheduler.stop()
-        self.scheduler = Scheduler(self.service, self.runner, clock=self.clock)
+        self.scheduler = Scheduler(self.service, self.runner, self.store, self.service.bus, clock=self.clock)
 
 
 T0 = "2026-01-05T08:59:30Z"  # a Monday
@@ -131,10 +134,11 @@ T0 = "2026-01-05T08:59:30Z"  # a Monday
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
     clock = FakeClock(ms(T0))
-    async with Database(tmp_path / "x.db") as db:
+    async with SqliteStorage(tmp_path / "x.db") as store:
+        db = store.db
         service = AgentService(db, EventBus(), stats_zone="UTC", default_timezone="UTC", clock=clock.now_ms)
         runner = RecordingRunner(db, service, clock)
-        e = Env(db, clock, service, runner, Scheduler(service, runner, clock=clock))
+        e = Env(store, clock, service, runner, Scheduler(service, runner, store, service.bus, clock=clock))
         try:
             yield e
         finally:
@@ -354,12 +358,13 @@ async def test_two_schedulers_on_one_database_fire_each_slot_once(env: Env, tmp_
     ]
     await env.scheduler.start()
     clock_b = FakeClock(env.clock.now_ms())
-    async with Database(tmp_path / "x.db") as db_b:
+    async with SqliteStorage(tmp_path / "x.db") as store_b:
+        db_b = store_b.db
         service_b = AgentService(
             db_b, EventBus(), stats_zone="UTC", default_timezone="UTC", clock=clock_b.now_ms
         )
         runner_b = RecordingRunner(db_b, service_b, clock_b)
-        scheduler_b = Scheduler(service_b, runner_b, clock=clock_b)
+        scheduler_b = Scheduler(service_b, runner_b, store_b, service_b.bus, clock=clock_b)
         await scheduler_b.start()
         try:
             for minute in range(10):
@@ -570,8 +575,9 @@ async def test_an_agent_deleted_elsewhere_is_not_run(env: Env):
     """The claim refuses a slot whose agent no longer exists (deleted by another process)."""
     agent = await env.create(schedule="* * * * *")
     await env.scheduler.start()
-    async with env.db.write() as conn:
-        await conn.execute("DELETE FROM agents WHERE id = ?", (agent["id"],))
+    await env.store.db.transaction(
+        lambda conn: conn.execute("DELETE FROM agents WHERE id = ?", (agent["id"],))
+    )
     await env.at("2026-01-05T09:00:00Z")
     assert env.runner.enqueued == []
 
@@ -588,7 +594,9 @@ async def test_stop_and_settled_without_start(env: Env):
 
 
 def claiming_ahead(env: Env) -> None:
-    env.scheduler = Scheduler(env.service, env.runner, clock=env.clock, claim_ahead_min=1)
+    env.scheduler = Scheduler(
+        env.service, env.runner, env.store, env.service.bus, clock=env.clock, claim_ahead_min=1
+    )
 
 
 async def test_claims_ahead_then_hands_over_at_the_instant(env: Env):
@@ -681,12 +689,13 @@ async def test_two_schedulers_claiming_ahead_fire_each_slot_once(env: Env, tmp_p
     agents = [await env.create(name=f"a{i}", schedule="* * * * *") for i in range(5)]
     await env.scheduler.start()
     clock_b = FakeClock(env.clock.now_ms())
-    async with Database(tmp_path / "x.db") as db_b:
+    async with SqliteStorage(tmp_path / "x.db") as store_b:
+        db_b = store_b.db
         service_b = AgentService(
             db_b, EventBus(), stats_zone="UTC", default_timezone="UTC", clock=clock_b.now_ms
         )
         runner_b = RecordingRunner(db_b, service_b, clock_b)
-        scheduler_b = Scheduler(service_b, runner_b, clock=clock_b, claim_ahead_min=1)
+        scheduler_b = Scheduler(service_b, runner_b, store_b, service_b.bus, clock=clock_b, claim_ahead_min=1)
         await scheduler_b.start()
         try:
             for minute in range(4):
@@ -714,11 +723,12 @@ async def test_real_clock_fires_within_a_second_of_the_minute(tmp_path: Path):
     now = time.time_ns() // 1_000_000
     boundary = (now // 60_000 + 1) * 60_000
     clock = SystemClock(offset_ms=boundary - 2_000 - now)
-    async with Database(tmp_path / "real.db") as db:
+    async with SqliteStorage(tmp_path / "real.db") as store:
+        db = store.db
         service = AgentService(db, EventBus(), stats_zone="UTC", default_timezone="UTC", clock=clock.now_ms)
         runner = RecordingRunner(db, service, clock)
         agent = await service.create_agent(agent_body(schedule="* * * * *"), None)
-        scheduler = Scheduler(service, runner, clock=clock)
+        scheduler = Scheduler(service, runner, store, service.bus, clock=clock)
         await scheduler.start()
         try:
             slot = (clock.now_ms() // 60_000 + 1) * 60_000
@@ -746,7 +756,7 @@ def test_missed_counts_match_a_plain_enumeration(expr, zone, starts, span, limit
     """The shared per-group count equals counting each agent's own slots."""
     base = ms("2026-10-31T12:00:00Z")  # covers the New York fall-back night
     end = base + span
-    counts = _missed_counts(expr, zone, [base + s for s in starts], end, limit)
+    counts = missed_counts(expr, zone, [base + s for s in starts], end, limit)
     for s in starts:
         count, _ = slots_between(expr, zone, to_datetime(base + s), to_datetime(end), limit=limit)
         assert counts[base + s] == count

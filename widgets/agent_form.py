@@ -1,9 +1,12 @@
-"""AgentForm: every agent field, the API's field errors beside them, and a schedule preview."""
+"""AgentForm: every agent field, the API's field errors beside them, and a schedule preview.
+
+The fields, their labels, help, choices, defaults and limits come from the typed
+model (:data:`app.model.AGENT_FIELDS`): a field added there appears here.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,45 +19,48 @@ from textual.widget import Widget
 from textual.widgets import Input, Select, Static, Switch, TextArea
 
 from app.cron import describe_schedule, get_schedule, validate_schedule, validate_timezone
+from app.model import AGENT_FIELDS, AGENT_FIELDS_BY_KEY, NO_DEFAULT, FieldSpec
 
-PERMISSION_MODES = ("dontAsk", "default", "acceptEdits", "plan", "bypassPermissions")
-CONCURRENCY_POLICIES = ("forbid", "allow", "replace")
-
-
-@dataclass(frozen=True)
-class Field:
-    key: str
-    label: str
-    kind: str  # text | prompt | switch | int | number | tools | select
-    placeholder: str = ""
-    nullable: bool = False
-    choices: tuple[str, ...] = ()
-
-
-FIELDS: tuple[Field, ...] = (
-    Field("name", "Name", "text", "Daily digest"),
-    Field("description", "Description", "text", "What the agent does", nullable=True),
-    Field("schedule", "Schedule", "text", "0 9 * * 1-5  or  @daily"),
-    Field("timezone", "Time zone", "text", "server default (IANA name, e.g. Europe/Berlin)"),
-    Field("prompt", "Prompt", "prompt"),
-    Field("enabled", "Enabled", "switch"),
-    Field("maxTurns", "Max turns", "int", "50"),
-    Field("maxBudgetUsd", "Max budget (USD)", "number", "no limit", nullable=True),
-    Field("model", "Model", "text", "CLI default", nullable=True),
-    Field("cwd", "Working directory", "text", "own workspace (absolute path)", nullable=True),
-    Field("allowedTools", "Allowed tools", "tools", "Read, Glob, Grep"),
-    Field("permissionMode", "Permission mode", "select", choices=PERMISSION_MODES),
-    Field("timeoutSeconds", "Timeout (s)", "int", "1800"),
-    Field("concurrencyPolicy", "If still running", "select", choices=CONCURRENCY_POLICIES),
-    Field("startingDeadlineSeconds", "Catch-up window (s)", "int", "never catch up", nullable=True),
-)
+FIELDS: tuple[FieldSpec, ...] = AGENT_FIELDS
 FIELD_KEYS = tuple(f.key for f in FIELDS)
+
+
+def placeholder(f: FieldSpec) -> str:
+    """The hint in an empty input: the model's, else the default the API applies."""
+    if f.placeholder or f.default is NO_DEFAULT or f.default is None:
+        return f.placeholder
+    if isinstance(f.default, list):
+        return ", ".join(str(item) for item in f.default)
+    return str(f.default)
+
+
+def limits(f: FieldSpec) -> str:
+    """The field's bounds in words, e.g. ``from 1 to 1000``."""
+    bounds = f.rules.bounds
+    if "ge" in bounds and "le" in bounds:
+        return f"from {bounds['ge']} to {bounds['le']}"
+    words = []
+    if "gt" in bounds:
+        words.append(f"more than {bounds['gt']}")
+    if "le" in bounds:
+        words.append(f"at most {bounds['le']}")
+    unit = "item" if f.kind == "list" else "character"
+    for name, word in (("min_length", "at least"), ("max_length", "at most")):
+        if name in bounds:
+            words.append(f"{word} {bounds[name]} {unit}{'' if bounds[name] == 1 else 's'}")
+    return ", ".join(words)
+
+
+def help_text(f: FieldSpec) -> str:
+    """The field's help and limits, shown as the tooltip of its label and input."""
+    bounds = limits(f)
+    return f"{f.help} ({bounds})" if bounds else f.help
 
 
 def _number(text: str, kind: str) -> Any:
     """An int/float when the text is one; the raw text otherwise (the API explains why not)."""
     try:
-        return int(text) if kind == "int" else float(text)
+        return int(text) if kind == "integer" else float(text)
     except ValueError:
         return text
 
@@ -87,56 +93,60 @@ class AgentForm(Widget):
         with VerticalScroll(id="form-scroll"):
             for f in FIELDS:
                 with Horizontal(classes="field", id=f"field-{f.key}"):
-                    yield Static(f.label, classes="field-label")
+                    yield Static(f.label, classes="field-label").with_tooltip(help_text(f))
                     with Vertical(classes="field-body"):
                         yield self._control(f)
                         if f.key == "schedule":
                             yield Static("", id="schedule-preview")
                         yield Static("", id=f"error-{f.key}", classes="field-error")
 
-    def _control(self, f: Field) -> Widget:
+    def _control(self, f: FieldSpec) -> Widget:
         wid = f"input-{f.key}"
-        if f.kind == "prompt":
-            return TextArea("", id=wid, soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
-                            compact=True)  # fmt: skip
-        if f.kind == "switch":
-            return Switch(True, id=wid)
-        if f.kind == "select":
-            return Select([(c, c) for c in f.choices], value=f.choices[0], allow_blank=False, id=wid,
-                          compact=True)  # fmt: skip
-        return Input(placeholder=f.placeholder, id=wid, compact=True)
+        control: Widget
+        if f.kind == "text" and f.multiline:
+            control = TextArea("", id=wid, soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
+                               compact=True)  # fmt: skip
+        elif f.kind == "boolean":
+            control = Switch(True, id=wid)
+        elif f.kind == "choice":
+            choices = f.rules.choices
+            control = Select([(c, c) for c in choices], value=choices[0], allow_blank=False, id=wid,
+                             compact=True)  # fmt: skip
+        else:
+            control = Input(placeholder=placeholder(f), id=wid, compact=True)
+        return control.with_tooltip(help_text(f))
 
     # -- values ------------------------------------------------------------------------
 
+    def _default(self, f: FieldSpec) -> Any:
+        """A new agent's value: the API's default (the server's own zone for the time zone)."""
+        if f.server_default:
+            return self._default_timezone
+        return None if f.default is NO_DEFAULT else f.default
+
     def load(self, agent: dict[str, Any] | None) -> None:
         """Fill the fields from an agent (None: a new agent with the API's defaults)."""
-        a = agent or {}
         self._loading = True
         try:
             for f in FIELDS:
-                value = a.get(f.key)
+                value = agent.get(f.key) if agent is not None else self._default(f)
                 widget = self.query_one(f"#input-{f.key}")
                 if isinstance(widget, Switch):
-                    widget.value = bool(value) if agent is not None else True
+                    widget.value = bool(value)
                 elif isinstance(widget, Select):
-                    widget.value = str(value) if value in f.choices else f.choices[0]
+                    choices = f.rules.choices
+                    widget.value = str(value) if value in choices else choices[0]
                 elif isinstance(widget, TextArea):
                     widget.text = str(value or "")
                 elif isinstance(widget, Input):
-                    if f.kind == "tools":
-                        tools = value if agent is not None else ["Read", "Glob", "Grep"]
-                        widget.value = ", ".join(str(t) for t in tools or [])
+                    if f.kind == "list":
+                        widget.value = ", ".join(str(t) for t in value or [])
                     elif value is None:
                         widget.value = ""
                     elif f.kind == "number":
                         widget.value = f"{float(value):g}"
                     else:
                         widget.value = str(value)
-            if agent is None:
-                self.query_one("#input-maxTurns", Input).value = "50"
-                self.query_one("#input-timeoutSeconds", Input).value = "1800"
-                self.query_one("#input-startingDeadlineSeconds", Input).value = "3600"
-                self.query_one("#input-timezone", Input).value = self._default_timezone
         finally:
             self._loading = False
         self._original = self.values()
@@ -159,15 +169,15 @@ class AgentForm(Widget):
         out: dict[str, Any] = {}
         for f in FIELDS:
             raw = self.raw(f.key)
-            if f.kind in ("switch", "select"):
+            if f.kind in ("boolean", "choice"):
                 out[f.key] = raw
                 continue
-            text = str(raw).strip() if f.kind != "prompt" else str(raw)
-            if f.kind == "tools":
+            text = str(raw) if f.multiline else str(raw).strip()
+            if f.kind == "list":
                 out[f.key] = [t.strip() for t in text.split(",") if t.strip()]
             elif not text.strip():
                 out[f.key] = None
-            elif f.kind in ("int", "number"):
+            elif f.kind in ("integer", "number"):
                 out[f.key] = _number(text, f.kind)
             else:
                 out[f.key] = text
@@ -182,8 +192,8 @@ class AgentForm(Widget):
         values = self.values()
         if for_update:
             return {k: v for k, v in values.items() if v != self._original.get(k)}
-        # None means "the API's default", except for the catch-up window where it means "never".
-        return {k: v for k, v in values.items() if v is not None or k == "startingDeadlineSeconds"}
+        # An empty field: null where the field takes null (e.g. "never catch up"), else the API's default.
+        return {k: v for k, v in values.items() if v is not None or AGENT_FIELDS_BY_KEY[k].nullable}
 
     # -- errors and preview ------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""User keymap: ``[keymap]`` in ``<data dir>/config.toml`` maps binding ids to keys.
+"""User keymap: ``[keymap]`` in ``config.toml`` (:func:`app.config.config_path`) maps binding ids to keys.
 
     [keymap]
     "agent.new" = "ctrl+n"
@@ -17,7 +17,7 @@ log = logging.getLogger("cronagents.tui")
 
 
 def config_path() -> Path:
-    return config.data_dir() / "config.toml"
+    return config.config_path()
 
 
 def load_keymap(path: Path | None = None) -> dict[str, str]:

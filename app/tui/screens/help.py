@@ -13,8 +13,8 @@ from textual.widgets import Static
 
 INTRO = (
     "Cron Agents — scheduled Claude agents.\n"
-    "Keys can be changed in [keymap] of config.toml in the data directory "
-    "(binding id = \"keys\"). ctrl+p opens the command palette."
+    "Keys can be changed in [keymap] of config.toml in the user config directory "
+    "(binding id = \"keys\"; cronagents doctor shows where). ctrl+p opens the command palette."
 )
 
 

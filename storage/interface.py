@@ -1,0 +1,229 @@
+"""The storage interface: what the rest of cronagents may ask of a database.
+
+Everything above ``storage/`` talks to a :class:`Storage`; a backend
+implements it (today SQLite, :mod:`storage.sqlite`). No backend-specific
+meaning crosses it: rows are read by column name, a slot claim is "insert if
+absent on a unique key", pre-encoded claims are opaque, times are integer
+milliseconds since the epoch (UTC), days are ``YYYY-MM-DD`` strings.
+
+Rows carry the columns of their table (snake_case), plus ``creator_name`` on
+agents; see ``storage/migrations.py`` for the columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NewType, Protocol
+
+SlotClaim = tuple[str, str, int, str]
+"""``(run_id, agent_id, scheduled_for, status)`` of a slot claim."""
+
+EncodedClaims = NewType("EncodedClaims", str)
+"""Claims encoded by :meth:`SlotStore.encode` ahead of time (opaque to callers)."""
+
+DayOf = Callable[[int], str]
+"""The calendar day (``YYYY-MM-DD``, in the stats zone) of an instant in ms."""
+
+
+class Row(Protocol):
+    """One row, read by column name (or position)."""
+
+    def __getitem__(self, key: str | int, /) -> Any: ...
+
+    def keys(self) -> Iterable[str]: ...
+
+    def __iter__(self) -> Iterator[Any]:
+        """The values, in the order of :meth:`keys`."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a finished run recorded."""
+
+    status: str
+    output: str | None
+    completed_at: int
+    cost_usd: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    num_turns: int | None = None
+
+
+class AgentStore(Protocol):
+    async def insert(self, values: Mapping[str, Any]) -> Row:
+        """Insert (columns → values); the row as the inserting transaction read it."""
+
+    async def update(self, agent_id: str, values: Mapping[str, Any]) -> Row | None:
+        """Update; the row as written, None when there is no such agent."""
+
+    async def get(self, agent_id: str) -> Row | None: ...
+
+    async def all(self) -> list[Row]:
+        """Every agent (unordered: sorting by name is the service's rule)."""
+
+    async def list_enabled(self) -> list[Row]: ...
+
+    async def count(self) -> tuple[int, int]:
+        """(all agents, enabled agents)."""
+
+    async def delete(self, agent_id: str) -> int:
+        """Delete with its runs, events and stats; returns the number of runs removed."""
+
+    async def count_runs(self, agent_id: str) -> int:
+        """Runs of the agent, skipped slots not counted."""
+
+
+class RunStore(Protocol):
+    async def insert(
+        self, run_id: str, agent_id: str, status: str, started_at: int, *,
+        trigger: str = "manual", scheduled_for: int | None = None, owner: str | None = None,
+    ) -> None: ...  # fmt: skip
+
+    async def mark_running(self, run_id: str, agent_id: str, started_at: int) -> bool:
+        """Start a queued run; False when it is no longer queued."""
+
+    async def finish(self, run_id: str, outcome: RunOutcome, day_of: DayOf) -> Row | None:
+        """Give an active run its final status (counted in the stats once); None if already final."""
+
+    async def finish_many(self, run_ids: Iterable[str], outcome: RunOutcome, day_of: DayOf) -> list[Row]: ...
+
+    async def orphaned(self, live_owners: Iterable[str]) -> list[Row]:
+        """Active runs whose owner is none of ``live_owners``."""
+
+    async def request_cancel(self, run_ids: Sequence[str], reason: str) -> list[str]:
+        """Record cancel requests (and tell the change feed); the runs still active."""
+
+    async def cancel_requests(self, owner: str) -> list[Row]: ...
+
+    async def statuses(self, run_ids: Sequence[str]) -> dict[str, str]: ...
+
+    async def add_events(self, run_id: str, events: Sequence[tuple[int, int, str, str]]) -> None:
+        """Append transcript events ``(seq, at_ms, type, json_data)``."""
+
+    async def history(self, agent_id: str, limit: int, since_ms: int | None) -> list[Row]:
+        """The agent's runs started at or after ``since_ms``, newest first."""
+
+    async def get(self, run_id: str) -> Row | None: ...
+
+    async def events(self, run_id: str) -> list[Row]: ...
+
+    async def active(self, agent_id: str | None = None) -> list[Row]: ...
+
+    async def running_agent_ids(self) -> list[str]: ...
+
+
+class SlotStore(Protocol):
+    def encode(self, claims: Sequence[SlotClaim]) -> EncodedClaims: ...
+
+    async def claim(self, claims: EncodedClaims, started_at: int, owner: str | None) -> set[str]:
+        """Insert the claims absent on (agent, scheduled time); the run ids that were inserted."""
+
+    async def release(self, run_ids: Sequence[str]) -> None: ...
+
+    async def record_skipped(
+        self, slots: Iterable[tuple[str, str, int, str]], now_ms: int, day_of: DayOf
+    ) -> set[str]: ...
+
+    async def busy_agent_ids(self, besides_slot: int | None = None) -> set[str]: ...
+
+    async def ended_claims(self, slot: int) -> set[str]: ...
+
+    async def latest_slots(self) -> dict[str, int]: ...
+
+    async def store_next_run_times(self, rows: Sequence[tuple[int, str, str, str]]) -> None: ...
+
+
+class StatsStore(Protocol):
+    async def global_days(self, first_day: str) -> list[Row]: ...
+
+    async def agent_days(self, agent_id: str, first_day: str) -> list[Row]: ...
+
+    async def window_buckets(
+        self, since_ms: int, boundaries: Sequence[int], agent_id: str | None = None
+    ) -> list[Row]: ...
+
+    async def rollup_zone(self) -> str | None: ...
+
+    async def rebuild_rollups(self, zone: str, day_of: DayOf) -> int: ...
+
+
+class TokenStore(Protocol):
+    async def get_or_create_user(self, user_id: str, name: str, now_ms: int) -> Row: ...
+
+    async def insert(
+        self, token_id: str, user_id: str, token_hash: str, prefix: str, now_ms: int
+    ) -> None: ...
+
+    async def active(self) -> list[Row]: ...
+
+    async def all(self) -> list[Row]: ...
+
+    async def revoke(self, token_id_or_prefix: str, now_ms: int) -> int: ...
+
+    async def count_active(self) -> int: ...
+
+
+class LeaseStore(Protocol):
+    async def register(self, server_id: str, host: str, pid: int, now_ms: int, lease_ms: int) -> None: ...
+
+    async def renew(self, server_id: str, now_ms: int, lease_ms: int) -> bool: ...
+
+    async def expire(self, server_ids: list[str]) -> None: ...
+
+    async def remove(self, server_id: str) -> None: ...
+
+    async def remove_expired(self, now_ms: int, keep_ms: int) -> None: ...
+
+    async def all(self) -> list[Row]: ...
+
+    async def live_ids(self, now_ms: int) -> set[str]: ...
+
+
+class ChangeStore(Protocol):
+    async def last_seq(self) -> int: ...
+
+    async def after(self, seq: int, limit: int = 1000) -> list[Row]: ...
+
+    async def prune(self, before_ms: int) -> None: ...
+
+
+class Storage(Protocol):
+    """A database: its parts, its identity, and how to notice what others changed."""
+
+    @property
+    def agents(self) -> AgentStore: ...
+
+    @property
+    def runs(self) -> RunStore: ...
+
+    @property
+    def slots(self) -> SlotStore: ...
+
+    @property
+    def stats(self) -> StatsStore: ...
+
+    @property
+    def tokens(self) -> TokenStore: ...
+
+    @property
+    def leases(self) -> LeaseStore: ...
+
+    @property
+    def changes(self) -> ChangeStore: ...
+
+    origin: str | None
+    """The id of the server using this handle, written with its change-feed entries."""
+
+    @property
+    def generation(self) -> int:
+        """Bumped after every change this handle knows of (see :meth:`refresh_generation`)."""
+
+    async def open(self) -> Storage: ...
+
+    async def close(self) -> None: ...
+
+    async def database_id(self) -> str: ...
+
+    async def refresh_generation(self) -> int:
+        """Bump :attr:`generation` if another process committed since the last check."""
