@@ -70,5 +70,9 @@ class DashboardScreen(Screen[ResultT], Generic[ResultT]):
         return app
 
 
-class DashboardModalScreen(DashboardScreen[ResultT], ModalScreen[ResultT]):
-    """A dashboard dialog over another screen (``self.dash`` as on every dashboard screen)."""
+class DashboardModalScreen(ModalScreen[ResultT], DashboardScreen[ResultT]):
+    """A dashboard dialog over another screen (``self.dash`` as on every dashboard screen).
+
+    ModalScreen comes first: Textual inherits ``DEFAULT_CSS`` along the first base only,
+    and the dialog's see-through background is ModalScreen's.
+    """
