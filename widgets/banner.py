@@ -11,6 +11,7 @@ class ConnectionBanner(Static):
 
     DEFAULT_CSS = """
     ConnectionBanner {
+        display: none;
         height: auto;
         padding: 0 1;
         background: $error;

@@ -105,7 +105,6 @@ class MainScreen(DashboardScreen[None]):
         header = self.query_one(StatsHeader)
         header.period = self.dash.period
         header.source = self.dash.source
-        self.query_one(ConnectionBanner).display = False
         self.table.focus()
         self.set_interval(TICK_SECONDS, self.table.refresh_cells)
         self.reload()
