@@ -4,8 +4,8 @@ Each call runs as a worker on the screen (leaving the app cancels it; the reads 
 exclusive per kind, so a newer read of the same kind replaces an older one) and
 posts what the API answered to the screen as one of the messages below; a failed
 read posts :class:`CallFailed`. The screen decides what to show: the workers read no
-widget and change none, so an answer that arrives while the app shuts down is
-simply dropped with the screen's queue.
+widget and change none (they only notify, and a delete asks first), so an answer
+that arrives while the app shuts down is simply dropped with the screen's queue.
 """
 
 from __future__ import annotations
