@@ -32,4 +32,4 @@ bench:  ## the benchmarks (figures go in README)
 	$(PY) bench/tui.py
 
 screenshots:  ## rewrite screenshots/*.svg from a seeded demo database
-	$(PY) -m app.tui.demo screenshots --out screenshots
+	$(PY) -m app.tui_demo screenshots --out screenshots

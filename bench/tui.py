@@ -37,7 +37,7 @@ from app.client import ApiClient
 from app.events import SUBSCRIBER_QUEUE_SIZE
 from app.server import Server, ServerConfig, running, serving
 from app.tui.app import build_app
-from app.tui.demo import add_run
+from app.tui_demo import add_run
 from widgets.run_log import RunLog
 
 SCHEDULES = ("0 9 * * 1-5", "*/15 * * * *", "30 6 * * 1", "0 */4 * * *", "@daily", "0 17 * * 5")

@@ -7,12 +7,13 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
 
 from app import cron
-from app.tui.formatting import money, relative, status_text, truncate
+from widgets.formatting import money, relative, status_text, truncate
 
 WIDE_COLUMNS = (
     ("name", "Name"), ("on", "On"), ("schedule", "Schedule"), ("when", "In plain English"),
@@ -145,6 +146,18 @@ class AgentTable(DataTable[Any]):
         (self.running.add if running else self.running.discard)(agent_id)
         self._update_row(agent_id)
 
+    def set_last_run(self, agent_id: str, run: dict[str, Any]) -> None:
+        """Status and Last run from a run that started or finished."""
+        agent = self.agents.get(agent_id)
+        if agent is not None and run.get("status"):
+            last_run_at = run.get("startedAt") or agent.get("lastRunAt")
+            self.upsert({**agent, "lastStatus": run.get("status"), "lastRunAt": last_run_at})
+
+    def set_next_run(self, agent_id: str, next_run_at: str | None) -> None:
+        agent = self.agents.get(agent_id)
+        if agent is not None:
+            self.upsert({**agent, "nextRunAt": next_run_at})
+
     def set_costs(self, costs: dict[str, float]) -> None:
         self.costs = dict(costs)
         self.refresh_cells()
@@ -159,9 +172,19 @@ class AgentTable(DataTable[Any]):
             return
         try:
             for (key, _), value in zip(self.columns_shown, self._cells(agent), strict=True):
-                self.update_cell(agent_id, key, value, update_width=True)
+                self.update_cell(agent_id, key, value, update_width=self._widens(key, value))
         except (RowDoesNotExist, CellDoesNotExist):
             pass
+
+    def _widens(self, key: str, value: Text | str) -> bool:
+        """Whether ``value`` is wider than its column: only then is the column measured again.
+
+        DataTable measures the whole column again for every cell that gets narrower, which
+        made refreshing a thousand rows take a minute (quadratic). A column that stays a
+        little wide until the next rebuild is the better trade.
+        """
+        width = value.cell_len if isinstance(value, Text) else cell_len(value)
+        return width > self.columns[ColumnKey(key)].content_width
 
     def refresh_cells(self) -> None:
         """Recompute every visible row (relative times age; costs change)."""

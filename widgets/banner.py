@@ -9,6 +9,17 @@ from textual.widgets import Static
 class ConnectionBanner(Static):
     """Hidden while connected; ``message`` set means disconnected."""
 
+    DEFAULT_CSS = """
+    ConnectionBanner {
+        display: none;
+        height: auto;
+        padding: 0 1;
+        background: $error;
+        color: $text;
+        text-style: bold;
+    }
+    """
+
     message: reactive[str] = reactive("")
     """Why and when the next attempt is; empty when connected."""
 

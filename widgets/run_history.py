@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist
 
-from app.tui.formatting import duration, money, parse_iso, relative, status_text, truncate
+from widgets.formatting import duration, money, parse_iso, relative, status_text, truncate
 
 # (key, label, width): fixed widths, so a table filled in two steps never ends up narrower.
 COLUMNS: tuple[tuple[str, str, int], ...] = (

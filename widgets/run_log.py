@@ -7,7 +7,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import RichLog
 
-from app.tui.formatting import event_text
+from widgets.formatting import event_text
 
 FLUSH_SECONDS = 0.05
 MAX_LINES = 5_000

@@ -8,11 +8,19 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from app.tui.formatting import money
+from widgets.formatting import money
 
 
 class StatsHeader(Static):
     """Agents, active, runs in the period, success rate, cost and runs in progress."""
+
+    DEFAULT_CSS = """
+    StatsHeader {
+        height: 1;
+        padding: 0 1;
+        background: $panel;
+    }
+    """
 
     stats: reactive[dict[str, Any] | None] = reactive(None, always_update=True)
     """The ``GET /api/agents/stats`` answer, or None before the first load."""

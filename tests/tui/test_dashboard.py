@@ -12,12 +12,12 @@ from textual.widgets import Input, TabbedContent, TextArea
 from app.client import ApiClient
 from app.server import Server, free_port, uvicorn_server, wait_until_started
 from app.tui.app import build_app
-from app.tui.demo import TRANSCRIPT, add_run
 from app.tui.screens.confirm import ConfirmScreen
 from app.tui.screens.editor import EditorScreen
 from app.tui.screens.global_stats import GlobalStatsScreen
 from app.tui.screens.help import HelpScreen
 from app.tui.screens.run_detail import RunScreen
+from app.tui_demo import TRANSCRIPT, add_run
 from tests.conftest import agent_body
 from tests.processes import tagged_processes
 from tests.tui.conftest import ready, wait_until

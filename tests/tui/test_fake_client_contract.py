@@ -24,8 +24,8 @@ import pytest
 
 from app.client import ApiClient, ApiError, DashboardClient
 from app.server import Server
-from app.tui.demo import TRANSCRIPT as DEMO_TRANSCRIPT
-from app.tui.demo import add_run
+from app.tui_demo import TRANSCRIPT as DEMO_TRANSCRIPT
+from app.tui_demo import add_run
 from tests.conftest import agent_body
 from tests.tui.fake_client import AGENTS, RUNS, FakeClient
 

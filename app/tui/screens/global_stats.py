@@ -5,36 +5,40 @@ Bindings: ``p`` cycle the period [stats.period], ``escape``/``g`` back [global.b
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from app.client import ApiError
-from app.tui.formatting import PERIODS, duration, money
+from app.tui.base import DashboardScreen
+from widgets.formatting import duration, money
 from widgets.stats_chart import CostChart, RunsChart
 
-if TYPE_CHECKING:
-    from app.tui.app import CronAgentsApp
 
+class GlobalStatsScreen(DashboardScreen[None]):
+    """The summary line, then runs per day above cost per day, for the app's period."""
 
-class GlobalStatsScreen(Screen[None]):
     BINDINGS = [
-        Binding("p", "cycle_period", "Period", id="stats.period"),
-        Binding("escape,g", "app.pop_screen", "Back", id="global.back"),
+        Binding("p", "cycle_period", "Period", id="stats.period", tooltip="Stats period: 24h → 7d → 30d"),
+        Binding("escape,g", "app.pop_screen", "Back", id="global.back", tooltip="Back to the agents"),
     ]
 
-    @property
-    def dash(self) -> CronAgentsApp:
-        from app.tui.app import CronAgentsApp
-
-        assert isinstance(self.app, CronAgentsApp)
-        return self.app
+    DEFAULT_CSS = """
+    GlobalStatsScreen > #global-title {
+        height: auto;
+        padding: 0 1;
+        background: $panel;
+    }
+    GlobalStatsScreen > #global-charts {
+        height: 1fr;
+    }
+    #global-charts RunsChart, #global-charts CostChart {
+        height: 1fr;
+    }
+    """
 
     def compose(self) -> ComposeResult:
         yield Static("All agents", id="global-title")
@@ -69,5 +73,5 @@ class GlobalStatsScreen(Screen[None]):
         self.query_one(CostChart).set_days(days, period)
 
     def action_cycle_period(self) -> None:
-        self.dash.period = PERIODS[(PERIODS.index(self.dash.period) + 1) % len(PERIODS)]
+        self.dash.next_period()
         self.load()

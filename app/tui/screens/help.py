@@ -23,6 +23,25 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help.close")]
 
+    DEFAULT_CSS = """
+    HelpScreen {
+        align: center middle;
+    }
+    HelpScreen > #help-dialog {
+        width: 90;
+        max-width: 100%;
+        height: auto;
+        max-height: 90%;
+        border: thick $accent;
+        background: $surface;
+        padding: 1 2;
+    }
+    #help-intro {
+        margin-bottom: 1;
+        color: $text-muted;
+    }
+    """
+
     def __init__(self, bindings: Mapping[str, ActiveBinding]) -> None:
         super().__init__()
         self.bindings = bindings

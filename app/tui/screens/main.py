@@ -6,124 +6,107 @@ Bindings (ids in brackets, overridable in the keymap): ``n`` new [agent.new],
 ``space`` enable/disable [agent.toggle], ``/`` filter by name [agents.filter],
 ``p`` cycle the period [stats.period], ``g`` global stats [stats.global],
 ``?`` help [app.help], ``q`` quit [app.quit].
+
+The screen shows; it does not fetch. API calls run in :mod:`main_workers`, which
+report back with messages; server events arrive as :mod:`app.tui.messages`. Both
+are handled below with ``@on`` and passed down to the widgets.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, ParamSpec
+from typing import Any
 
-from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.css.query import NoMatches
-from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Input
 
-from app.client import ApiError
-from app.tui.formatting import PERIODS, money, parse_iso, run_summary, truncate
-from app.tui.screens.confirm import ConfirmScreen
+from app.tui import messages as server
+from app.tui.base import DashboardScreen
 from app.tui.screens.editor import EditorScreen
 from app.tui.screens.global_stats import GlobalStatsScreen
 from app.tui.screens.help import HelpScreen
+from app.tui.screens.main_workers import (
+    AgentRemoved,
+    AgentRunsLoaded,
+    AgentSaved,
+    AgentsLoaded,
+    AgentStatsLoaded,
+    CallFailed,
+    CostsLoaded,
+    GlobalStatsLoaded,
+    MainWorkers,
+    RunRequested,
+    TranscriptLoaded,
+)
 from app.tui.screens.run_detail import RunScreen
+from widgets.agent_detail import AgentDetail
 from widgets.agent_table import AgentTable
 from widgets.banner import ConnectionBanner
+from widgets.name_filter import NameFilter
 from widgets.run_history import RunHistory
 from widgets.run_log import RunLog
-from widgets.stats_chart import CostChart, RunsChart
 from widgets.stats_header import StatsHeader
 
-if TYPE_CHECKING:
-    from app.tui.app import CronAgentsApp
-
-RUN_COUNT_LIMIT = 1000
-
-P = ParamSpec("P")
-
-
-def while_mounted(method: Callable[P, Awaitable[None]]) -> Callable[P, Awaitable[None]]:
-    """A worker whose answer arrives while the app shuts down just stops (its widgets are gone)."""
-
-    @functools.wraps(method)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
-        with contextlib.suppress(NoMatches):
-            await method(*args, **kwargs)
-
-    return wrapper
-
 DETAIL_DELAY = 0.15
+"""Moving through the table loads the detail once the cursor rests this long."""
 STATS_DELAY = 0.5
+"""Stats are re-read once, this long after the last of a burst of changes."""
 TICK_SECONDS = 15.0
-MAX_COSTED_AGENTS = 200
+"""Relative times ("in 3m") are redrawn this often."""
 
 
-class MainScreen(Screen[None]):
+class MainScreen(DashboardScreen[None]):
     """The dashboard's home. See the module docstring for the keys."""
 
     BINDINGS = [
-        Binding("n", "new_agent", "New", id="agent.new", tooltip="Create an agent"),
+        Binding("n", "new_agent", "New", id="agent.new", tooltip="Create a new agent"),
         Binding("e", "edit_agent", "Edit", id="agent.edit", tooltip="Edit the selected agent"),
         Binding("d", "delete_agent", "Delete", id="agent.delete", tooltip="Delete the selected agent"),
         Binding("r", "run_agent", "Run", id="agent.run", tooltip="Run the selected agent now"),
-        Binding("c", "cancel_run", "Cancel", id="agent.cancel", tooltip="Cancel its running run"),
-        Binding("space", "toggle_agent", "On/off", id="agent.toggle", tooltip="Enable or disable"),
+        Binding("c", "cancel_run", "Cancel", id="agent.cancel", tooltip="Cancel the agent's running run"),
+        Binding("space", "toggle_agent", "On/off", id="agent.toggle", tooltip="Enable or disable the agent"),
         Binding("slash", "filter", "Filter", id="agents.filter", tooltip="Filter agents by name"),
-        Binding("p", "cycle_period", "Period", id="stats.period", tooltip="24h → 7d → 30d"),
-        Binding("g", "global_stats", "Global", id="stats.global", tooltip="Charts across all agents"),
+        Binding("p", "cycle_period", "Period", id="stats.period", tooltip="Stats period: 24h → 7d → 30d"),
+        Binding("g", "global_stats", "Global", id="stats.global", tooltip="Global stats across all agents"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="agents.clear_filter"),
-        Binding("1", "show_tab('tab-runs')", "Runs", show=False, id="tabs.runs"),
-        Binding("2", "show_tab('tab-live')", "Live", show=False, id="tabs.live"),
-        Binding("3", "show_tab('tab-stats')", "Stats", show=False, id="tabs.stats"),
+        Binding("1", "show_tab('tab-runs')", "Runs", show=False, id="tabs.runs", tooltip="Runs tab"),
+        Binding("2", "show_tab('tab-live')", "Live", show=False, id="tabs.live", tooltip="Live tab"),
+        Binding("3", "show_tab('tab-stats')", "Stats", show=False, id="tabs.stats", tooltip="Stats tab"),
     ]
+
+    DEFAULT_CSS = """
+    MainScreen > #agents {
+        height: auto;
+        max-height: 50%;
+        min-height: 4;
+    }
+    """
 
     def __init__(self) -> None:
         super().__init__()
+        self.api = MainWorkers(self)
+        """The screen's API calls, each in a worker (see :mod:`main_workers`)."""
         self._detail_timer: Timer | None = None
         self._stats_timer: Timer | None = None
-        self.detail_agent_id: str | None = None
-        """The agent the tabs show."""
-
-    @property
-    def dash(self) -> CronAgentsApp:
-        from app.tui.app import CronAgentsApp
-
-        assert isinstance(self.app, CronAgentsApp)
-        return self.app
 
     # -- layout --------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        app = self.dash
         yield StatsHeader(id="stats-header")
         yield ConnectionBanner(id="banner")
-        yield Input(placeholder="filter by name (Enter keeps it, Esc clears)", id="filter")
-        yield AgentTable(app.clock, id="agents")
-        with Vertical(id="detail"):
-            yield Static("", id="detail-title")
-            with TabbedContent(id="tabs", initial="tab-runs"):
-                with TabPane("Runs", id="tab-runs"):
-                    yield RunHistory(app.clock, id="runs")
-                with TabPane("Live", id="tab-live"):
-                    yield RunLog(id="live")
-                with TabPane("Stats", id="tab-stats"), Horizontal(id="charts"):
-                    yield RunsChart(id="runs-chart")
-                    yield CostChart(id="cost-chart")
+        yield NameFilter(id="filter")
+        yield AgentTable(self.dash.clock, id="agents")
+        yield AgentDetail(self.dash.clock, id="detail")
         yield Footer()
 
     def on_mount(self) -> None:
         header = self.query_one(StatsHeader)
         header.period = self.dash.period
         header.source = self.dash.source
-        self.query_one("#filter").display = False
-        self.query_one("#banner", ConnectionBanner).display = False
-        self.query_one(AgentTable).focus()
-        self.set_interval(TICK_SECONDS, self._tick)
+        self.table.focus()
+        self.set_interval(TICK_SECONDS, self.table.refresh_cells)
         self.reload()
 
     @property
@@ -131,85 +114,35 @@ class MainScreen(Screen[None]):
         return self.query_one(AgentTable)
 
     @property
+    def detail(self) -> AgentDetail:
+        return self.query_one(AgentDetail)
+
+    @property
     def live(self) -> RunLog:
-        return self.query_one("#live", RunLog)
+        return self.detail.live
 
     @property
     def history(self) -> RunHistory:
-        return self.query_one(RunHistory)
+        return self.detail.history
+
+    @property
+    def detail_agent_id(self) -> str | None:
+        """The agent the tabs show."""
+        return self.detail.agent_id
 
     def selected_agent(self) -> dict[str, Any] | None:
         agent_id = self.table.selected_id
         return self.table.agents.get(agent_id) if agent_id else None
 
-    def _tick(self) -> None:
-        self.table.refresh_cells()
-
     # -- loading -------------------------------------------------------------------------
 
     def reload(self) -> None:
-        """Re-read everything (start, reconnect, period change)."""
-        self.load_agents()
-        self.load_global_stats()
+        """Re-read everything (start, reconnect)."""
+        self.api.load_agents()
+        self.api.load_global_stats(self.dash.period)
 
-    def set_banner(self, message: str) -> None:
-        self.query_one(ConnectionBanner).message = message
-
-    def _failed(self, exc: ApiError, what: str) -> None:
-        if exc.unreachable:
-            self.set_banner(f"{exc.message} — reconnecting…")
-        else:
-            self.notify(f"{what}: {exc.message}", severity="error", timeout=6)
-
-    @work(exclusive=True, group="load-agents")
-    @while_mounted
-    async def load_agents(self) -> None:
-        try:
-            agents = await self.dash.client.list_agents()
-        except ApiError as exc:
-            self._failed(exc, "Loading agents")
-            return
-        self.table.set_agents(agents)
-        self.dash.first_paint_done()
-        self._schedule_detail()
-        self.load_agent_costs(self.dash.period)  # the agents may have come after the stats
-
-    @work(exclusive=True, group="load-global-stats")
-    @while_mounted
-    async def load_global_stats(self) -> None:
-        period = self.dash.period
-        try:
-            stats = await self.dash.client.global_stats(period)
-        except ApiError as exc:
-            self._failed(exc, "Loading stats")
-            return
-        header = self.query_one(StatsHeader)
-        header.period = period
-        header.stats = stats
-        running = {str(a) for a in stats.get("runningAgentIds", [])}
-        for agent_id in running ^ self.table.running:
-            self.table.set_running(agent_id, agent_id in running)
-        header.running = len(self.table.running)
-        self.load_agent_costs(period)
-
-    @work(exclusive=True, group="load-costs")
-    @while_mounted
-    async def load_agent_costs(self, period: str) -> None:
-        """The Cost column: each agent's cost in the period, from its stats (one call per agent).
-
-        The API has no per-agent costs in one call, so over ``MAX_COSTED_AGENTS`` the column
-        stays blank rather than cost a request per agent on every change.
-        """
-        if len(self.table.agents) > MAX_COSTED_AGENTS:
-            return
-        costs: dict[str, float] = {}
-        for agent_id in list(self.table.agents):
-            try:
-                stats = await self.dash.client.agent_stats(agent_id, period)
-            except ApiError:
-                continue
-            costs[agent_id] = float(stats.get("totalCostUsd") or 0.0)
-        self.table.set_costs(costs)
+    def _load_costs(self) -> None:
+        self.api.load_costs(self.dash.period, self.table.agents)
 
     def _schedule_detail(self) -> None:
         if self._detail_timer is not None:
@@ -218,151 +151,141 @@ class MainScreen(Screen[None]):
 
     def _load_selected_detail(self) -> None:
         agent = self.selected_agent()
-        self.detail_agent_id = str(agent["id"]) if agent else None
-        self._show_title(agent)
-        if agent is None:
-            self.history.set_runs([])
-            self.live.show_run(None, Text("No agent selected.", style="dim"))
-            self.query_one(RunsChart).set_days([], self.dash.period)
-            self.query_one(CostChart).set_days([], self.dash.period)
-            return
-        self.load_detail(str(agent["id"]))
+        self.detail.show_agent(agent, self.dash.period)
+        if agent is not None:
+            self.api.load_agent_runs(str(agent["id"]), self.dash.period)
 
-    def _show_title(self, agent: dict[str, Any] | None) -> None:
-        title = self.query_one("#detail-title", Static)
-        if agent is None:
-            title.update(Text("No agents yet — press n to create one.", style="dim"))
-            return
-        text = Text.assemble((str(agent.get("name", "")), "bold"),
-                             (f"  {agent.get('schedule')}", "bold cyan"))  # fmt: skip
-        if agent.get("description"):
-            text.append("  " + truncate(str(agent["description"]), 70), style="dim")
-        text.append(f"  · {agent.get('timezone') or ''} · max {agent.get('maxTurns')} turns"
-                    f" · budget {money(agent.get('maxBudgetUsd')) if agent.get('maxBudgetUsd') else 'none'}",
-                    style="dim")  # fmt: skip
-        title.update(text)
-
-    @work(exclusive=True, group="load-detail")
-    @while_mounted
-    async def load_detail(self, agent_id: str) -> None:
-        client, period = self.dash.client, self.dash.period
-        try:
-            runs = await client.list_runs(agent_id, limit=100)
-            stats = await client.agent_stats(agent_id, period)
-        except ApiError as exc:
-            self._failed(exc, "Loading runs")
-            return
-        if agent_id != self.detail_agent_id:
-            return
-        self.history.set_runs(runs)
-        self.query_one(RunsChart).set_days(stats.get("dailyRuns", []), period)
-        self.query_one(CostChart).set_days(stats.get("dailyRuns", []), period)
-        active = next((r for r in runs if r.get("status") in ("running", "queued")), None)
-        latest = active or (runs[0] if runs else None)
-        if latest is None:
-            self.live.show_run(None, Text("No runs yet — press r to run it now.", style="dim"))
-            return
-        if self.live.run_id == latest["id"]:
-            return
-        try:
-            run = await client.get_run(agent_id, str(latest["id"]))
-        except ApiError as exc:
-            self._failed(exc, "Loading the run")
-            return
-        if agent_id != self.detail_agent_id:
-            return
-        self.live.show_run(str(run["id"]), self._run_header(run))
-        self.live.add_events(list(run.get("events", [])))
-        if run.get("status") not in ("running", "queued"):
-            self.live.note(run_summary(run))
-
-    def _run_header(self, run: dict[str, Any]) -> Text:
-        when = parse_iso(run.get("startedAt"))
-        at = when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else "—"
-        state = "queued" if run.get("status") == "queued" else "started"
-        return Text.assemble(("Run ", "dim"), (str(run.get("id")), "bold"),
-                             (f"  {run.get('trigger', '')} · {state} {at}", "dim"))  # fmt: skip
-
-    @work(exclusive=True, group="load-detail-stats")
-    @while_mounted
-    async def load_detail_stats(self, agent_id: str) -> None:
-        period = self.dash.period
-        try:
-            stats = await self.dash.client.agent_stats(agent_id, period)
-        except ApiError:
-            return
-        if agent_id == self.detail_agent_id:
-            self.query_one(RunsChart).set_days(stats.get("dailyRuns", []), period)
-            self.query_one(CostChart).set_days(stats.get("dailyRuns", []), period)
+    def _load_stats(self) -> None:
+        self.api.load_global_stats(self.dash.period)
+        if self.detail_agent_id:
+            self.api.load_agent_stats(self.detail_agent_id, self.dash.period)
 
     def _schedule_stats(self) -> None:
         """Stats after a burst of changes: once, half a second after the last."""
         if self._stats_timer is not None:
             self._stats_timer.stop()
+        self._stats_timer = self.set_timer(STATS_DELAY, self._load_stats)
 
-        def refresh() -> None:
-            self.load_global_stats()
-            if self.detail_agent_id:
-                self.load_detail_stats(self.detail_agent_id)
+    @on(AgentsLoaded)
+    def _agents_loaded(self, message: AgentsLoaded) -> None:
+        self.table.set_agents(message.agents)
+        self.dash.first_paint_done()
+        self._schedule_detail()
+        self._load_costs()  # the agents may have come after the stats
 
-        self._stats_timer = self.set_timer(STATS_DELAY, refresh)
+    @on(GlobalStatsLoaded)
+    def _global_stats_loaded(self, message: GlobalStatsLoaded) -> None:
+        header = self.query_one(StatsHeader)
+        header.period = message.period
+        header.stats = message.stats
+        running = {str(a) for a in message.stats.get("runningAgentIds", [])}
+        for agent_id in running ^ self.table.running:
+            self.table.set_running(agent_id, agent_id in running)
+        header.running = len(self.table.running)
+        self._load_costs()
+
+    @on(CostsLoaded)
+    def _costs_loaded(self, message: CostsLoaded) -> None:
+        self.table.set_costs(message.costs)
+
+    @on(AgentRunsLoaded)
+    def _agent_runs_loaded(self, message: AgentRunsLoaded) -> None:
+        if message.agent_id != self.detail_agent_id:
+            return
+        latest = self.detail.show_runs(message.runs)
+        self.detail.show_days(message.stats.get("dailyRuns", []), message.period)
+        if latest is not None and self.live.run_id != latest["id"]:
+            self.api.load_transcript(message.agent_id, str(latest["id"]))
+
+    @on(TranscriptLoaded)
+    def _transcript_loaded(self, message: TranscriptLoaded) -> None:
+        if message.agent_id == self.detail_agent_id:
+            self.detail.show_transcript(message.run)
+
+    @on(AgentStatsLoaded)
+    def _agent_stats_loaded(self, message: AgentStatsLoaded) -> None:
+        if message.agent_id == self.detail_agent_id:
+            self.detail.show_days(message.stats.get("dailyRuns", []), message.period)
+
+    @on(CallFailed)
+    def _call_failed(self, message: CallFailed) -> None:
+        if message.error.unreachable:
+            self.query_one(ConnectionBanner).message = f"{message.error.message} — reconnecting…"
+        else:
+            self.notify(f"{message.what}: {message.error.message}", severity="error", timeout=6)
 
     # -- the event stream ----------------------------------------------------------------
 
-    def handle_server_event(self, event: dict[str, Any]) -> None:
-        """One event from ``GET /api/events`` (called by the app's stream worker)."""
-        kind = str(event.get("type", ""))
-        agent_id = str(event.get("agentId", ""))
-        if kind == "run.event":
-            if agent_id == self.detail_agent_id and self.live.run_id == event.get("runId"):
-                self.live.add_event(dict(event.get("event") or {}))
-            return
-        if kind in ("agent.created", "agent.updated"):
-            agent = event.get("agent")
-            if isinstance(agent, dict):
-                self.table.upsert(agent)
-                if agent_id == self.detail_agent_id:
-                    self._show_title(agent)
-            self._schedule_stats()
-        elif kind == "agent.deleted":
-            self.table.remove_agent(agent_id)
-            if agent_id == self.detail_agent_id:
-                self._schedule_detail()
-            self._schedule_stats()
-        elif kind == "agent.scheduled":
-            agent = self.table.agents.get(agent_id)
-            if agent is not None:
-                self.table.upsert({**agent, "nextRunAt": event.get("nextRunAt")})
-        elif kind in ("run.queued", "run.started", "run.finished"):
-            self._run_changed(kind, agent_id, dict(event.get("run") or {}))
+    @on(server.ConnectionLost)
+    def _connection_lost(self, message: server.ConnectionLost) -> None:
+        self.query_one(ConnectionBanner).message = message.explanation
 
-    def _run_changed(self, kind: str, agent_id: str, run: dict[str, Any]) -> None:
-        finished = kind == "run.finished"
-        if kind == "run.started" or finished:
+    @on(server.ConnectionRestored)
+    def _connection_restored(self, message: server.ConnectionRestored) -> None:
+        self.query_one(ConnectionBanner).message = ""
+        if message.after_gap:
+            self.reload()
+
+    @on(server.AgentChanged)
+    def _agent_changed(self, message: server.AgentChanged) -> None:
+        if message.agent is not None:
+            self.table.upsert(message.agent)
+            if message.agent_id == self.detail_agent_id:
+                self.detail.show_title(message.agent)
+        self._schedule_stats()
+
+    @on(server.AgentDeleted)
+    def _agent_deleted(self, message: server.AgentDeleted) -> None:
+        self.table.remove_agent(message.agent_id)
+        if message.agent_id == self.detail_agent_id:
+            self._schedule_detail()
+        self._schedule_stats()
+
+    @on(server.AgentScheduled)
+    def _agent_scheduled(self, message: server.AgentScheduled) -> None:
+        self.table.set_next_run(message.agent_id, message.next_run_at)
+
+    @on(server.RunChanged)
+    def _run_changed(self, message: server.RunChanged) -> None:
+        agent_id, run = message.agent_id, message.run
+        finished = isinstance(message, server.RunFinished)
+        if not isinstance(message, server.RunQueued):
             self.table.set_running(agent_id, not finished)
             self.query_one(StatsHeader).running = len(self.table.running)
-        agent = self.table.agents.get(agent_id)
-        if agent is not None and run.get("status") and kind != "run.queued":
-            self.table.upsert({**agent, "lastStatus": run.get("status"),
-                               "lastRunAt": run.get("startedAt") or agent.get("lastRunAt")})  # fmt: skip
-        if agent_id != self.detail_agent_id or not run.get("id"):
-            if finished:
-                self._schedule_stats()
-            return
-        self.history.upsert(run)
-        if kind == "run.started":
-            if self.live.run_id != run["id"]:
-                self.live.show_run(str(run["id"]), self._run_header(run))
+            self.table.set_last_run(agent_id, run)
+        if agent_id == self.detail_agent_id and run.get("id"):
+            if isinstance(message, server.RunStarted):
+                self.detail.run_started(run)
+            elif finished:
+                self.detail.run_finished(run)
             else:
-                when = parse_iso(run.get("startedAt"))
-                at = when.strftime("%H:%M:%S") if when else ""
-                self.live.note(Text(f"started {at}", style="dim"))
+                self.detail.run_queued(run)
         if finished:
-            if self.live.run_id == run["id"]:
-                self.live.note(run_summary(run))
             self._schedule_stats()
 
-    # -- table and tabs ------------------------------------------------------------------
+    @on(server.RunEvents)
+    def _run_events(self, message: server.RunEvents) -> None:
+        if message.agent_id == self.detail_agent_id:
+            self.detail.add_events(message.run_id, message.events)
+
+    # -- what the dashboard changed itself -----------------------------------------------
+
+    @on(AgentSaved)
+    def _agent_saved(self, message: AgentSaved) -> None:
+        self.table.upsert(message.agent)
+
+    @on(AgentRemoved)
+    def _agent_removed(self, message: AgentRemoved) -> None:
+        self.table.remove_agent(message.agent_id)
+        self._schedule_detail()
+        self._schedule_stats()
+
+    @on(RunRequested)
+    def _run_requested(self, message: RunRequested) -> None:
+        if message.agent_id == self.detail_agent_id:
+            self.detail.expect_run(message.run_id)
+
+    # -- table, tabs and filter ----------------------------------------------------------
 
     @on(DataTable.RowHighlighted, "#agents")
     def _agent_highlighted(self) -> None:
@@ -377,33 +300,25 @@ class MainScreen(Screen[None]):
     def _run_selected(self, event: DataTable.RowSelected) -> None:
         agent_id, run_id = self.detail_agent_id, event.row_key.value
         if agent_id and run_id:
-            self.app.push_screen(RunScreen(agent_id, run_id))
+            name = str((self.table.agents.get(agent_id) or {}).get("name", agent_id))
+            self.app.push_screen(RunScreen(agent_id, run_id, agent_name=name))
 
     def action_show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
-
-    # -- filter --------------------------------------------------------------------------
+        self.detail.show_tab(tab)
 
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.display = True
-        box.focus()
+        self.query_one(NameFilter).open()
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.table.set_filter(event.value)
 
     @on(Input.Submitted, "#filter")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
-        if not event.value:
-            event.input.display = False
+    def _filter_submitted(self) -> None:
         self.table.focus()
 
     def action_clear_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        if box.display or box.value:
-            box.value = ""
-            box.display = False
+        if self.query_one(NameFilter).close():
             self.table.set_filter("")
             self.table.focus()
 
@@ -419,8 +334,7 @@ class MainScreen(Screen[None]):
         self.app.push_screen(EditorScreen(None), self._saved)
 
     def action_edit_agent(self) -> None:
-        agent = self._need_agent()
-        if agent is not None:
+        if agent := self._need_agent():
             self.app.push_screen(EditorScreen(agent), self._saved)
 
     def _saved(self, agent: dict[str, Any] | None) -> None:
@@ -431,96 +345,24 @@ class MainScreen(Screen[None]):
             self._schedule_detail()
 
     def action_delete_agent(self) -> None:
-        agent = self._need_agent()
-        if agent is not None:
-            self.confirm_delete(agent)
-
-    @work(group="delete")
-    @while_mounted
-    async def confirm_delete(self, agent: dict[str, Any]) -> None:
-        agent_id = str(agent["id"])
-        try:
-            runs = await self.dash.client.list_runs(agent_id, limit=RUN_COUNT_LIMIT)
-        except ApiError as exc:
-            self._failed(exc, "Counting runs")
-            return
-        count = f"{len(runs)}+" if len(runs) >= RUN_COUNT_LIMIT else str(len(runs))
-        noun = "run" if len(runs) == 1 else "runs"
-        question = f"Delete “{agent.get('name')}” and its {count} {noun}?\nThis cannot be undone."
-        if not await self.app.push_screen_wait(ConfirmScreen(question, confirm_label="Delete")):
-            return
-        try:
-            await self.dash.client.delete_agent(agent_id)
-        except ApiError as exc:
-            self._failed(exc, "Deleting")
-            return
-        self.table.remove_agent(agent_id)
-        self._schedule_detail()
-        self._schedule_stats()
-        self.notify(f"Deleted “{agent.get('name')}”")
+        if agent := self._need_agent():
+            self.api.delete(agent)
 
     def action_run_agent(self) -> None:
-        agent = self._need_agent()
-        if agent is not None:
-            self.run_now(agent)
-
-    @work(group="run")
-    @while_mounted
-    async def run_now(self, agent: dict[str, Any]) -> None:
-        agent_id = str(agent["id"])
-        try:
-            run_id = await self.dash.client.run_agent(agent_id)
-        except ApiError as exc:
-            self._failed(exc, "Starting a run")
-            return
-        self.notify(f"Started “{agent.get('name')}”")
-        if agent_id == self.detail_agent_id:
-            if self.live.run_id != run_id:
-                self.live.show_run(run_id, self._run_header({"id": run_id, "trigger": "manual"}))
-            self.query_one(TabbedContent).active = "tab-live"
+        if agent := self._need_agent():
+            self.api.run_now(agent)
 
     def action_cancel_run(self) -> None:
-        agent = self._need_agent()
-        if agent is not None:
-            self.cancel_runs(agent)
-
-    @work(group="cancel")
-    @while_mounted
-    async def cancel_runs(self, agent: dict[str, Any]) -> None:
-        try:
-            count = await self.dash.client.cancel_agent(str(agent["id"]))
-        except ApiError as exc:
-            if exc.status == 404:
-                self.notify(f"“{agent.get('name')}” has nothing running", severity="warning")
-            else:
-                self._failed(exc, "Cancelling")
-            return
-        self.notify(f"Cancelled {count} run(s) of “{agent.get('name')}”")
+        if agent := self._need_agent():
+            self.api.cancel_runs(agent)
 
     def action_toggle_agent(self) -> None:
-        agent = self._need_agent()
-        if agent is not None:
-            self.toggle(agent)
-
-    @work(group="toggle")
-    @while_mounted
-    async def toggle(self, agent: dict[str, Any]) -> None:
-        try:
-            updated = await self.dash.client.update_agent(str(agent["id"]), {"enabled": not agent["enabled"]})
-        except ApiError as exc:
-            self._failed(exc, "Updating")
-            return
-        self.table.upsert(updated)
-        state = "enabled" if updated.get("enabled") else "disabled"
-        self.notify(f"“{updated.get('name')}” {state}")
+        if agent := self._need_agent():
+            self.api.toggle(agent)
 
     def action_cycle_period(self) -> None:
-        app = self.dash
-        app.period = PERIODS[(PERIODS.index(app.period) + 1) % len(PERIODS)]
-        self.query_one(StatsHeader).period = app.period
-        self.load_global_stats()
-        if self.detail_agent_id:
-            self.load_detail_stats(self.detail_agent_id)
+        self.query_one(StatsHeader).period = self.dash.next_period()
+        self._load_stats()
 
     def action_global_stats(self) -> None:
         self.app.push_screen(GlobalStatsScreen())

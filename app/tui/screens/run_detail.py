@@ -1,41 +1,58 @@
-"""RunScreen: one run's whole transcript (``GET /api/agents/:id/runs/:runId``), live if running."""
+"""RunScreen: one run's whole transcript (``GET /api/agents/:id/runs/:runId``), live if running.
+
+Bindings: ``escape``/``q`` back [run.back].
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from app.client import ApiError
-from app.tui.formatting import run_summary
+from app.tui.base import DashboardScreen
+from app.tui.messages import AgentChanged, RunEvents, RunFinished, RunStarted
+from widgets.formatting import run_summary
 from widgets.run_log import RunLog
 
-if TYPE_CHECKING:
-    from app.tui.app import CronAgentsApp
 
-
-class RunScreen(Screen[None]):
+class RunScreen(DashboardScreen[None]):
     """Escape goes back."""
 
-    BINDINGS = [Binding("escape,q", "app.pop_screen", "Back", id="run.back")]
+    BINDINGS = [Binding("escape,q", "app.pop_screen", "Back", id="run.back", tooltip="Back to the agents")]
 
-    def __init__(self, agent_id: str, run_id: str) -> None:
+    DEFAULT_CSS = """
+    RunScreen > #run-title {
+        height: auto;
+        padding: 0 1;
+        background: $panel;
+    }
+    RunScreen > #run-summary {
+        height: 1;
+        padding: 0 1;
+    }
+    RunScreen > #run-log {
+        height: 1fr;
+    }
+    RunScreen > #run-output {
+        height: auto;
+        max-height: 6;
+        padding: 0 1;
+        border-top: solid $panel;
+    }
+    """
+
+    def __init__(self, agent_id: str, run_id: str, *, agent_name: str = "") -> None:
         super().__init__()
         self.agent_id = agent_id
         self.run_id = run_id
+        self.agent_name = agent_name or agent_id
+        """Shown in the title; kept current from the event stream."""
         self.run: dict[str, Any] | None = None
-
-    @property
-    def dash(self) -> CronAgentsApp:
-        from app.tui.app import CronAgentsApp
-
-        assert isinstance(self.app, CronAgentsApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         yield Static("Loading the run…", id="run-title")
@@ -61,19 +78,35 @@ class RunScreen(Screen[None]):
 
     def show(self, run: dict[str, Any]) -> None:
         self.run = run
-        agent = self.dash.agent_name(self.agent_id)
         self.query_one("#run-title", Static).update(
-            Text.assemble(("Run ", "dim"), (self.run_id, "bold"), (" of ", "dim"), (agent, "bold"),
-                          (f"  started {run.get('startedAt') or '—'}", "dim"))  # fmt: skip
+            Text.assemble(
+                ("Run ", "dim"),
+                (self.run_id, "bold"),
+                (" of ", "dim"),
+                (self.agent_name, "bold"),
+                (f"  started {run.get('startedAt') or '—'}", "dim"),
+            )
         )
         self.query_one("#run-summary", Static).update(run_summary(run))
         output = str(run.get("output") or "")
         self.query_one("#run-output", Static).update(Text(output, style="dim") if output else "")
 
-    def handle_server_event(self, event: dict[str, Any]) -> None:
-        if event.get("runId") != self.run_id:
-            return
-        if event.get("type") == "run.event":
-            self.query_one(RunLog).add_event(dict(event.get("event") or {}))
-        elif event.get("type") in ("run.started", "run.finished") and isinstance(event.get("run"), dict):
-            self.show(dict(event["run"]))
+    @on(RunEvents)
+    def _run_events(self, message: RunEvents) -> None:
+        if message.run_id == self.run_id:
+            log = self.query_one(RunLog)
+            for event in message.events:
+                log.add_event(event)
+
+    @on(RunStarted)
+    @on(RunFinished)
+    def _run_changed(self, message: RunStarted | RunFinished) -> None:
+        if message.run_id == self.run_id and message.run:
+            self.show(message.run)
+
+    @on(AgentChanged)
+    def _agent_changed(self, message: AgentChanged) -> None:
+        if message.agent_id == self.agent_id and message.agent is not None:
+            self.agent_name = str(message.agent.get("name") or self.agent_id)
+            if self.run is not None:
+                self.show(self.run)

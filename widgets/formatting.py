@@ -1,4 +1,7 @@
-"""Pure text helpers shared by the screens and widgets: times, money, statuses, run events."""
+"""Pure text helpers for the widgets (and the screens above them): times, money, statuses, run events.
+
+They live at the bottom of the UI, beside the widgets that use them, so no widget imports ``app.tui``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 from rich.text import Text
 
 Clock = Callable[[], datetime]
+"""Now, as an aware datetime (the tests freeze it)."""
 
 STATUS_STYLES: dict[str, str] = {
     "success": "bold green",
@@ -20,8 +24,6 @@ STATUS_STYLES: dict[str, str] = {
     "queued": "cyan",
     "skipped": "dim",
 }
-
-PERIODS = ("24h", "7d", "30d")
 
 
 def utc_now() -> datetime:
@@ -156,3 +158,13 @@ def run_summary(run: dict[str, Any]) -> Text:
         f"{duration(run.get('durationMs'))}"
     )
     return text
+
+
+def run_header(run: dict[str, Any]) -> Text:
+    """The first line of a transcript: ``Run <id>  <trigger> · started <when>``."""
+    when = parse_iso(run.get("startedAt"))
+    at = when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else "—"
+    state = "queued" if run.get("status") == "queued" else "started"
+    return Text.assemble(
+        ("Run ", "dim"), (str(run.get("id")), "bold"), (f"  {run.get('trigger', '')} · {state} {at}", "dim")
+    )

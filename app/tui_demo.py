@@ -1,10 +1,12 @@
-"""Demo data and the README screenshots.
+"""Demo data and the README screenshots (``make screenshots``).
 
-    python -m app.tui.demo screenshots [--out screenshots]   # seeds a temporary database
+    python -m app.tui_demo screenshots [--out screenshots]   # seeds a temporary database
 
 Agents are created through the API service; their run history (30 days, with
 costs) and one run's transcript are written straight into storage, since real
-history can only come from real runs over time.
+history can only come from real runs over time. It sits beside the launcher
+(``app/tui_main.py``), above the dashboard: it builds a server and a database,
+which the UI package itself never touches.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from app import auth
+from app.client import ApiClient
 from app.server import Server, ServerConfig, running, serving
 from app.timeutil import from_datetime
+from app.tui.app import build_app
+from app.tui.screens.editor import EditorScreen
 from storage import runs as run_store
 
 DEMO_AGENTS: tuple[dict[str, Any], ...] = (
@@ -146,10 +151,6 @@ async def seed_demo(server: Server, now: datetime, *, days: int = 30, seed: int 
 
 
 async def write_screenshots(out: Path, size: tuple[int, int] = (120, 36)) -> list[Path]:
-    from app.client import ApiClient
-    from app.tui.app import build_app
-    from app.tui.screens.editor import EditorScreen
-
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     written: list[Path] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -202,7 +203,7 @@ async def _settle(pilot: Any, ready: Any, timeout: float = 10.0) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m app.tui.demo")
+    parser = argparse.ArgumentParser(prog="python -m app.tui_demo")
     sub = parser.add_subparsers(dest="command", required=True)
     shots = sub.add_parser("screenshots", help="write screenshots/*.svg from a seeded demo database")
     shots.add_argument("--out", default="screenshots", type=Path)
