@@ -68,6 +68,66 @@ def _number(text: str, kind: str) -> Any:
 class AgentForm(Widget):
     """The editor's body. Downward: :meth:`load`, :meth:`show_errors`; upward: :class:`Changed`."""
 
+    DEFAULT_CSS = """
+    AgentForm {
+        height: 1fr;
+    }
+    #form-scroll {
+        height: 1fr;
+    }
+    .field {
+        height: auto;
+        margin-bottom: 1;
+    }
+    .field-label {
+        width: 20;
+        padding: 0 1 0 0;
+        text-align: right;
+        color: $text-muted;
+    }
+    .field.-invalid .field-label {
+        color: $error;
+        text-style: bold;
+    }
+    .field-body {
+        width: 1fr;
+        height: auto;
+    }
+    .field-body Input, .field-body TextArea, .field-body Select > SelectCurrent {
+        background: $boost;
+    }
+    .field-body Input:focus, .field-body TextArea:focus {
+        background: $primary 20%;
+    }
+    .field-body Input, .field-body Select {
+        width: 1fr;
+    }
+    .field-body Switch {
+        border: none;
+        height: 1;
+        width: 6;
+        padding: 0;
+        margin: 0;
+    }
+    #input-prompt {
+        height: 5;
+    }
+    .field-error {
+        color: $error;
+        height: auto;
+        padding: 0 1;
+        display: none;
+    }
+    #schedule-preview {
+        color: $success;
+        padding: 0 1;
+        height: auto;
+    }
+    #schedule-preview.-invalid {
+        color: $error;
+    }
+    """
+
     class Changed(Message):
         """A field changed (the screen may want to know whether the form is dirty)."""
 

@@ -27,7 +27,6 @@ from widgets.formatting import Clock, utc_now
 class CronAgentsApp(Dashboard):
     """Cron Agents dashboard. Bindings: ``q`` quit [app.quit], ``?`` help [app.help]."""
 
-    CSS_PATH = "app.tcss"
     TITLE = "Cron Agents"
     COMMANDS: ClassVar = App.COMMANDS | {BoundActions}
     BINDINGS = [

@@ -16,16 +16,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 UI_FILES = sorted([*ROOT.glob("app/tui/**/*.py"), *ROOT.glob("widgets/*.py")])
 SERVER_SIDE = ("storage", "app.server", "app.service", "app.api", "app.scheduler", "app.runner", "app.events")
-
-# The editor is being rebuilt from the typed agent model; it still finds the app through
-# a local import of app.tui.app. Moving it onto DashboardModalScreen removes that edge
-# (and this exception: the test below then fails as XPASS, to say so).
-PENDING = {("app.tui.screens.editor", "app.tui.app")}
 
 
 def module_name(path: Path) -> str:
@@ -70,7 +63,7 @@ def edges() -> set[tuple[str, str]]:
 
 def test_no_import_cycles_in_the_dashboard() -> None:
     graph: dict[str, set[str]] = {m: set() for m in GRAPH}
-    for source, target in edges() - PENDING:
+    for source, target in edges():
         graph[source].add(target)
 
     def reaches(start: str, goal: str) -> bool:
@@ -84,8 +77,3 @@ def test_no_import_cycles_in_the_dashboard() -> None:
         return False
 
     assert sorted(m for m in graph if reaches(m, m)) == []
-
-
-@pytest.mark.xfail(strict=True, reason="the editor still imports app.tui.app (see PENDING)")
-def test_nothing_pending() -> None:
-    assert not (PENDING & edges())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import signal
 import sqlite3
 import struct
@@ -174,13 +175,25 @@ def start_slow_run(dash: Dashboard) -> str:
             time.sleep(0.1)
 
 
-def wait_exit(proc: subprocess.Popen[bytes]) -> tuple[int, float]:
+def wait_exit(proc: subprocess.Popen[bytes], log: Path | None = None) -> tuple[int, float]:
     started = time.monotonic()
     try:
         code = proc.wait(timeout=EXIT_WITHIN_SECONDS + 20)
     except subprocess.TimeoutExpired:
-        pytest.fail("the dashboard did not exit")
+        pytest.fail(f"the dashboard did not exit{_diagnosis(proc, log)}")
     return code, time.monotonic() - started
+
+
+def _diagnosis(proc: subprocess.Popen[bytes], log: Path | None) -> str:
+    """Where a stuck dashboard is: its threads' stacks (py-spy, if installed) and its log's end."""
+    text = ""
+    if shutil.which("py-spy"):
+        dump = subprocess.run(["py-spy", "dump", "--pid", str(proc.pid)], capture_output=True, text=True,
+                              timeout=30, check=False)  # fmt: skip
+        text += f"\n--- py-spy dump ---\n{dump.stdout}{dump.stderr}"
+    if log is not None and log.exists():
+        text += "\n--- log ---\n" + "\n".join(log.read_text(encoding="utf-8").splitlines()[-40:])
+    return text
 
 
 def recorded_run(db: Path, run_id: str) -> tuple[str, str | None]:
@@ -193,7 +206,7 @@ def recorded_run(db: Path, run_id: str) -> tuple[str, str | None]:
 def test_sigterm_stops_the_dashboard_and_cancels_its_run(dashboard: Dashboard) -> None:
     run_id = start_slow_run(dashboard)
     dashboard.proc.send_signal(signal.SIGTERM)
-    code, took = wait_exit(dashboard.proc)
+    code, took = wait_exit(dashboard.proc, dashboard.home / "cronagents.log")
     assert code == 0, bytes(dashboard.terminal.output)[-2000:]
     assert took < EXIT_WITHIN_SECONDS, f"took {took:.1f} s to stop"
     assert recorded_run(dashboard.db, run_id) == ("cancelled", CANCELLED_BY_SHUTDOWN)
@@ -205,7 +218,7 @@ def test_closing_the_terminal_stops_the_dashboard_and_cancels_its_run(dashboard:
     """Closing the terminal window: the kernel hangs the terminal up and sends SIGHUP."""
     run_id = start_slow_run(dashboard)
     dashboard.terminal.close()
-    code, took = wait_exit(dashboard.proc)
+    code, took = wait_exit(dashboard.proc, dashboard.home / "cronagents.log")
     assert code == 0
     assert "received SIGHUP, shutting down" in dashboard.log()
     assert took < EXIT_WITHIN_SECONDS, f"took {took:.1f} s to stop"
@@ -216,7 +229,7 @@ def test_closing_the_terminal_stops_the_dashboard_and_cancels_its_run(dashboard:
 def test_sighup_stops_the_dashboard_and_cancels_its_run(dashboard: Dashboard) -> None:
     run_id = start_slow_run(dashboard)
     dashboard.proc.send_signal(signal.SIGHUP)
-    code, took = wait_exit(dashboard.proc)
+    code, took = wait_exit(dashboard.proc, dashboard.home / "cronagents.log")
     assert code == 0
     assert took < EXIT_WITHIN_SECONDS, f"took {took:.1f} s to stop"
     assert recorded_run(dashboard.db, run_id) == ("cancelled", CANCELLED_BY_SHUTDOWN)

@@ -6,24 +6,21 @@ Bindings: ``ctrl+s`` save [editor.save], ``escape`` close [editor.close]
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from app.client import ApiError
+from app.tui.base import DashboardModalScreen
 from app.tui.screens.confirm import ConfirmScreen
 from widgets.agent_form import AgentForm
 
-if TYPE_CHECKING:
-    from app.tui.app import CronAgentsApp
 
-
-class EditorScreen(ModalScreen[dict[str, Any] | None]):
+class EditorScreen(DashboardModalScreen[dict[str, Any] | None]):
     """Dismisses with the saved agent's JSON, or None when closed without saving."""
 
     BINDINGS = [
@@ -31,17 +28,44 @@ class EditorScreen(ModalScreen[dict[str, Any] | None]):
         Binding("escape", "close", "Close", id="editor.close"),
     ]
 
+    DEFAULT_CSS = """
+    EditorScreen {
+        align: center middle;
+    }
+    EditorScreen > #editor-dialog {
+        width: 100;
+        max-width: 100%;
+        height: 100%;
+        max-height: 44;
+        border: thick $accent;
+        background: $surface;
+        padding: 0 1;
+    }
+    #editor-title {
+        text-style: bold;
+        height: 1;
+        margin-bottom: 1;
+    }
+    #editor-message {
+        height: auto;
+        color: $text-muted;
+    }
+    #editor-message.-error {
+        color: $error;
+    }
+    #editor-buttons {
+        height: 1;
+        align-horizontal: right;
+    }
+    #editor-buttons Button {
+        margin-left: 2;
+    }
+    """
+
     def __init__(self, agent: dict[str, Any] | None) -> None:
         super().__init__()
         self.agent = agent
         """The agent edited, or None for a new one."""
-
-    @property
-    def dash(self) -> CronAgentsApp:
-        from app.tui.app import CronAgentsApp
-
-        assert isinstance(self.app, CronAgentsApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         title = f"Edit “{self.agent['name']}”" if self.agent else "New agent"
