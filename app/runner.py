@@ -34,7 +34,7 @@ from app.agent_session import SessionResult, SessionSpec, run_session
 from app.auth import new_id
 from app.errors import Unavailable
 from app.events import EventBus
-from app.model import Agent
+from app.model import Agent, agent_from_row
 from app.processes import DB_ID_ENV, SERVER_ID_ENV
 from app.service import run_json
 from app.timeutil import iso, now_ms
@@ -60,10 +60,10 @@ ACTIVE_STATUSES = ("queued", "running")
 class _Run:
     """One queued or running run in this process."""
 
-    def __init__(self, run_id: str, agent: Agent) -> None:
+    def __init__(self, run_id: str, agent_id: str, agent: Agent | None) -> None:
         self.run_id = run_id
-        self.agent = agent
-        self.agent_id = agent.id
+        self.agent_id = agent_id
+        self.agent = agent  # None: read when the run starts (its settings then)
         self.task: asyncio.Task[None] | None = None
         self.cancel_reason: str | None = None
         self.started_at: int | None = None
@@ -121,17 +121,24 @@ class Runner:
         self._refuse_when_stopping()
         run_id = new_id("run")
         await self.store.runs.insert(run_id, agent.id, "queued", now_ms(), owner=self.owner)
-        await self.enqueue_claimed(agent, run_id)
+        await self._enqueue(run_id, agent.id, agent)
         return run_id
 
-    async def enqueue_claimed(self, agent: Agent, run_id: str) -> None:
-        """Queue a run of ours whose row already exists with status ``queued`` (a claimed slot)."""
+    async def enqueue_claimed(self, agent_id: str, run_id: str) -> None:
+        """Queue a run of ours whose row already exists with status ``queued`` (a claimed slot).
+
+        The agent's settings are read when the run starts, so a run queued
+        behind others uses the agent as it is then.
+        """
+        await self._enqueue(run_id, agent_id, None)
+
+    async def _enqueue(self, run_id: str, agent_id: str, agent: Agent | None) -> None:
         self._refuse_when_stopping()
         row = await self.store.runs.get(run_id)
         self._refuse_when_stopping()
         # Registered and started with no await in between, so a cancel always
         # finds the run together with its task.
-        run = _Run(run_id, agent)
+        run = _Run(run_id, agent_id, agent)
         self._runs[run_id] = run
         run.task = asyncio.create_task(self._execute(run), name=f"run-{run_id}")
         self._publish("run.queued", run, run=run_json(row) if row else None)
@@ -251,10 +258,15 @@ class Runner:
                 self._runs.pop(run.run_id, None)
 
     async def _session(self, run: _Run) -> RunOutcome:
-        agent = run.agent
         run.started_at = now_ms()
         if not await self.store.runs.mark_running(run.run_id, run.agent_id, run.started_at):
-            raise asyncio.CancelledError  # ended while queued (a cancel found it before we did)
+            raise asyncio.CancelledError  # ended while queued (a cancel, or its agent deleted)
+        agent = run.agent
+        if agent is None:
+            row = await self.store.agents.get(run.agent_id)
+            if row is None:
+                raise asyncio.CancelledError  # deleted meanwhile (its runs went with it)
+            agent = agent_from_row(row)
         self.service.agents_changed()
         row = await self.store.runs.get(run.run_id)
         self._publish("run.started", run, run=run_json(row) if row else None)

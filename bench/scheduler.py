@@ -83,7 +83,7 @@ async def run_ours(n: int, minutes: int, second: int, claim_ahead_min: int | Non
     class NoOpRunner:
         owner = "srv_bench"
 
-        async def enqueue_claimed(self, agent: Any, run_id: str) -> None:
+        async def enqueue_claimed(self, agent_id: str, run_id: str) -> None:
             now = time.time_ns() / 1e6 + clock.offset_ms
             lateness.append(now % MINUTE_MS)
             handed.append(run_id)

@@ -31,7 +31,6 @@ from hypothesis import strategies as st
 
 from app.cron import slots_between
 from app.events import EventBus
-from app.model import Agent
 from app.scheduler import Scheduler, SystemClock
 from app.scheduler.plans import missed_counts
 from app.service import AgentService
@@ -73,8 +72,8 @@ class RecordingRunner:
     cancelled: list[str] = field(default_factory=list)
     owner: str = "srv_test"
 
-    async def enqueue_claimed(self, agent: Agent, run_id: str) -> None:
-        self.enqueued.append((agent.id, run_id, self.clock.now_ms()))
+    async def enqueue_claimed(self, agent_id: str, run_id: str) -> None:
+        self.enqueued.append((agent_id, run_id, self.clock.now_ms()))
         if self.finish is not None:
             await self._finish(run_id, self.finish, "done")
 

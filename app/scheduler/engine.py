@@ -194,7 +194,7 @@ class Scheduler:
             and old.next_ms is not None
         ):
             # Same schedule: keep the planned instant, take the new settings.
-            old.policy, old.deadline_ms, old.agent = new.policy, new.deadline_ms, new.agent
+            old.policy, old.deadline_ms = new.policy, new.deadline_ms
             return
         if old is not None:
             self._unplace(old)
@@ -330,12 +330,11 @@ class Scheduler:
         if prepared is not None and prepared.preclaimed is None and prepared.epoch == self._epoch:
             fired = prepared.plans  # the usual instant: nothing changed since it was prepared
         elif prepared is not None:
-            dues = [Due(plan, prepared.slot) for plan in popped[0][1].values()]
-            fired = [due.plan for due in dues]
+            fired = list(popped[0][1].values())  # every plan of the instant, on time
         else:
             dues, fired = dues_of(popped, now)
         try:
-            await self._firing.fire(now, slot, dues, prepared)
+            await self._firing.fire(now, slot, dues, prepared, fired)
         finally:
             await self._replan_fired(fired, self.clock.now_ms())
 

@@ -28,7 +28,6 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from app.model import Agent
 from app.scheduler.clock import Clock
 from app.scheduler.plans import OVERLAP_REASON, REPLACED_REASON, Due, Plan, Prepared, new_run_ids
 from app.timeutil import iso
@@ -43,7 +42,7 @@ class RunStarter(Protocol):
     owner: str
     """The server id that owns the runs this runner starts (and the slots it claims)."""
 
-    async def enqueue_claimed(self, agent: Agent, run_id: str) -> None:
+    async def enqueue_claimed(self, agent_id: str, run_id: str) -> None:
         """Start (or queue) a run whose row already exists with status ``queued``."""
 
     async def cancel_agent_runs(self, agent_id: str, reason: str = "cancelled") -> int:
@@ -75,27 +74,54 @@ class Firing:
         )  # fmt: skip
 
     async def fire(
-        self, now: int, slot: int | None, dues: list[Due] | None, prepared: Prepared | None
+        self,
+        now: int,
+        slot: int | None,
+        dues: list[Due] | None,
+        prepared: Prepared | None,
+        plans: list[Plan] | None = None,
     ) -> None:
         """Fire one batch (see the module docstring).
 
-        ``dues`` None means: exactly ``prepared``'s plans at its slot, unchanged
-        since they were built. ``prepared`` is the instant's work built while
-        idle (its rows possibly claimed ahead), or None.
+        ``dues`` None means: every plan of ``plans`` (by default ``prepared``'s,
+        unchanged since they were built) runs its slot ``slot``. ``prepared``
+        is the instant's work built while idle (its rows possibly claimed
+        ahead), or None.
         """
         preclaimed = (prepared.preclaimed or set()) if prepared is not None else set()
-        plans = prepared.plans if dues is None and prepared is not None else [d.plan for d in dues or ()]
+        if dues is None:
+            assert prepared is not None and slot is not None
+            plans = prepared.plans if plans is None else plans
+        else:
+            plans = [d.plan for d in dues]
         busy: set[str] = set()
-        if preclaimed or any(p.policy != "allow" for p in plans):
-            busy = await self.store.slots.busy_agent_ids(besides_slot=slot if preclaimed else None)
-        if dues is None and prepared is not None and not preclaimed and not _any_busy(busy, prepared):
+        ended: set[str] = set()  # rows claimed ahead that a cancel ended meanwhile
+        if preclaimed and slot is not None:  # both reads at once, on two reader connections
+            busy, ended = await asyncio.gather(
+                self.store.slots.busy_agent_ids(besides_slot=slot), self.store.slots.ended_claims(slot)
+            )
+        elif any(p.policy != "allow" for p in plans):
+            busy = await self.store.slots.busy_agent_ids()
+        if (
+            dues is None
+            and prepared is not None
+            and plans is prepared.plans
+            and not preclaimed
+            and not _any_busy(busy, prepared)
+        ):
             await self._claim_and_hand_over([], [], prepared.claims, prepared.plans, prepared.encoded)
             self._log(slot, now, len(plans), prepared.claims, [], 0, [], set())
             return
-        if dues is None:
-            assert slot is not None
-            dues = [Due(plan, slot) for plan in plans]
-        ended = await self.store.slots.ended_claims(slot) if preclaimed and slot is not None else set()
+        entries = (
+            ((plan, slot, None, None) for plan in plans)
+            if dues is None
+            else ((d.plan, d.run_slot, d.skip_slot, d.skip_reason) for d in dues)
+        )
+        index, prepared_plans, prepared_claims, prepared_slot = (
+            (prepared.index, prepared.plans, prepared.claims, prepared.slot)
+            if prepared is not None
+            else ({}, [], [], None)
+        )
         skips: list[tuple[str, int, str]] = []
         ready: list[tuple[str, Plan]] = []
         claim_plans: list[tuple[Plan, int, str | None]] = []
@@ -103,16 +129,20 @@ class Firing:
         cancel: list[str] = []
         seen: set[str] = set()  # run ids claimed ahead that this batch accounted for
         overlaps = 0
-        for due in dues:
-            plan, agent_id = due.plan, due.plan.agent_id
-            if due.skip_slot is not None and due.skip_reason is not None:
-                skips.append((agent_id, due.skip_slot, due.skip_reason))
-            if due.run_slot is None:
+        position = index.get  # (locals: this loop runs once per agent of the instant)
+        any_preclaimed = bool(preclaimed)
+        for plan, run_slot, skip_slot, skip_reason in entries:
+            agent_id = plan.agent_id
+            if skip_slot is not None and skip_reason is not None:
+                skips.append((agent_id, skip_slot, skip_reason))
+            if run_slot is None:
                 continue
-            run_id = (
-                prepared.claim_of(plan) if prepared is not None and due.run_slot == prepared.slot else None
-            )
-            ahead = run_id is not None and bool(preclaimed)
+            run_id = None  # the run id built while idle for this very plan, if any
+            if run_slot == prepared_slot:
+                i = position(agent_id)
+                if i is not None and prepared_plans[i] is plan:
+                    run_id = prepared_claims[i][0]
+            ahead = any_preclaimed and run_id is not None
             if ahead:
                 seen.add(run_id)  # type: ignore[arg-type]
                 if run_id not in preclaimed or run_id in ended:
@@ -122,16 +152,17 @@ class Firing:
                     release.append(run_id)  # type: ignore[arg-type]
                     run_id, ahead = None, False
                 if plan.policy != "replace":
-                    skips.append((agent_id, due.run_slot, OVERLAP_REASON))
+                    skips.append((agent_id, run_slot, OVERLAP_REASON))
                     overlaps += 1
                     continue
                 cancel.append(agent_id)
             if ahead:
                 ready.append((run_id, plan))  # type: ignore[arg-type]
             else:
-                claim_plans.append((plan, due.run_slot, run_id))
+                claim_plans.append((plan, run_slot, run_id))
         # Claimed ahead for plans no longer due (edited, disabled, deleted): free those slots.
-        release.extend(r for r in preclaimed if r not in seen and r not in ended)
+        if len(seen) < len(preclaimed):
+            release.extend(preclaimed - seen - ended)
         await self.store.slots.release(sorted(release))
         if cancel:
             await asyncio.gather(*(self.runner.cancel_agent_runs(a, REPLACED_REASON) for a in cancel))
@@ -146,7 +177,7 @@ class Firing:
         if skips:
             rows = [(rid, *skip) for rid, skip in zip(new_run_ids(len(skips)), skips, strict=True)]
             recorded = await self.store.slots.record_skipped(rows, now, self.day_of)
-        self._log(slot, now, len(dues), claims, cancel, overlaps, skips, recorded, caught_up=dues)
+        self._log(slot, now, len(plans), claims, cancel, overlaps, skips, recorded, caught_up=dues)
 
     async def _claim_and_hand_over(
         self,
@@ -159,14 +190,14 @@ class Firing:
         """Hand over rows already claimed, then claim ``claims`` and hand over those that succeeded."""
         enqueue = self.runner.enqueue_claimed
         for run_id, plan in zip(ready, ready_plans, strict=True):
-            await enqueue(plan.agent, run_id)
+            await enqueue(plan.agent_id, run_id)
         if not claims:
             return
         payload = encoded if encoded is not None else self.store.slots.encode(claims)
         claimed = await self.store.slots.claim(payload, self.clock.now_ms(), self.runner.owner)
         for (run_id, _, _, _), plan in zip(claims, claim_plans, strict=True):
             if run_id in claimed:
-                await enqueue(plan.agent, run_id)
+                await enqueue(plan.agent_id, run_id)
 
     def _log(
         self,

@@ -35,7 +35,6 @@ class Plan:
     tz: str
     policy: str
     deadline_ms: int | None  # None: never catch up
-    agent: Agent
     next_ms: int | None = None
 
 
@@ -69,10 +68,6 @@ class Prepared:
     preclaimed: set[str] | None = None  # run ids claimed ahead of the instant, if done
     ahead: bool = True  # False once claiming ahead failed: claim at the instant instead
 
-    def claim_of(self, plan: Plan) -> str | None:
-        """The run id prepared for this very plan (None: the plan is newer or not of this instant)."""
-        i = self.index.get(plan.agent_id)
-        return None if i is None or self.plans[i] is not plan else self.claims[i][0]
 
 
 def plan_of(agent: Agent) -> Plan | None:
@@ -86,7 +81,6 @@ def plan_of(agent: Agent) -> Plan | None:
         tz=agent.timezone,
         policy=agent.concurrency_policy,
         deadline_ms=None if deadline is None else deadline * 1000,
-        agent=agent,
     )
 
 
