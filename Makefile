@@ -1,4 +1,4 @@
-.PHONY: help install run test test-fast check lint typecheck bench screenshots
+.PHONY: help install run test test-fast check lint format typecheck bench screenshots
 
 PY ?= python
 
@@ -17,14 +17,18 @@ test:  ## the whole test suite (what CI runs)
 test-fast:  ## the suite without the tests that run the real Claude Code CLI
 	$(PY) -m pytest -m 'not slow'
 
-lint:  ## ruff
+lint:  ## ruff check and ruff format --check
 	$(PY) -m ruff check app storage widgets tests bench
+	$(PY) -m ruff format --check app storage widgets tests bench
 
-typecheck:  ## mypy (strict) and the import contract
+format:  ## ruff format (the code's one style)
+	$(PY) -m ruff format app storage widgets tests bench
+
+typecheck:  ## mypy (strict) and the import contracts (layers)
 	$(PY) -m mypy
 	lint-imports
 
-check: lint typecheck  ## lint, types and import contract
+check: lint typecheck  ## lint, format, types and layers (also run by the test suite)
 
 bench:  ## the benchmarks (figures go in README)
 	$(PY) bench/api.py

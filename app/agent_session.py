@@ -280,9 +280,7 @@ async def run_session(spec: SessionSpec, on_event: EventCallback) -> SessionResu
             output += f" (the API kept refusing the credentials)\n{REJECTED_CREDENTIALS_HINT}"
         return SessionResult(status="error", output=output)
     if state.sdk_error is not None:
-        return SessionResult(
-            status="error", output=_failure_output(state.sdk_error, stderr_tail, redactor)
-        )
+        return SessionResult(status="error", output=_failure_output(state.sdk_error, stderr_tail, redactor))
     tail = "\n".join(stderr_tail)
     output = "Claude Code ended without a result" + (f"\nstderr:\n{tail}" if tail else "")
     return SessionResult(status="error", output=cut_text(redactor.text(output)))

@@ -144,8 +144,9 @@ def resource(path: str, **handlers: Handler) -> Route:
     return Route(path, endpoint, methods=list(by_method))
 
 
-async def _sse(bus: EventBus, request: Request, agent_id: str | None,
-               authorized: Callable[[], Awaitable[bool]]) -> AsyncIterator[bytes]:  # fmt: skip
+async def _sse(
+    bus: EventBus, request: Request, agent_id: str | None, authorized: Callable[[], Awaitable[bool]]
+) -> AsyncIterator[bytes]:
     """Server-sent events: ``id``, ``event`` (the type) and ``data`` (the JSON event).
 
     The token is checked again every :data:`TOKEN_RECHECK_SECONDS`, so a

@@ -54,8 +54,14 @@ class DashboardClient(Protocol):
 class ApiClient:
     """Thin async wrapper of the endpoints the dashboard uses."""
 
-    def __init__(self, base_url: str, token: str, *, timeout: float = 15.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 15.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self._http = httpx.AsyncClient(

@@ -164,8 +164,7 @@ def _parse_field(text: str, index: int) -> tuple[frozenset[int], bool]:
             first = last = _value(base, index)
             if slash:
                 raise CronError(
-                    f"{name}: a step needs '*' or a range, e.g. {base}-{hi}/{step} "
-                    f"instead of {item}"
+                    f"{name}: a step needs '*' or a range, e.g. {base}-{hi}/{step} instead of {item}"
                 )
         values.update(range(first, last + 1, step))
     if index == 4 and 7 in values:

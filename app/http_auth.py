@@ -41,8 +41,9 @@ class BearerAuthMiddleware:
     Puts the ``user`` and the token's ``token_hash`` in the request state.
     """
 
-    def __init__(self, app: ASGIApp, authenticator: TokenAuthenticator,
-                 throttle: FailureThrottle | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, app: ASGIApp, authenticator: TokenAuthenticator, throttle: FailureThrottle | None = None
+    ) -> None:
         self.app = app
         self.authenticator = authenticator
         self.throttle = throttle or FailureThrottle()

@@ -114,8 +114,11 @@ def _refuse_constant(name: str) -> Any:
 
 def _refuse_lone_surrogates(value: Any) -> None:
     if isinstance(value, dict):
-        fields = {key: _LONE_SURROGATE for key, item in value.items()
-                  if _is_text(key) and not all(_is_text(s) for s in _strings(item))}  # fmt: skip
+        fields = {
+            key: _LONE_SURROGATE
+            for key, item in value.items()
+            if _is_text(key) and not all(_is_text(s) for s in _strings(item))
+        }
         if fields:
             raise ValidationError(fields)
     if not all(_is_text(s) for s in _strings(value)):

@@ -21,8 +21,9 @@ from app.errors import ServiceError
 log = logging.getLogger("cronagents.api")
 
 
-def error_response(status: int, message: str, data: dict[str, str] | None = None,
-                   headers: Mapping[str, str] | None = None) -> JSONResponse:  # fmt: skip
+def error_response(
+    status: int, message: str, data: dict[str, str] | None = None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     body: dict[str, Any] = {
         "statusCode": status,
         "statusMessage": HTTPStatus(status).phrase,

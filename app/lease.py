@@ -119,10 +119,13 @@ class ServerLease:
         now = now_ms()
         servers = await self.store.leases.all()
         gone = [
-            s["id"] for s in servers
-            if s["host"] == HOST and s["id"] != self.server_id
-            and s["lease_expires_at"] > now and not pid_alive(s["pid"])
-        ]  # fmt: skip
+            s["id"]
+            for s in servers
+            if s["host"] == HOST
+            and s["id"] != self.server_id
+            and s["lease_expires_at"] > now
+            and not pid_alive(s["pid"])
+        ]
         if gone:
             await self.store.leases.expire(gone)
         live = await self.store.leases.live_ids(now)
@@ -134,14 +137,16 @@ class ServerLease:
         if not orphans:
             return []
         ended = await self.store.runs.finish_many(
-            [r["id"] for r in orphans], RunOutcome("error", INTERRUPTED, now),
+            [r["id"] for r in orphans],
+            RunOutcome("error", INTERRUPTED, now),
             self.service.day_of,
-        )  # fmt: skip
+        )
         if ended:
             log.warning(
                 "%d run(s) of stopped servers recorded as interrupted: %s",
-                len(ended), ", ".join(sorted({str(r["owner"]) for r in orphans})),
-            )  # fmt: skip
+                len(ended),
+                ", ".join(sorted({str(r["owner"]) for r in orphans})),
+            )
             self.service.agents_changed()
             for row in ended:
                 self.bus.publish("run.finished", agentId=row["agent_id"], runId=row["id"], run=run_json(row))

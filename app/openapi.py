@@ -64,42 +64,77 @@ def run_with_events() -> Schema:
     return {"allOf": [_ref("Run"), _object({"events": {"type": "array", "items": event}})]}
 
 
-DAILY: Schema = {"type": "array", "items": _object({
-    "date": {"type": "string", "format": "date"}, "success": _INT, "error": _INT, "total": _INT,
-    "skipped": _INT, "costUsd": _NUM})}  # fmt: skip
+DAILY: Schema = {
+    "type": "array",
+    "items": _object(
+        {
+            "date": {"type": "string", "format": "date"},
+            "success": _INT,
+            "error": _INT,
+            "total": _INT,
+            "skipped": _INT,
+            "costUsd": _NUM,
+        }
+    ),
+}
 _PERIOD_NAMES = list(PERIOD_DAYS)
 _STATS_COMMON: dict[str, Schema] = {
-    "successRate": {"type": "integer", "minimum": 0, "maximum": 100}, "avgDurationMs": _INT,
-    "totalCostUsd": _NUM, "skippedRuns": _INT, "period": {"enum": _PERIOD_NAMES}, "dailyRuns": DAILY,
-}  # fmt: skip
+    "successRate": {"type": "integer", "minimum": 0, "maximum": 100},
+    "avgDurationMs": _INT,
+    "totalCostUsd": _NUM,
+    "skippedRuns": _INT,
+    "period": {"enum": _PERIOD_NAMES},
+    "dailyRuns": DAILY,
+}
 AGENT_STATS = _object({"totalRuns": _INT, "lastRunAt": _TS, **_STATS_COMMON})
-GLOBAL_STATS = _object({"totalAgents": _INT, "activeAgents": _INT, "runsInPeriod": _INT,
-                        "runningAgentIds": {"type": "array", "items": _STR}, **_STATS_COMMON})  # fmt: skip
+GLOBAL_STATS = _object(
+    {
+        "totalAgents": _INT,
+        "activeAgents": _INT,
+        "runsInPeriod": _INT,
+        "runningAgentIds": {"type": "array", "items": _STR},
+        **_STATS_COMMON,
+    }
+)
 DELETED = _object({"id": _STR, "name": _STR, "deletedRuns": _INT})
 STARTED = _object({"message": {"const": "Agent started"}, "runId": _STR})
-CANCELLED = _object({"success": {"const": True}, "message": _STR, "cancelledCount": {"type": "integer",
-                     "minimum": 1}})  # fmt: skip
+CANCELLED = _object(
+    {"success": {"const": True}, "message": _STR, "cancelledCount": {"type": "integer", "minimum": 1}}
+)
 ERROR: Schema = {
-    **_object({"statusCode": _INT, "statusMessage": _STR, "message": _STR,
-               "data": {"type": "object", "additionalProperties": _STR}}, optional=("data",)),  # fmt: skip
+    **_object(
+        {
+            "statusCode": _INT,
+            "statusMessage": _STR,
+            "message": _STR,
+            "data": {"type": "object", "additionalProperties": _STR},
+        },
+        optional=("data",),
+    ),
     "description": "data: one problem per field, for 400 validation errors",
 }
 
 _HEADER_INT = {"schema": {"type": "integer", "minimum": 1}}
 ERRORS: dict[int, Schema] = {
     400: {"description": "Invalid input: data names each bad field"},
-    401: {"description": "Missing, bad or revoked token",
-          "headers": {"WWW-Authenticate": {"schema": _STR, "required": True}}},
+    401: {
+        "description": "Missing, bad or revoked token",
+        "headers": {"WWW-Authenticate": {"schema": _STR, "required": True}},
+    },
     404: {"description": "No such agent or run (or path)"},
-    405: {"description": "Method not allowed here (an id holding '/' can reach another path)",
-          "headers": {"Allow": {"schema": _STR, "required": True}}},
+    405: {
+        "description": "Method not allowed here (an id holding '/' can reach another path)",
+        "headers": {"Allow": {"schema": _STR, "required": True}},
+    },
     413: {"description": f"Body over {MAX_BODY_BYTES} bytes (decided from Content-Length, or while reading)"},
     415: {"description": "A body that is not application/json"},
-    429: {"description": f"More than {FAILURE_LIMIT} failed authentications from this address within "
-                         f"{WINDOW_SECONDS:g} s; a valid token is never throttled",
-          "headers": {"Retry-After": {**_HEADER_INT, "required": True}}},
+    429: {
+        "description": f"More than {FAILURE_LIMIT} failed authentications from this address within "
+        f"{WINDOW_SECONDS:g} s; a valid token is never throttled",
+        "headers": {"Retry-After": {**_HEADER_INT, "required": True}},
+    },
     503: {"description": "The server is shutting down"},
-}  # fmt: skip
+}
 _SECURED = (401, 429)
 _ON_AGENT = (*_SECURED, 404, 405)
 _WITH_BODY = (413, 415)
@@ -107,17 +142,27 @@ _WITH_BODY = (413, 415)
 _ID = {"name": "id", "in": "path", "required": True, "schema": _STR}
 _RUN_ID = {"name": "runId", "in": "path", "required": True, "schema": _STR}
 _PERIOD = {"name": "period", "in": "query", "schema": {"enum": _PERIOD_NAMES, "default": "7d"}}
-_RUNS_PERIOD = {"name": "period", "in": "query", "schema": {"enum": _PERIOD_NAMES},
-                "description": "only runs started in this window (default: all)"}  # fmt: skip
-_LIMIT = {"name": "limit", "in": "query",
-          "schema": {"type": "integer", "minimum": 1, "maximum": MAX_RUN_LIMIT, "default": 100}}  # fmt: skip
+_RUNS_PERIOD = {
+    "name": "period",
+    "in": "query",
+    "schema": {"enum": _PERIOD_NAMES},
+    "description": "only runs started in this window (default: all)",
+}
+_LIMIT = {
+    "name": "limit",
+    "in": "query",
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_RUN_LIMIT, "default": 100},
+}
 _ON_CREATED = {"id": "$response.body#/data/id"}
 _ON_PATH = {"id": "$request.path.id"}
 AGENT_LINKS = {
-    "GetAgent": ("getAgent", _ON_CREATED), "UpdateAgent": ("updateAgent", _ON_CREATED),
-    "DeleteAgent": ("deleteAgent", _ON_CREATED), "RunAgent": ("runAgent", _ON_CREATED),
-    "ListRuns": ("listRuns", _ON_CREATED), "AgentStats": ("agentStats", _ON_CREATED),
-}  # fmt: skip
+    "GetAgent": ("getAgent", _ON_CREATED),
+    "UpdateAgent": ("updateAgent", _ON_CREATED),
+    "DeleteAgent": ("deleteAgent", _ON_CREATED),
+    "RunAgent": ("runAgent", _ON_CREATED),
+    "ListRuns": ("listRuns", _ON_CREATED),
+    "AgentStats": ("agentStats", _ON_CREATED),
+}
 # No link from a new agent to cancelRuns: with nothing running, cancel is 404 (docs/api.md).
 
 
@@ -129,13 +174,22 @@ def _error(code: int) -> Schema:
     return {**ERRORS[code], "content": {"application/json": {"schema": _ref("Error")}}}
 
 
-def _op(operation_id: str, summary: str, ok: Schema, *, errors: tuple[int, ...],
-        params: tuple[Schema, ...] = (), body: Schema | None = None,
-        links: dict[str, tuple[str, dict[str, str]]] | None = None) -> Schema:  # fmt: skip
+def _op(
+    operation_id: str,
+    summary: str,
+    ok: Schema,
+    *,
+    errors: tuple[int, ...],
+    params: tuple[Schema, ...] = (),
+    body: Schema | None = None,
+    links: dict[str, tuple[str, dict[str, str]]] | None = None,
+) -> Schema:
     responses: dict[str, Schema] = {"200": _json(ok)}
     if links:
-        responses["200"]["links"] = {name: {"operationId": target, "parameters": parameters}
-                                     for name, (target, parameters) in links.items()}  # fmt: skip
+        responses["200"]["links"] = {
+            name: {"operationId": target, "parameters": parameters}
+            for name, (target, parameters) in links.items()
+        }
     responses.update({str(code): _error(code) for code in sorted(errors)})
     op: Schema = {"operationId": operation_id, "summary": summary, "responses": responses}
     if params:
@@ -149,57 +203,118 @@ def _op(operation_id: str, summary: str, ok: Schema, *, errors: tuple[int, ...],
 def openapi_document() -> Schema:
     agent = _ref("Agent")
     paths: dict[str, Schema] = {
-        "/healthz": {"get": {"operationId": "health", "summary": "Liveness", "security": [],
-                             "responses": {"200": _json(_object({"status": {"const": "ok"}}), "up")}}},
+        "/healthz": {
+            "get": {
+                "operationId": "health",
+                "summary": "Liveness",
+                "security": [],
+                "responses": {"200": _json(_object({"status": {"const": "ok"}}), "up")},
+            }
+        },
         "/api/agents": {
-            "get": _op("listAgents", "List agents, by name", _data({"type": "array", "items": agent}),
-                       errors=_SECURED),
-            "post": _op("createAgent", "Create an agent", _data(agent), body=agent_input(creating=True),
-                        errors=(400, *_SECURED, *_WITH_BODY), links=AGENT_LINKS),
+            "get": _op(
+                "listAgents",
+                "List agents, by name",
+                _data({"type": "array", "items": agent}),
+                errors=_SECURED,
+            ),
+            "post": _op(
+                "createAgent",
+                "Create an agent",
+                _data(agent),
+                body=agent_input(creating=True),
+                errors=(400, *_SECURED, *_WITH_BODY),
+                links=AGENT_LINKS,
+            ),
         },
         "/api/agents/stats": {
-            "get": _op("globalStats", "Global stats", _data(GLOBAL_STATS), params=(_PERIOD,),
-                       errors=(400, *_SECURED)),
+            "get": _op(
+                "globalStats", "Global stats", _data(GLOBAL_STATS), params=(_PERIOD,), errors=(400, *_SECURED)
+            ),
         },
         "/api/agents/{id}": {
             "get": _op("getAgent", "Get an agent", _data(agent), params=(_ID,), errors=_ON_AGENT),
-            "patch": _op("updateAgent", "Update an agent", _data(agent), params=(_ID,),
-                         body=agent_input(creating=False), errors=(400, *_ON_AGENT, *_WITH_BODY)),
-            "delete": _op("deleteAgent", "Delete an agent with its runs", _data(DELETED), params=(_ID,),
-                          errors=_ON_AGENT),
+            "patch": _op(
+                "updateAgent",
+                "Update an agent",
+                _data(agent),
+                params=(_ID,),
+                body=agent_input(creating=False),
+                errors=(400, *_ON_AGENT, *_WITH_BODY),
+            ),
+            "delete": _op(
+                "deleteAgent",
+                "Delete an agent with its runs",
+                _data(DELETED),
+                params=(_ID,),
+                errors=_ON_AGENT,
+            ),
         },
         "/api/agents/{id}/run": {
-            "post": _op("runAgent", "Start a run now (no body)", STARTED, params=(_ID,),
-                        errors=(*_ON_AGENT, *_WITH_BODY, 503),
-                        links={"GetRun": ("getRun", {**_ON_PATH, "runId": "$response.body#/runId"}),
-                               "CancelStartedRun": ("cancelRuns", _ON_PATH)}),
+            "post": _op(
+                "runAgent",
+                "Start a run now (no body)",
+                STARTED,
+                params=(_ID,),
+                errors=(*_ON_AGENT, *_WITH_BODY, 503),
+                links={
+                    "GetRun": ("getRun", {**_ON_PATH, "runId": "$response.body#/runId"}),
+                    "CancelStartedRun": ("cancelRuns", _ON_PATH),
+                },
+            ),
         },
         "/api/agents/{id}/cancel": {
-            "post": _op("cancelRuns", "Cancel running and queued runs (no body); 404 if none",
-                        CANCELLED, params=(_ID,), errors=(*_ON_AGENT, *_WITH_BODY)),
+            "post": _op(
+                "cancelRuns",
+                "Cancel running and queued runs (no body); 404 if none",
+                CANCELLED,
+                params=(_ID,),
+                errors=(*_ON_AGENT, *_WITH_BODY),
+            ),
         },
         "/api/agents/{id}/runs": {
-            "get": _op("listRuns", "Run history, newest first",
-                       _data({"type": "array", "items": _ref("Run")}), params=(_ID, _LIMIT, _RUNS_PERIOD),
-                       errors=(400, *_ON_AGENT)),
+            "get": _op(
+                "listRuns",
+                "Run history, newest first",
+                _data({"type": "array", "items": _ref("Run")}),
+                params=(_ID, _LIMIT, _RUNS_PERIOD),
+                errors=(400, *_ON_AGENT),
+            ),
         },
         "/api/agents/{id}/runs/{runId}": {
-            "get": _op("getRun", "One run with its transcript", _data(run_with_events()),
-                       params=(_ID, _RUN_ID), errors=_ON_AGENT),
+            "get": _op(
+                "getRun",
+                "One run with its transcript",
+                _data(run_with_events()),
+                params=(_ID, _RUN_ID),
+                errors=_ON_AGENT,
+            ),
         },
         "/api/agents/{id}/stats": {
-            "get": _op("agentStats", "Agent stats", _data(AGENT_STATS), params=(_ID, _PERIOD),
-                       errors=(400, *_ON_AGENT)),
+            "get": _op(
+                "agentStats",
+                "Agent stats",
+                _data(AGENT_STATS),
+                params=(_ID, _PERIOD),
+                errors=(400, *_ON_AGENT),
+            ),
         },
         "/api/events": {
-            "get": {"operationId": "events", "summary": "Server-sent events: run and agent changes; "
-                    "the stream ends when its token is revoked",
-                    "parameters": [{"name": "agentId", "in": "query", "schema": _STR}],
-                    "responses": {"200": {"description": "An endless stream",
-                                          "content": {"text/event-stream": {"schema": _STR}}},
-                                  **{str(c): _error(c) for c in _SECURED}}},
+            "get": {
+                "operationId": "events",
+                "summary": "Server-sent events: run and agent changes; "
+                "the stream ends when its token is revoked",
+                "parameters": [{"name": "agentId", "in": "query", "schema": _STR}],
+                "responses": {
+                    "200": {
+                        "description": "An endless stream",
+                        "content": {"text/event-stream": {"schema": _STR}},
+                    },
+                    **{str(c): _error(c) for c in _SECURED},
+                },
+            },
         },
-    }  # fmt: skip
+    }
     return {
         "openapi": "3.1.0",
         "info": {"title": "Cron Agents API", "version": "1"},
@@ -210,4 +325,3 @@ def openapi_document() -> Schema:
         "security": [{"bearer": []}],
         "paths": paths,
     }
-

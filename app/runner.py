@@ -163,9 +163,7 @@ class Runner:
             unowned, RunOutcome("cancelled", reason, now_ms()), self.service.day_of
         )
         requested = await self.store.runs.request_cancel(remote, reason)
-        await asyncio.gather(
-            self._cancel(local, reason, CANCEL_WAIT_SECONDS), self._await_final(requested)
-        )
+        await asyncio.gather(self._cancel(local, reason, CANCEL_WAIT_SECONDS), self._await_final(requested))
         if ended:
             self.service.agents_changed()
             for row in ended:
@@ -195,10 +193,7 @@ class Runner:
         if not ids:
             return
         statuses = await self.store.runs.statuses(ids)
-        ended = [
-            self._runs[r] for r in ids
-            if r in self._runs and statuses.get(r) not in ACTIVE_STATUSES
-        ]  # fmt: skip
+        ended = [self._runs[r] for r in ids if r in self._runs and statuses.get(r) not in ACTIVE_STATUSES]
         if ended:
             log.warning("stopping %d run(s) another server already ended", len(ended))
             await self._cancel(ended, INTERRUPTED, CANCEL_WAIT_SECONDS)
@@ -213,8 +208,11 @@ class Runner:
             statuses = await self.store.runs.statuses(pending)
             pending = [r for r in pending if statuses.get(r) in ACTIVE_STATUSES]
         if pending:
-            log.warning("%d run(s) of other servers did not end within %.0f s of a cancel",
-                        len(pending), CANCEL_WAIT_SECONDS)  # fmt: skip
+            log.warning(
+                "%d run(s) of other servers did not end within %.0f s of a cancel",
+                len(pending),
+                CANCEL_WAIT_SECONDS,
+            )
 
     # -- internals ----------------------------------------------------------
 

@@ -78,9 +78,14 @@ class Server:
         )
         self.service.runner = self.runner
         self.lease = ServerLease(
-            self.service, self.runner, self.store, self.bus, self.server_id,
-            lease_seconds=cfg.lease_seconds, renew_seconds=cfg.renew_seconds,
-        )  # fmt: skip
+            self.service,
+            self.runner,
+            self.store,
+            self.bus,
+            self.server_id,
+            lease_seconds=cfg.lease_seconds,
+            renew_seconds=cfg.renew_seconds,
+        )
         self.changes = ChangeFeed(self.service, self.runner, self.store)
         self.authenticator = TokenAuthenticator(self.store)
         self.app = build_api(self.service, self.authenticator, self.bus)
@@ -158,9 +163,7 @@ def uvicorn_server(
 
 
 @contextlib.asynccontextmanager
-async def serving(
-    server: Server, host: str = "127.0.0.1", port: int | None = None
-) -> AsyncIterator[str]:
+async def serving(server: Server, host: str = "127.0.0.1", port: int | None = None) -> AsyncIterator[str]:
     """``server``'s API behind a real uvicorn socket (a free port by default); yields its URL.
 
     Logs go to the root logger, never the console. On exit the event stream

@@ -62,9 +62,7 @@ def parse_limit(value: str | None) -> int:
     except ValueError:
         limit = 0
     if not 1 <= limit <= MAX_RUN_LIMIT:
-        raise ValidationError(
-            {"limit": f"must be an integer from 1 to {MAX_RUN_LIMIT}"}, "Invalid limit"
-        )
+        raise ValidationError({"limit": f"must be an integer from 1 to {MAX_RUN_LIMIT}"}, "Invalid limit")
     return limit
 
 

@@ -68,8 +68,6 @@ AUTH_FAILED = "authentication_failed"  # the CLI's error tag when credentials ar
 NOT_LOGGED_IN = "Not logged in"  # the start of its result when there are none
 
 
-
-
 @dataclass
 class SessionResult:
     status: str  # "success" | "error" | "budget_exceeded"
@@ -79,7 +77,6 @@ class SessionResult:
     output_tokens: int | None = None
     num_turns: int | None = None
     session_id: str | None = None
-
 
 
 # --------------------------------------------------------------------------
@@ -212,9 +209,7 @@ def message_events(msg: Any) -> list[dict[str, Any]]:
             elif isinstance(block, ThinkingBlock):
                 events.append({"type": "thinking", "text": block.thinking})
             elif isinstance(block, ToolUseBlock):
-                events.append(
-                    {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
-                )
+                events.append({"type": "tool_use", "id": block.id, "name": block.name, "input": block.input})
         return events
     if isinstance(msg, UserMessage):
         if isinstance(msg.content, str):

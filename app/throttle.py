@@ -26,9 +26,13 @@ class _Window:
 
 
 class FailureThrottle:
-    def __init__(self, limit: int = FAILURE_LIMIT, window: float = WINDOW_SECONDS,
-                 max_addresses: int = MAX_ADDRESSES,
-                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+    def __init__(
+        self,
+        limit: int = FAILURE_LIMIT,
+        window: float = WINDOW_SECONDS,
+        max_addresses: int = MAX_ADDRESSES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limit = limit
         self.window = window
         self.max_addresses = max_addresses

@@ -30,45 +30,103 @@ from app.tui.screens.editor import EditorScreen
 from storage import runs as run_store
 
 DEMO_AGENTS: tuple[dict[str, Any], ...] = (
-    {"name": "Daily digest", "schedule": "0 9 * * 1-5", "timezone": "Europe/Berlin",
-     "description": "Summarizes yesterday's commits and open issues", "maxBudgetUsd": 0.5,
-     "prompt": "Summarize the last day of commits in this repository."},
-    {"name": "Dependency audit", "schedule": "30 6 * * 1", "timezone": "UTC",
-     "description": "Checks for outdated and vulnerable packages",
-     "prompt": "List outdated dependencies and known advisories.", "allowedTools": ["Read", "Grep"]},
-    {"name": "Flaky test hunter", "schedule": "0 */4 * * *", "timezone": "UTC",
-     "description": "Re-runs the slowest tests and reports flakes",
-     "prompt": "Find flaky tests in the last CI runs.", "maxTurns": 30},
-    {"name": "Inbox triage", "schedule": "*/30 8-18 * * 1-5", "timezone": "America/New_York",
-     "description": "Labels new issues", "prompt": "Label and route new issues."},
-    {"name": "Release notes", "schedule": "0 17 * * 5", "timezone": "Europe/London",
-     "description": "Drafts the weekly release notes", "prompt": "Draft release notes for this week."},
-    {"name": "Docs link checker", "schedule": "@daily", "timezone": "UTC", "enabled": False,
-     "description": "Finds broken links in the docs", "prompt": "Check every link under docs/."},
-)  # fmt: skip
+    {
+        "name": "Daily digest",
+        "schedule": "0 9 * * 1-5",
+        "timezone": "Europe/Berlin",
+        "description": "Summarizes yesterday's commits and open issues",
+        "maxBudgetUsd": 0.5,
+        "prompt": "Summarize the last day of commits in this repository.",
+    },
+    {
+        "name": "Dependency audit",
+        "schedule": "30 6 * * 1",
+        "timezone": "UTC",
+        "description": "Checks for outdated and vulnerable packages",
+        "prompt": "List outdated dependencies and known advisories.",
+        "allowedTools": ["Read", "Grep"],
+    },
+    {
+        "name": "Flaky test hunter",
+        "schedule": "0 */4 * * *",
+        "timezone": "UTC",
+        "description": "Re-runs the slowest tests and reports flakes",
+        "prompt": "Find flaky tests in the last CI runs.",
+        "maxTurns": 30,
+    },
+    {
+        "name": "Inbox triage",
+        "schedule": "*/30 8-18 * * 1-5",
+        "timezone": "America/New_York",
+        "description": "Labels new issues",
+        "prompt": "Label and route new issues.",
+    },
+    {
+        "name": "Release notes",
+        "schedule": "0 17 * * 5",
+        "timezone": "Europe/London",
+        "description": "Drafts the weekly release notes",
+        "prompt": "Draft release notes for this week.",
+    },
+    {
+        "name": "Docs link checker",
+        "schedule": "@daily",
+        "timezone": "UTC",
+        "enabled": False,
+        "description": "Finds broken links in the docs",
+        "prompt": "Check every link under docs/.",
+    },
+)
 
 TRANSCRIPT: tuple[dict[str, Any], ...] = (
     {"type": "system", "subtype": "init", "model": "claude-sonnet-4-5", "tools": ["Read", "Grep", "Bash"]},
     {"type": "assistant_text", "text": "I'll look at yesterday's commits first."},
-    {"type": "tool_use", "id": "tu_1", "name": "Bash",
-     "input": {"command": "git log --since=yesterday --oneline"}},
-    {"type": "tool_result", "toolUseId": "tu_1",
-     "content": "3f2a1c9 scheduler: one heap, one sleep\n9b8e7d1 api: stats rollups\n0c4d2e5 tui: live log",
-     "isError": False},
+    {
+        "type": "tool_use",
+        "id": "tu_1",
+        "name": "Bash",
+        "input": {"command": "git log --since=yesterday --oneline"},
+    },
+    {
+        "type": "tool_result",
+        "toolUseId": "tu_1",
+        "content": (
+            "3f2a1c9 scheduler: one heap, one sleep\n9b8e7d1 api: stats rollups\n0c4d2e5 tui: live log"
+        ),
+        "isError": False,
+    },
     {"type": "thinking", "text": "Three commits; the scheduler change is the important one."},
     {"type": "tool_use", "id": "tu_2", "name": "Grep", "input": {"pattern": "TODO", "path": "app/"}},
-    {"type": "tool_result", "toolUseId": "tu_2", "content": "app/runner.py:88: # TODO: retry budget",
-     "isError": False},
-    {"type": "assistant_text", "text": "Summary: 3 commits landed — the scheduler now sleeps until the "
-     "earliest fire, stats come from daily rollups, and the dashboard streams run logs live. "
-     "One TODO remains in app/runner.py."},
-    {"type": "result", "subtype": "success", "isError": False, "costUsd": 0.0412, "numTurns": 3,
-     "durationMs": 18450, "usage": {"input_tokens": 5120, "output_tokens": 1380}},
-)  # fmt: skip
+    {
+        "type": "tool_result",
+        "toolUseId": "tu_2",
+        "content": "app/runner.py:88: # TODO: retry budget",
+        "isError": False,
+    },
+    {
+        "type": "assistant_text",
+        "text": "Summary: 3 commits landed — the scheduler now sleeps until the "
+        "earliest fire, stats come from daily rollups, and the dashboard streams run logs live. "
+        "One TODO remains in app/runner.py.",
+    },
+    {
+        "type": "result",
+        "subtype": "success",
+        "isError": False,
+        "costUsd": 0.0412,
+        "numTurns": 3,
+        "durationMs": 18450,
+        "usage": {"input_tokens": 5120, "output_tokens": 1380},
+    },
+)
 
 STATUS_WEIGHTS: tuple[tuple[str, int], ...] = (
-    ("success", 86), ("error", 7), ("budget_exceeded", 3), ("cancelled", 2), ("skipped", 2),
-)  # fmt: skip
+    ("success", 86),
+    ("error", 7),
+    ("budget_exceeded", 3),
+    ("cancelled", 2),
+    ("skipped", 2),
+)
 
 
 async def add_run(
@@ -88,14 +146,17 @@ async def add_run(
     run_id = run_id or auth.new_id("run")
     started_ms = from_datetime(started)
     active = status in ("running", "queued")
-    await run_store.insert_run(server.db, run_id, agent_id, "running" if not active else status,
-                               started_ms, trigger=trigger,
-                               scheduled_for=started_ms if trigger == "schedule" else None)  # fmt: skip
+    await run_store.insert_run(
+        server.db,
+        run_id,
+        agent_id,
+        "running" if not active else status,
+        started_ms,
+        trigger=trigger,
+        scheduled_for=started_ms if trigger == "schedule" else None,
+    )
     if events:
-        rows = [
-            (i + 1, started_ms + i * 1500, str(e["type"]), _event_data(e))
-            for i, e in enumerate(events)
-        ]
+        rows = [(i + 1, started_ms + i * 1500, str(e["type"]), _event_data(e)) for i, e in enumerate(events)]
         await run_store.add_events(server.db, run_id, rows)
     if not active:
         outcome = run_store.RunOutcome(
@@ -144,9 +205,17 @@ async def seed_demo(server: Server, now: datetime, *, days: int = 30, seed: int 
                 cost = None if status == "skipped" else round(rng.uniform(0.01, 0.09) * (1 + index % 3), 4)
                 await add_run(server, agent["id"], status, started, cost=cost, seconds=rng.uniform(8, 95))
     # The digest's latest run carries a whole transcript.
-    await add_run(server, agents[0]["id"], "success", now - timedelta(minutes=42), cost=0.0412,
-                  seconds=18.45, output=TRANSCRIPT[-2]["text"], events=TRANSCRIPT,
-                  trigger="manual")  # fmt: skip
+    await add_run(
+        server,
+        agents[0]["id"],
+        "success",
+        now - timedelta(minutes=42),
+        cost=0.0412,
+        seconds=18.45,
+        output=TRANSCRIPT[-2]["text"],
+        events=TRANSCRIPT,
+        trigger="manual",
+    )
     return [await server.service.get_agent(a["id"]) for a in agents]
 
 
@@ -154,8 +223,9 @@ async def write_screenshots(out: Path, size: tuple[int, int] = (120, 36)) -> lis
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     written: list[Path] = []
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = ServerConfig(db_path=Path(tmp) / "demo.db", run_scheduler=False,
-                           stats_zone="UTC", default_timezone="UTC")  # fmt: skip
+        cfg = ServerConfig(
+            db_path=Path(tmp) / "demo.db", run_scheduler=False, stats_zone="UTC", default_timezone="UTC"
+        )
         async with running(cfg) as server:
             now = datetime.now(UTC).replace(second=0, microsecond=0)
             await seed_demo(server, now)
@@ -163,8 +233,9 @@ async def write_screenshots(out: Path, size: tuple[int, int] = (120, 36)) -> lis
             async with serving(server) as url:
                 client = ApiClient(url, token)
                 try:
-                    app = build_app(client, source=f"local · {url}", default_timezone="UTC",
-                                    clock=lambda: now)  # fmt: skip
+                    app = build_app(
+                        client, source=f"local · {url}", default_timezone="UTC", clock=lambda: now
+                    )
                     app.period = "30d"
                     async with app.run_test(size=size) as pilot:
                         main = app.main_screen

@@ -108,8 +108,9 @@ async def run_remote(url: str, token: str) -> int:
                 await client.list_agents()
             except ApiError as exc:
                 if exc.status == 401:
-                    print(f"error: {url} refused the token in CRONAGENTS_TOKEN ({exc.message})",
-                          file=sys.stderr)  # fmt: skip
+                    print(
+                        f"error: {url} refused the token in CRONAGENTS_TOKEN ({exc.message})", file=sys.stderr
+                    )
                     return 2
                 # Unreachable: open anyway; the banner says so and it keeps retrying.
             await _run_app(client, f"remote · {url}", stop)
@@ -136,8 +137,11 @@ def run_dashboard(db_path: Path, port: int | None, remote: str | None, max_concu
     if remote is not None:
         token = os.environ.get("CRONAGENTS_TOKEN", "").strip()
         if not token:
-            print("error: set CRONAGENTS_TOKEN to an API token of the remote server "
-                  "(make one there with: cronagents token create --name NAME)", file=sys.stderr)  # fmt: skip
+            print(
+                "error: set CRONAGENTS_TOKEN to an API token of the remote server "
+                "(make one there with: cronagents token create --name NAME)",
+                file=sys.stderr,
+            )
             return 2
         return asyncio.run(run_remote(remote, token))
     return asyncio.run(run_local(db_path, port, max_concurrent_runs))

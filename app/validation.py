@@ -22,9 +22,21 @@ from app.errors import ValidationError
 from app.model import AGENT_FIELDS_BY_KEY, READ_ONLY_KEYS, AgentCreate, AgentUpdate, FieldSpec, Rules
 
 _TYPE_ERRORS = frozenset(
-    {"string_type", "int_type", "int_parsing", "int_from_float", "float_type", "float_parsing",
-     "finite_number", "bool_type", "list_type", "literal_error", "model_type", "dict_type"}
-)  # fmt: skip
+    {
+        "string_type",
+        "int_type",
+        "int_parsing",
+        "int_from_float",
+        "float_type",
+        "float_parsing",
+        "finite_number",
+        "bool_type",
+        "list_type",
+        "literal_error",
+        "model_type",
+        "dict_type",
+    }
+)
 _KIND_TYPE = {
     "text": "must be a string",
     "boolean": "must be true or false",

@@ -79,8 +79,9 @@ def wrk(url: str, token: str | None, conc: int, seconds: float) -> LoadResult:
 # -- the pure-Python fallback ------------------------------------------------
 
 
-async def _worker(host: str, port: int, request: bytes, stop_at: float,
-                  lat: list[int], stats: list[int]) -> None:  # fmt: skip
+async def _worker(
+    host: str, port: int, request: bytes, stop_at: float, lat: list[int], stats: list[int]
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < stop_at:
@@ -101,8 +102,9 @@ async def _worker(host: str, port: int, request: bytes, stop_at: float,
         writer.close()
 
 
-async def _pyload(host: str, port: int, path: str, token: str | None, conc: int,
-                  seconds: float) -> tuple[list[int], list[int], float]:  # fmt: skip
+async def _pyload(
+    host: str, port: int, path: str, token: str | None, conc: int, seconds: float
+) -> tuple[list[int], list[int], float]:
     headers = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: */*\r\n"
     if token:
         headers += f"Authorization: Bearer {token}\r\n"
@@ -115,8 +117,7 @@ async def _pyload(host: str, port: int, path: str, token: str | None, conc: int,
     return lat, stats, time.perf_counter() - t0
 
 
-def pyload(host: str, port: int, path: str, token: str | None, conc: int,
-           seconds: float) -> LoadResult:  # fmt: skip
+def pyload(host: str, port: int, path: str, token: str | None, conc: int, seconds: float) -> LoadResult:
     cpu0 = time.process_time()
     lat, stats, elapsed = asyncio.run(_pyload(host, port, path, token, conc, seconds))
     cpu = time.process_time() - cpu0
@@ -126,12 +127,12 @@ def pyload(host: str, port: int, path: str, token: str | None, conc: int,
     def pct(q: float) -> float:
         return lat[min(n - 1, int(q * n))] / 1e6 if n else float("nan")
 
-    return LoadResult(n, n / elapsed, pct(0.50), pct(0.99), stats[0], stats[1] / max(n, 1),
-                      cpu, elapsed)  # fmt: skip
+    return LoadResult(n, n / elapsed, pct(0.50), pct(0.99), stats[0], stats[1] / max(n, 1), cpu, elapsed)
 
 
-def run_load(gen: str, host: str, port: int, path: str, token: str | None, conc: int,
-             seconds: float) -> LoadResult:  # fmt: skip
+def run_load(
+    gen: str, host: str, port: int, path: str, token: str | None, conc: int, seconds: float
+) -> LoadResult:
     if gen == "wrk":
         return wrk(f"http://{host}:{port}{path}", token, conc, seconds)
     return pyload(host, port, path, token, conc, seconds)

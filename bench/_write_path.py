@@ -114,8 +114,9 @@ class Connection:
                 pass
 
 
-async def _client(n: int, conn: Connection, quota: list[int], result: WritePathResult,
-                  refused: set[str]) -> None:  # fmt: skip
+async def _client(
+    n: int, conn: Connection, quota: list[int], result: WritePathResult, refused: set[str]
+) -> None:
     async def call(op: str, method: str, path: str, body: object = None) -> tuple[int, bytes]:
         t0 = time.perf_counter()
         status, payload = await conn.request(method, path, body)
@@ -128,9 +129,17 @@ async def _client(n: int, conn: Connection, quota: list[int], result: WritePathR
         quota[0] -= 1
         i += 1
         name = f"write path {n:02d}-{i:04d}"
-        status, payload = await call("create", "POST", "/api/agents", {
-            "name": name, "schedule": "*/30 * * * *",
-            "prompt": "Summarize what changed since the last run.", "enabled": True})  # fmt: skip
+        status, payload = await call(
+            "create",
+            "POST",
+            "/api/agents",
+            {
+                "name": name,
+                "schedule": "*/30 * * * *",
+                "prompt": "Summarize what changed since the last run.",
+                "enabled": True,
+            },
+        )
         if status != 200:
             refused.add(name)
             continue
@@ -138,8 +147,9 @@ async def _client(n: int, conn: Connection, quota: list[int], result: WritePathR
         result.created += 1
         status, _ = await call("get", "GET", f"/api/agents/{agent_id}")
         result.stale_404 += status == 404
-        status, _ = await call("patch", "PATCH", f"/api/agents/{agent_id}",
-                               {"description": f"patched by client {n}"})  # fmt: skip
+        status, _ = await call(
+            "patch", "PATCH", f"/api/agents/{agent_id}", {"description": f"patched by client {n}"}
+        )
         result.stale_404 += status == 404
         status, payload = await call("list", "GET", "/api/agents")
         result.missing_from_list += status == 200 and f'"{agent_id}"'.encode() not in payload
@@ -152,8 +162,9 @@ async def write_path(host: str, port: int, token: str, clients: int, creates: in
     quota = [creates]
     refused: set[str] = set()
     t0 = time.perf_counter()
-    outcomes = await asyncio.gather(*(_client(n, c, quota, result, refused) for n, c in enumerate(conns)),
-                                    return_exceptions=True)  # fmt: skip
+    outcomes = await asyncio.gather(
+        *(_client(n, c, quota, result, refused) for n, c in enumerate(conns)), return_exceptions=True
+    )
     result.seconds = time.perf_counter() - t0
     result.transport_errors = sum(isinstance(o, BaseException) for o in outcomes)
     for conn in conns:

@@ -77,11 +77,23 @@ CACHE_VERSION = 2
 CACHE_MAX_AGE_DAYS = 7
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-SCHEDULES = ["0 9 * * *", "*/15 * * * *", "0 */2 * * *", "30 8 * * 1-5", "@hourly",
-             "0 0 * * 0", "5 4 * * *", "0 12 1 * *", "*/5 9-17 * * 1-5", "@daily"]  # fmt: skip
-WORDS = ("summarize open issues check the deploy pipeline triage new bug reports and post "
-         "a short digest with links review pull requests waiting for more than two days "
-         "scan logs for errors since the last run update the changelog draft").split()  # fmt: skip
+SCHEDULES = [
+    "0 9 * * *",
+    "*/15 * * * *",
+    "0 */2 * * *",
+    "30 8 * * 1-5",
+    "@hourly",
+    "0 0 * * 0",
+    "5 4 * * *",
+    "0 12 1 * *",
+    "*/5 9-17 * * 1-5",
+    "@daily",
+]
+WORDS = (
+    "summarize open issues check the deploy pipeline triage new bug reports and post "
+    "a short digest with links review pull requests waiting for more than two days "
+    "scan logs for errors since the last run update the changelog draft"
+).split()
 
 
 # -- servers -----------------------------------------------------------------
@@ -119,9 +131,12 @@ def free_port() -> int:
 def start(name: str, cmd: list[str], port: int, env: dict[str, str] | None = None) -> Proc:
     log = tempfile.TemporaryFile()
     popen = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log,
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
         env={**os.environ, **(env or {})},
-    )  # fmt: skip
+    )
     proc = Proc(name, popen, port, log)
     deadline = time.monotonic() + 60
     while True:
@@ -149,8 +164,19 @@ def bench_server(mode: str, **opts: str) -> Proc:
 
 def cli_server(db: Path) -> Proc:
     port = free_port()
-    cmd = [sys.executable, "-m", "app", "serve", "--host", HOST, "--port", str(port),
-           "--db", str(db), "--no-scheduler"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "app",
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--db",
+        str(db),
+        "--no-scheduler",
+    ]
     return start("cli", cmd, port, {"CRONAGENTS_STATS_TZ": "UTC", "TZ": "UTC"})
 
 
@@ -222,12 +248,35 @@ def generate_runs(agent_ids: list[str], runs: int, now: int, days: int, rng: ran
         slot = start + minute * 60_000
         manual = rng.random() < 0.05
         r = rng.random()
-        status = ("skipped" if r < 0.05 and not manual else "cancelled" if r < 0.06
-                  else "budget_exceeded" if r < 0.07 else "error" if r < 0.15 else "success")  # fmt: skip
+        status = (
+            "skipped"
+            if r < 0.05 and not manual
+            else "cancelled"
+            if r < 0.06
+            else "budget_exceeded"
+            if r < 0.07
+            else "error"
+            if r < 0.15
+            else "success"
+        )
         if status == "skipped":
-            rows.append((f"run_{n:012x}", agent_ids[a], status, "schedule", slot,
-                         "skipped: previous run still running (forbid)", None, None, None,
-                         None, slot, slot, 0))  # fmt: skip
+            rows.append(
+                (
+                    f"run_{n:012x}",
+                    agent_ids[a],
+                    status,
+                    "schedule",
+                    slot,
+                    "skipped: previous run still running (forbid)",
+                    None,
+                    None,
+                    None,
+                    None,
+                    slot,
+                    slot,
+                    0,
+                )
+            )
             continue
         started = slot + rng.randint(5, 3_000)
         if status == "success":
@@ -236,12 +285,23 @@ def generate_runs(agent_ids: list[str], runs: int, now: int, days: int, rng: ran
             duration = int(rng.lognormvariate(math.log(12_000), 1.0))
         turns = rng.randint(1, 40)
         cost = round(rng.lognormvariate(math.log(0.04), 0.9), 6)
-        rows.append((
-            f"run_{n:012x}", agent_ids[a], status, "manual" if manual else "schedule",
-            None if manual else slot, f"{status}: {turns} turns", cost,
-            rng.randint(2_000, 200_000), rng.randint(100, 20_000), turns,
-            started, started + duration, duration,
-        ))  # fmt: skip
+        rows.append(
+            (
+                f"run_{n:012x}",
+                agent_ids[a],
+                status,
+                "manual" if manual else "schedule",
+                None if manual else slot,
+                f"{status}: {turns} turns",
+                cost,
+                rng.randint(2_000, 200_000),
+                rng.randint(100, 20_000),
+                turns,
+                started,
+                started + duration,
+                duration,
+            )
+        )
     return rows
 
 
@@ -332,8 +392,9 @@ class Cell:
         return statistics.median(getattr(r, attr) for r in self.results)
 
 
-def measure(gen: str, proc: Proc, path: str, token: str | None, conc: int, seconds: float,
-            cell: Cell | None = None) -> LoadResult:  # fmt: skip
+def measure(
+    gen: str, proc: Proc, path: str, token: str | None, conc: int, seconds: float, cell: Cell | None = None
+) -> LoadResult:
     cpu0 = proc.cpu_seconds()
     res = run_load(gen, HOST, proc.port, path, token, conc, seconds)
     if res.errors:
@@ -365,8 +426,9 @@ def agents_section(args: argparse.Namespace, gen: str, out: list[str]) -> dict[s
         try:
             product = bench_server("product", db=str(db))
             procs.append(product)
-            body = httpx.get(f"http://{HOST}:{product.port}/api/agents",
-                             headers={"Authorization": f"Bearer {token}"}).content  # fmt: skip
+            body = httpx.get(
+                f"http://{HOST}:{product.port}/api/agents", headers={"Authorization": f"Bearer {token}"}
+            ).content
             assert len(__import__("json").loads(body)["data"]) == count
             (tmpdir / "body.json").write_bytes(body)
             plain = bench_server("plain", body_file=str(tmpdir / "body.json"))
@@ -380,8 +442,10 @@ def agents_section(args: argparse.Namespace, gen: str, out: list[str]) -> dict[s
                 ("cli product (access log)", cli, "/api/agents", token),
             ]
             for name, proc, path, tok in targets:
-                got = httpx.get(f"http://{HOST}:{proc.port}{path}",
-                                headers={"Authorization": f"Bearer {tok}"} if tok else {})  # fmt: skip
+                got = httpx.get(
+                    f"http://{HOST}:{proc.port}{path}",
+                    headers={"Authorization": f"Bearer {tok}"} if tok else {},
+                )
                 assert got.status_code == 200 and got.content == body, (name, got.status_code)
                 measure(gen, proc, path, tok, 10, args.warmup)  # warm-up, discarded
             cells = {(n, c): Cell() for n, *_ in targets for c in args.clients}
@@ -389,8 +453,11 @@ def agents_section(args: argparse.Namespace, gen: str, out: list[str]) -> dict[s
             for rep in range(args.reps):
                 for conc in args.clients:
                     for name, proc, path, tok in targets:
-                        print(f"[agents={count}] rep {rep + 1}/{args.reps} c={conc} {name}",
-                              file=sys.stderr, flush=True)  # fmt: skip
+                        print(
+                            f"[agents={count}] rep {rep + 1}/{args.reps} c={conc} {name}",
+                            file=sys.stderr,
+                            flush=True,
+                        )
                         measure(gen, proc, path, tok, conc, args.seconds, cells[(name, conc)])
                     if count == args.agents[0]:
                         measure(gen, plain, "/trivial", None, conc, args.seconds, trivial[conc])
@@ -443,8 +510,7 @@ def stats_section(args: argparse.Namespace, gen: str, out: list[str]) -> dict[st
     path = Path(args.stats_db).resolve() if args.stats_db else cached_runs_db(args.runs, args.rebuild_cache)
     timings: dict[str, float] = {}
     if path is None:
-        print(f"[stats] building the {args.runs:,}-run database (cached) ...", file=sys.stderr,
-              flush=True)  # fmt: skip
+        print(f"[stats] building the {args.runs:,}-run database (cached) ...", file=sys.stderr, flush=True)
         path, timings = asyncio.run(build_runs_db(args.runs))
     token = asyncio.run(new_token(path))
     today = datetime.now(UTC).date()
@@ -453,8 +519,10 @@ def stats_section(args: argparse.Namespace, gen: str, out: list[str]) -> dict[st
     gb_times, gb_rows, plan = group_by_baseline(path, first_ms, max(3, args.reps * 2 - 1))
     proc = bench_server("product", db=str(path))
     try:
-        got = httpx.get(f"http://{HOST}:{proc.port}/api/agents/stats?period=30d",
-                        headers={"Authorization": f"Bearer {token}"}).json()["data"]  # fmt: skip
+        got = httpx.get(
+            f"http://{HOST}:{proc.port}/api/agents/stats?period=30d",
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()["data"]
         sql_total = sum(r[1] for r in gb_rows)
         sql_skipped = sum(r[3] for r in gb_rows)
         assert got["runsInPeriod"] == sql_total, (got["runsInPeriod"], sql_total)
@@ -470,9 +538,11 @@ def stats_section(args: argparse.Namespace, gen: str, out: list[str]) -> dict[st
     size = path.stat().st_size / 1024**2
     out.append(f"### Global stats, 30 days, over {args.runs:,} runs (60 days, 1,000 agents)\n")
     shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-    out.append(f"Database `{shown}` ({size:,.0f} MiB); "
-               f"`runsInPeriod` = {got['runsInPeriod']:,}, `skippedRuns` = {got['skippedRuns']:,} "
-               "(checked equal to the GROUP BY below).\n")  # fmt: skip
+    out.append(
+        f"Database `{shown}` ({size:,.0f} MiB); "
+        f"`runsInPeriod` = {got['runsInPeriod']:,}, `skippedRuns` = {got['skippedRuns']:,} "
+        "(checked equal to the GROUP BY below).\n"
+    )
     out.append("| what | p50 ms | p99 ms | req/s | server CPU | target |")
     out.append("|---|---:|---:|---:|---:|---|")
     p50 = cell.med("p50_ms")
@@ -489,8 +559,11 @@ def stats_section(args: argparse.Namespace, gen: str, out: list[str]) -> dict[st
     )
     out.append(f"\nBaseline query plan: `{plan}`.\n")
     if timings:
-        out.append("Database build (once, then cached): "
-                   + "; ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + ".\n")  # fmt: skip
+        out.append(
+            "Database build (once, then cached): "
+            + "; ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+            + ".\n"
+        )
     return {"stats p50 ms": p50, "group-by p50 ms": statistics.median(gb_times)}
 
 
@@ -502,8 +575,11 @@ def write_section(args: argparse.Namespace, out: list[str]) -> dict[str, float]:
         db = tmpdir / "bench.db"
         token = asyncio.run(build_agents(db, 0))
         proc = bench_server("product", db=str(db))
-        print(f"[writes] rep {rep + 1}/{args.reps}: {args.write_clients} clients, "
-              f"{args.write_creates} creates", file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"[writes] rep {rep + 1}/{args.reps}: {args.write_clients} clients, {args.write_creates} creates",
+            file=sys.stderr,
+            flush=True,
+        )
         try:
             cpu0 = proc.cpu_seconds()
             passes.append(run_write_path(HOST, proc.port, token, args.write_clients, args.write_creates))
@@ -514,21 +590,30 @@ def write_section(args: argparse.Namespace, out: list[str]) -> dict[str, float]:
                 p.unlink()
             tmpdir.rmdir()
         r = passes[-1]
-        print(f"[writes]   {r.rps:,.0f} req/s, server CPU {server_cpu[-1]:.0f} %, {r.errors} errors "
-              f"({r.stale_404} 404 after create, {r.ghost_creates} created though refused), "
-              f"listed {r.listed_after}",
-              file=sys.stderr, flush=True)  # fmt: skip
-    out.append(f"### Write path: {args.write_clients} concurrent clients, {args.write_creates} creates "
-               "(create → get by id → patch → list → stats)\n")  # fmt: skip
-    out.append("| pass | req/s | server CPU | creates answered 200 | non-2xx | created though refused | "
-               "404 after create | not listed at once | connections lost | listed after the load | "
-               "seconds |")  # fmt: skip
+        print(
+            f"[writes]   {r.rps:,.0f} req/s, server CPU {server_cpu[-1]:.0f} %, {r.errors} errors "
+            f"({r.stale_404} 404 after create, {r.ghost_creates} created though refused), "
+            f"listed {r.listed_after}",
+            file=sys.stderr,
+            flush=True,
+        )
+    out.append(
+        f"### Write path: {args.write_clients} concurrent clients, {args.write_creates} creates "
+        "(create → get by id → patch → list → stats)\n"
+    )
+    out.append(
+        "| pass | req/s | server CPU | creates answered 200 | non-2xx | created though refused | "
+        "404 after create | not listed at once | connections lost | listed after the load | "
+        "seconds |"
+    )
     out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for i, (r, cpu) in enumerate(zip(passes, server_cpu, strict=True), 1):
-        out.append(f"| {i} | {fmt(r.rps, 0)} | {cpu:.0f} % | {r.created} of {args.write_creates} | "
-                   f"{r.non_2xx()} | {r.ghost_creates} | {r.stale_404} | {r.missing_from_list} | "
-                   f"{r.transport_errors} | {r.listed_after} of {args.write_creates} | "
-                   f"{fmt(r.seconds, 1)} |")  # fmt: skip
+        out.append(
+            f"| {i} | {fmt(r.rps, 0)} | {cpu:.0f} % | {r.created} of {args.write_creates} | "
+            f"{r.non_2xx()} | {r.ghost_creates} | {r.stale_404} | {r.missing_from_list} | "
+            f"{r.transport_errors} | {r.listed_after} of {args.write_creates} | "
+            f"{fmt(r.seconds, 1)} |"
+        )
     out.append("\nLatency per operation, all passes pooled:\n")
     out.append("| operation | requests | p50 ms | p99 ms | non-2xx (by status) |")
     out.append("|---|---:|---:|---:|---|")
@@ -538,15 +623,22 @@ def write_section(args: argparse.Namespace, out: list[str]) -> dict[str, float]:
         for r in passes:
             bad.update({status: n for status, n in r.statuses[op].items() if not 200 <= status < 300})
         bad_text = ", ".join(f"{status}: {n}" for status, n in sorted(bad.items()))
-        out.append(f"| {op} | {len(lat):,} | {fmt(percentile(lat, 0.5))} | {fmt(percentile(lat, 0.99))} | "
-                   f"{bad_text or '0'} |")  # fmt: skip
+        out.append(
+            f"| {op} | {len(lat):,} | {fmt(percentile(lat, 0.5))} | {fmt(percentile(lat, 0.99))} | "
+            f"{bad_text or '0'} |"
+        )
     errors = sum(r.errors for r in passes)
     create_p99 = percentile([x for r in passes for x in r.latencies_ms["create"]], 0.99)
-    out.append(f"\nTargets: 0 errors: {'**met**' if errors == 0 else f'**missed** ({errors})'}; "
-               f"create p99 < 100 ms: {'**met**' if create_p99 < 100 else '**missed**'} "
-               f"({fmt(create_p99)} ms).\n")  # fmt: skip
-    return {"write path errors": float(errors), "write path create p99 ms": create_p99,
-            "write path req/s": statistics.median(r.rps for r in passes)}  # fmt: skip
+    out.append(
+        f"\nTargets: 0 errors: {'**met**' if errors == 0 else f'**missed** ({errors})'}; "
+        f"create p99 < 100 ms: {'**met**' if create_p99 < 100 else '**missed**'} "
+        f"({fmt(create_p99)} ms).\n"
+    )
+    return {
+        "write path errors": float(errors),
+        "write path create p99 ms": create_p99,
+        "write path req/s": statistics.median(r.rps for r in passes),
+    }
 
 
 def main() -> int:

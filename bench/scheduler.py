@@ -223,8 +223,18 @@ def drive(args: argparse.Namespace) -> None:
         seconds[("aps", n)] = 30 + 10 * i
     procs = []
     for kind, n in jobs:
-        cmd = [sys.executable, __file__, "--worker", kind, "--n", str(n),
-               "--minutes", str(args.minutes), "--second", str(seconds[(kind, n)])]  # fmt: skip
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            kind,
+            "--n",
+            str(n),
+            "--minutes",
+            str(args.minutes),
+            "--second",
+            str(seconds[(kind, n)]),
+        ]
         if args.claim_ahead_min is not None:
             cmd += ["--claim-ahead-min", str(args.claim_ahead_min)]
         procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
@@ -237,8 +247,9 @@ def drive(args: argparse.Namespace) -> None:
         assert proc.stdin is not None
         proc.stdin.write("GO\n")
         proc.stdin.flush()
-    print(f"measuring {args.minutes} fire(s) per configuration on real minute boundaries ...",
-          file=sys.stderr)  # fmt: skip
+    print(
+        f"measuring {args.minutes} fire(s) per configuration on real minute boundaries ...", file=sys.stderr
+    )
     results = []
     for proc in procs:
         out, _ = proc.communicate()
@@ -266,10 +277,12 @@ def main() -> None:
     parser.add_argument("--agents", default="1,1000,10000", help="comma-separated agent counts (max 3)")
     parser.add_argument("--minutes", type=int, default=2, help="fires measured per configuration")
     parser.add_argument(
-        "--claim-ahead-min", type=int, default=None,
+        "--claim-ahead-min",
+        type=int,
+        default=None,
         help="claim an instant's slots ahead when it has at least this many agents"
         " (default: the scheduler's, 500; a huge number claims at the instant)",
-    )  # fmt: skip
+    )
     parser.add_argument("--worker", choices=["ours", "aps"], help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--second", type=int, default=0, help=argparse.SUPPRESS)

@@ -48,8 +48,15 @@ async def seed(server: Server, count: int) -> str:
     first = ""
     for i in range(count):
         agent = await server.service.create_agent(
-            {"name": f"agent {i:04d}", "schedule": SCHEDULES[i % len(SCHEDULES)], "prompt": "bench",
-             "description": "benchmark agent", "enabled": i % 7 != 0}, user)  # fmt: skip
+            {
+                "name": f"agent {i:04d}",
+                "schedule": SCHEDULES[i % len(SCHEDULES)],
+                "prompt": "bench",
+                "description": "benchmark agent",
+                "enabled": i % 7 != 0,
+            },
+            user,
+        )
         first = first or agent["id"]
     return first
 
@@ -72,8 +79,9 @@ async def first_paint(client: ApiClient, agents: int) -> float:
     return elapsed
 
 
-async def live_log(server: Server, client: ApiClient, agent_id: str, rate: int,
-                   seconds: float) -> dict[str, float]:  # fmt: skip
+async def live_log(
+    server: Server, client: ApiClient, agent_id: str, rate: int, seconds: float
+) -> dict[str, float]:
     run_id = await add_run(server, agent_id, "running", datetime.now(UTC), trigger="manual")
     published: list[float] = []
     shown: list[tuple[float, int]] = []
@@ -88,8 +96,10 @@ async def live_log(server: Server, client: ApiClient, agent_id: str, rate: int,
     RunLog.flush = flush  # type: ignore[method-assign]
     app = build_app(client)
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait(pilot, lambda: app.stream_open and app.main_screen is not None
-                   and app.main_screen.live.run_id == run_id)  # fmt: skip
+        await wait(
+            pilot,
+            lambda: app.stream_open and app.main_screen is not None and app.main_screen.live.run_id == run_id,
+        )
         await pilot.press("2")
         log = app.main_screen.live  # type: ignore[union-attr]
         base = log.written
@@ -107,9 +117,17 @@ async def live_log(server: Server, client: ApiClient, agent_id: str, rate: int,
             for _ in range(min(per_tick, total - seq)):
                 seq += 1
                 published.append(time.perf_counter())
-                server.bus.publish("run.event", agentId=agent_id, runId=run_id, event={
-                    "seq": seq, "at": "2025-01-07T09:55:00.000Z", "type": "assistant_text",
-                    "text": f"event {seq}: the quick brown fox jumps over the lazy dog"})  # fmt: skip
+                server.bus.publish(
+                    "run.event",
+                    agentId=agent_id,
+                    runId=run_id,
+                    event={
+                        "seq": seq,
+                        "at": "2025-01-07T09:55:00.000Z",
+                        "type": "assistant_text",
+                        "text": f"event {seq}: the quick brown fox jumps over the lazy dog",
+                    },
+                )
             subs = getattr(server.bus, "_subscribers", set())
             sse_depth = max([sse_depth, *(s.queue.qsize() for s in subs)])
         publish_seconds = time.perf_counter() - start
@@ -126,10 +144,15 @@ async def live_log(server: Server, client: ApiClient, agent_id: str, rate: int,
         lags.append((shown[j][0] - t) * 1000)
     lags.sort()
     return {
-        "events": total, "publish_s": publish_seconds, "drained_s": drained,
+        "events": total,
+        "publish_s": publish_seconds,
+        "drained_s": drained,
         "rate": total / publish_seconds,
-        "lag_p50_ms": lags[len(lags) // 2], "lag_p99_ms": lags[int(len(lags) * 0.99) - 1],
-        "lag_max_ms": lags[-1], "max_log_backlog": max_pending, "max_sse_queue": sse_depth,
+        "lag_p50_ms": lags[len(lags) // 2],
+        "lag_p99_ms": lags[int(len(lags) * 0.99) - 1],
+        "lag_max_ms": lags[-1],
+        "max_log_backlog": max_pending,
+        "max_sse_queue": sse_depth,
         "batches": len(shown),
     }
 
@@ -142,8 +165,9 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = ServerConfig(db_path=Path(tmp) / "bench.db", run_scheduler=False,
-                           stats_zone="UTC", default_timezone="UTC")  # fmt: skip
+        cfg = ServerConfig(
+            db_path=Path(tmp) / "bench.db", run_scheduler=False, stats_zone="UTC", default_timezone="UTC"
+        )
         async with running(cfg) as server:
             t0 = time.perf_counter()
             first_agent = await seed(server, args.agents)
@@ -155,16 +179,24 @@ async def main() -> None:
                     paints = [await first_paint(client, args.agents) for _ in range(args.runs)]
                     ms = sorted(p * 1000 for p in paints)
                     median = statistics.median(ms)
-                    print(f"first full paint, {args.agents} agents, 120x36: median {median:.0f} ms"
-                          f" (min {ms[0]:.0f}, max {ms[-1]:.0f}; {args.runs} runs)")  # fmt: skip
+                    print(
+                        f"first full paint, {args.agents} agents, 120x36: median {median:.0f} ms"
+                        f" (min {ms[0]:.0f}, max {ms[-1]:.0f}; {args.runs} runs)"
+                    )
                     r = await live_log(server, client, first_agent, args.rate, args.seconds)
                     drained = r["drained_s"] - r["publish_s"]
-                    print(f"live log: {r['events']} events at {r['rate']:.0f}/s over {r['publish_s']:.1f}s; "
-                          f"all on screen {drained:.2f}s after the last was published")
-                    print(f"  publish→screen lag p50 {r['lag_p50_ms']:.0f} ms, p99 {r['lag_p99_ms']:.0f} ms, "
-                          f"max {r['lag_max_ms']:.0f} ms; {r['batches']} screen batches")
-                    print(f"  max backlog: RunLog buffer {r['max_log_backlog']}, "
-                          f"server SSE queue {r['max_sse_queue']} (overflow at {SUBSCRIBER_QUEUE_SIZE})")
+                    print(
+                        f"live log: {r['events']} events at {r['rate']:.0f}/s over {r['publish_s']:.1f}s; "
+                        f"all on screen {drained:.2f}s after the last was published"
+                    )
+                    print(
+                        f"  publish→screen lag p50 {r['lag_p50_ms']:.0f} ms, p99 {r['lag_p99_ms']:.0f} ms, "
+                        f"max {r['lag_max_ms']:.0f} ms; {r['batches']} screen batches"
+                    )
+                    print(
+                        f"  max backlog: RunLog buffer {r['max_log_backlog']}, "
+                        f"server SSE queue {r['max_sse_queue']} (overflow at {SUBSCRIBER_QUEUE_SIZE})"
+                    )
                 finally:
                     await client.aclose()
 

@@ -11,12 +11,30 @@ from storage.db import Database
 from storage.interface import Row
 
 AGENT_COLUMNS = (
-    "id", "name", "description", "schedule", "prompt", "enabled", "max_turns",
-    "max_budget_usd", "timezone", "model", "cwd", "allowed_tools", "permission_mode",
-    "timeout_seconds", "concurrency_policy", "starting_deadline_seconds", "next_run_at",
-    "last_run_at", "last_status", "creator_id", "created_at", "updated_at",
+    "id",
+    "name",
+    "description",
+    "schedule",
+    "prompt",
+    "enabled",
+    "max_turns",
+    "max_budget_usd",
+    "timezone",
+    "model",
+    "cwd",
+    "allowed_tools",
+    "permission_mode",
+    "timeout_seconds",
+    "concurrency_policy",
+    "starting_deadline_seconds",
+    "next_run_at",
+    "last_run_at",
+    "last_status",
+    "creator_id",
+    "created_at",
+    "updated_at",
     "load_project_settings",
-)  # fmt: skip
+)
 UPDATABLE = frozenset(AGENT_COLUMNS) - {"id", "creator_id", "created_at"}
 
 _SELECT = "SELECT a.*, u.name AS creator_name FROM agents a LEFT JOIN users u ON u.id = a.creator_id"

@@ -76,9 +76,16 @@ class AgentStore(Protocol):
 
 class RunStore(Protocol):
     async def insert(
-        self, run_id: str, agent_id: str, status: str, started_at: int, *,
-        trigger: str = "manual", scheduled_for: int | None = None, owner: str | None = None,
-    ) -> None: ...  # fmt: skip
+        self,
+        run_id: str,
+        agent_id: str,
+        status: str,
+        started_at: int,
+        *,
+        trigger: str = "manual",
+        scheduled_for: int | None = None,
+        owner: str | None = None,
+    ) -> None: ...
 
     async def mark_running(self, run_id: str, agent_id: str, started_at: int) -> bool:
         """Start a queued run; False when it is no longer queued."""

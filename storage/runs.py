@@ -59,9 +59,13 @@ async def mark_running(db: Database, run_id: str, agent_id: str, started_at: int
 
 
 def add_to_rollups(
-    conn: sqlite3.Connection, agent_id: str, day: str, status: str, cost: float,
+    conn: sqlite3.Connection,
+    agent_id: str,
+    day: str,
+    status: str,
+    cost: float,
     duration_ms: int | None,
-) -> None:  # fmt: skip
+) -> None:
     """Count a finished run (or a skipped slot) in the agent's and the global day (in a transaction)."""
     skipped = int(status == SKIPPED)
     counted = 1 - skipped
@@ -112,11 +116,17 @@ def _finish(
         " duration_ms = MAX(0, ? - started_at)"
         " WHERE id = ? AND status IN ('running', 'queued') RETURNING *",
         (
-            outcome.status, outcome.output, outcome.cost_usd, outcome.input_tokens,
-            outcome.output_tokens, outcome.num_turns, outcome.completed_at,
-            outcome.completed_at, run_id,
+            outcome.status,
+            outcome.output,
+            outcome.cost_usd,
+            outcome.input_tokens,
+            outcome.output_tokens,
+            outcome.num_turns,
+            outcome.completed_at,
+            outcome.completed_at,
+            run_id,
         ),
-    ).fetchall()  # fmt: skip
+    ).fetchall()
     if not rows:
         return None
     row = rows[0]
@@ -125,9 +135,13 @@ def _finish(
         (row["started_at"], outcome.status, row["agent_id"]),
     )
     add_to_rollups(
-        conn, row["agent_id"], day_of(row["started_at"]), outcome.status,
-        outcome.cost_usd or 0.0, row["duration_ms"],
-    )  # fmt: skip
+        conn,
+        row["agent_id"],
+        day_of(row["started_at"]),
+        outcome.status,
+        outcome.cost_usd or 0.0,
+        row["duration_ms"],
+    )
     return row
 
 

@@ -49,9 +49,16 @@ class SqliteAgents(_Part):
 
 class SqliteRuns(_Part):
     async def insert(
-        self, run_id: str, agent_id: str, status: str, started_at: int, *,
-        trigger: str = "manual", scheduled_for: int | None = None, owner: str | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        run_id: str,
+        agent_id: str,
+        status: str,
+        started_at: int,
+        *,
+        trigger: str = "manual",
+        scheduled_for: int | None = None,
+        owner: str | None = None,
+    ) -> None:
         await runs.insert_run(self.db, run_id, agent_id, status, started_at, trigger, scheduled_for, owner)
 
     async def mark_running(self, run_id: str, agent_id: str, started_at: int) -> bool:

@@ -27,8 +27,6 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.delenv("CRONAGENTS_TOKEN", raising=False)
 
 
-
-
 @pytest.fixture
 def run_tag() -> str:
     """A marker in every agent run's environment, to find the run's processes in /proc."""

@@ -34,12 +34,18 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
 
 def keep_server_rules(body: dict[str, Any]) -> dict[str, Any]:
     schedule = body.get("schedule")
-    if isinstance(schedule, str) and 1 <= len(schedule) <= SCHEDULE_MAX_LENGTH and validate_schedule(
-        " ".join(schedule.split())
+    if (
+        isinstance(schedule, str)
+        and 1 <= len(schedule) <= SCHEDULE_MAX_LENGTH
+        and validate_schedule(" ".join(schedule.split()))
     ):
         body = {**body, "schedule": SCHEDULES[len(schedule) % len(SCHEDULES)]}
     cwd = body.get("cwd")
-    if (isinstance(cwd, str) and len(cwd) <= CWD_MAX_LENGTH and re.fullmatch(CWD_PATTERN, cwd)
-            and not os.path.isdir(cwd)):  # fmt: skip
+    if (
+        isinstance(cwd, str)
+        and len(cwd) <= CWD_MAX_LENGTH
+        and re.fullmatch(CWD_PATTERN, cwd)
+        and not os.path.isdir(cwd)
+    ):
         body = {**body, "cwd": EXISTING_DIRECTORY}
     return body

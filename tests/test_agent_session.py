@@ -41,9 +41,6 @@ from tests.processes import TAG_ENV, tagged_processes
 pytestmark = pytest.mark.slow
 
 
-
-
-
 class Run:
     """One run_session call: spec, collected events, result, timing."""
 
@@ -183,9 +180,7 @@ async def test_http500_is_bounded_by_timeout(fake_anthropic: FakeAnthropic, tmp_
     run.assert_clean()
 
 
-async def test_http500_without_retries_is_an_api_error(
-    fake_anthropic: FakeAnthropic, tmp_path: Path
-) -> None:
+async def test_http500_without_retries_is_an_api_error(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
     run = Run(
         fake_anthropic,
         tmp_path,
@@ -361,9 +356,7 @@ def test_redactor() -> None:
             "SOME_AUTH_FLAG": "true",
         }
     )
-    assert redactor.text("key sk-secret-123456 and ghp_abcdef") == (
-        f"key {REDACTED} and {REDACTED}"
-    )
+    assert redactor.text("key sk-secret-123456 and ghp_abcdef") == (f"key {REDACTED} and {REDACTED}")
     assert redactor.text("32000 /usr/bin true") == "32000 /usr/bin true"
     assert redactor.deep({"a": ["sk-secret-123456", 1, None]}) == {"a": [REDACTED, 1, None]}
 
@@ -378,9 +371,7 @@ async def test_concurrent_runs(fake_anthropic: FakeAnthropic, tmp_path: Path) ->
         run.assert_clean()
 
 
-async def test_on_event_error_propagates_after_cleanup(
-    fake_anthropic: FakeAnthropic, tmp_path: Path
-) -> None:
+async def test_on_event_error_propagates_after_cleanup(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
     run = Run(fake_anthropic, tmp_path, "slow")
 
     async def explode(event: dict[str, Any]) -> None:
@@ -395,9 +386,7 @@ def _cut_mark(total_bytes: int) -> str:
     return f"\n[… output cut: {total_bytes - OUTPUT_LIMIT_BYTES} more bytes]"
 
 
-async def test_a_5_mb_reply_is_a_success_cut_to_1_mib(
-    fake_anthropic: FakeAnthropic, tmp_path: Path
-) -> None:
+async def test_a_5_mb_reply_is_a_success_cut_to_1_mib(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
     run = Run(fake_anthropic, tmp_path, "huge", timeout_seconds=60)
     result = await run()
     assert result.status == "success", result.output[:500]
@@ -426,8 +415,11 @@ async def _log_of(caplog: pytest.LogCaptureFixture, run: Run, stop: Any) -> Sess
 
 def _loud(caplog: pytest.LogCaptureFixture) -> list[str]:
     """Records at WARNING or above, or with a traceback; at most one one-line note of the stop."""
-    notes = [r.getMessage() for r in caplog.records if r.name.startswith("claude_agent_sdk")
-             and "stopped" in r.getMessage()]  # fmt: skip
+    notes = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("claude_agent_sdk") and "stopped" in r.getMessage()
+    ]
     assert len(notes) <= 1 and all("\n" not in note for note in notes), notes
     return [
         f"{r.levelname} {r.name}: {r.getMessage()}"

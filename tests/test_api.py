@@ -148,9 +148,15 @@ async def test_create_rejects_each_bad_field_by_name(client, overrides, field):
 
 @pytest.mark.parametrize(
     "model",
-    ["claude-sonnet-4-5", "claude-opus-4-1[1m]", "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
-     "arn:aws:bedrock:us-east-1:123456789012:inference-profile/claude_x", "sonnet", None],
-)  # fmt: skip
+    [
+        "claude-sonnet-4-5",
+        "claude-opus-4-1[1m]",
+        "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+        "arn:aws:bedrock:us-east-1:123456789012:inference-profile/claude_x",
+        "sonnet",
+        None,
+    ],
+)
 async def test_model_ids_are_accepted(client: httpx.AsyncClient, model):
     agent = await create(client, model=model)
     assert agent["model"] == model
@@ -183,9 +189,7 @@ async def test_missing_required_fields_are_all_named(client: httpx.AsyncClient):
 
 
 async def test_never_firing_schedule_says_why(client: httpx.AsyncClient):
-    body = assert_error(
-        await client.post("/api/agents", json=agent_body(schedule="0 0 31 2 *")), 400
-    )
+    body = assert_error(await client.post("/api/agents", json=agent_body(schedule="0 0 31 2 *")), 400)
     assert "never" in body["data"]["schedule"].lower()
 
 
@@ -198,13 +202,9 @@ async def test_accepts_aliases_and_ranges(client, schedule):
     assert agent["schedule"] == schedule
 
 
-@pytest.mark.parametrize(
-    "raw", [b"{not json", b"[1, 2]", b'"text"', b"", b"null", b"\xff\xfe"]
-)
+@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b'"text"', b"", b"null", b"\xff\xfe"])
 async def test_bad_bodies_are_400(client: httpx.AsyncClient, raw: bytes):
-    response = await client.post(
-        "/api/agents", content=raw, headers={"Content-Type": "application/json"}
-    )
+    response = await client.post("/api/agents", content=raw, headers={"Content-Type": "application/json"})
     assert_error(response, 400)
 
 
@@ -516,8 +516,9 @@ async def test_a_minimal_agent_gets_the_defaults_the_openapi_document_states(cli
     from app.openapi import openapi_document
 
     agent = await create(client)
-    props = openapi_document()["paths"]["/api/agents"]["post"]["requestBody"]["content"][
-        "application/json"]["schema"]["properties"]  # fmt: skip
+    props = openapi_document()["paths"]["/api/agents"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]["properties"]
     stated = {name: p["default"] for name, p in props.items() if "default" in p}
     assert stated and {name: agent[name] for name in stated} == stated
     assert {f.key for f in AGENT_FIELDS if f.default not in (NO_DEFAULT, None)} == set(stated)

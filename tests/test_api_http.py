@@ -43,7 +43,8 @@ async def test_full_session_over_http(live_client: httpx.AsyncClient, live_url: 
 
 async def test_validation_error_over_http(live_client: httpx.AsyncClient):
     response = await live_client.post(
-        "/api/agents", content=b'{"name": "x", "schedule": "0 0 31 2 *"',
+        "/api/agents",
+        content=b'{"name": "x", "schedule": "0 0 31 2 *"',
         headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 400
@@ -156,8 +157,9 @@ async def test_revoking_a_token_from_another_process_ends_its_event_streams(
     kept.cancel()
 
 
-async def test_revoking_a_token_in_this_process_ends_its_event_stream(live_url: str, token: str,
-                                                                      server: Server):  # fmt: skip
+async def test_revoking_a_token_in_this_process_ends_its_event_stream(
+    live_url: str, token: str, server: Server
+):
     opened = asyncio.Event()
     stream = asyncio.create_task(_stream_lifetime(live_url, token, opened))
     await asyncio.wait_for(opened.wait(), 10)
@@ -173,9 +175,18 @@ async def test_a_client_that_goes_away_is_one_quiet_line(live_url: str, token: s
     caplog.set_level(logging.DEBUG)
     # A create whose body never arrives: the client hangs up after 10 of 1000 bytes.
     _, writer = await asyncio.open_connection("127.0.0.1", int(live_url.rsplit(":", 1)[1]))
-    writer.write(request_head("POST", "/api/agents", {
-        "Authorization": f"Bearer {token}", "Content-Type": "application/json",
-        "Content-Length": "1000"}) + b'{"name": "')  # fmt: skip
+    writer.write(
+        request_head(
+            "POST",
+            "/api/agents",
+            {
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+                "Content-Length": "1000",
+            },
+        )
+        + b'{"name": "'
+    )
     await writer.drain()
     await asyncio.sleep(0.2)
     writer.close()

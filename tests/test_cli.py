@@ -24,9 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 def cli(*args: str, db: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "app", *args, "--db", str(db)],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=check,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=check,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
+    )
 
 
 def test_token_create_prints_the_token_alone_on_its_last_line(tmp_path: Path) -> None:
@@ -55,25 +59,42 @@ def test_token_create_rejects_an_empty_name(tmp_path: Path) -> None:
 
 
 def test_serve_refuses_a_public_address_while_no_token_exists(tmp_path: Path) -> None:
-    out = cli("serve", "--host", "0.0.0.0", "--port", str(free_port()), "--no-scheduler",
-              db=tmp_path / "c.db", check=False)  # fmt: skip
+    out = cli(
+        "serve",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(free_port()),
+        "--no-scheduler",
+        db=tmp_path / "c.db",
+        check=False,
+    )
     assert out.returncode == 2
     assert "refusing to listen on 0.0.0.0" in out.stderr
     assert "token create" in out.stderr
 
 
-def start_serve(db: Path, port: int, env: dict[str, str] | None = None,
-                ignore_sighup: bool = False) -> subprocess.Popen[str]:  # fmt: skip
+def start_serve(
+    db: Path, port: int, env: dict[str, str] | None = None, ignore_sighup: bool = False
+) -> subprocess.Popen[str]:
     """``cronagents serve`` in its own process, answering on ``port`` (else the test fails)."""
     command = [sys.executable, "-m", "app", "serve", "--port", str(port), "--db", str(db)]
     if ignore_sighup:  # as nohup starts it: SIGHUP ignored across exec
-        command = [sys.executable, "-c", "import os, signal, sys; signal.signal(signal.SIGHUP, "
-                   "signal.SIG_IGN); os.execv(sys.executable, [sys.executable, *sys.argv[1:]])",
-                   *command[1:]]  # fmt: skip
+        command = [
+            sys.executable,
+            "-c",
+            "import os, signal, sys; signal.signal(signal.SIGHUP, "
+            "signal.SIG_IGN); os.execv(sys.executable, [sys.executable, *sys.argv[1:]])",
+            *command[1:],
+        ]
     proc = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
+    )
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -106,8 +127,9 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         url = f"http://127.0.0.1:{port}"
         assert httpx.get(f"{url}/api/agents").status_code == 401
         auth = {"Authorization": f"Bearer {token}"}
-        created = httpx.post(f"{url}/api/agents", headers=auth, json={
-            "name": "x", "schedule": "@daily", "prompt": "p"})  # fmt: skip
+        created = httpx.post(
+            f"{url}/api/agents", headers=auth, json={"name": "x", "schedule": "@daily", "prompt": "p"}
+        )
         assert created.status_code == 200, created.text
         assert created.json()["data"]["creator"]["name"] == "Ada"
         proc.send_signal(signal.SIGTERM)
@@ -129,14 +151,18 @@ def test_serve_stop_signal_records_the_running_run_cancelled(
     port = free_port()
     proc = start_serve(db, port, env={**fake_anthropic.env(tmp_path / "agent"), TAG_ENV: run_tag})
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10,
-                          headers={"Authorization": f"Bearer {token}"}) as http:  # fmt: skip
-            agent = http.post("/api/agents", json={"name": "slow", "schedule": "@daily",
-                                                   "prompt": "[[fake:slow]]"}).json()["data"]  # fmt: skip
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", timeout=10, headers={"Authorization": f"Bearer {token}"}
+        ) as http:
+            agent = http.post(
+                "/api/agents", json={"name": "slow", "schedule": "@daily", "prompt": "[[fake:slow]]"}
+            ).json()["data"]
             run_id = http.post(f"/api/agents/{agent['id']}/run").json()["runId"]
             deadline = time.monotonic() + 30
-            while not (tagged_processes(run_tag) and http.get(
-                    f"/api/agents/{agent['id']}/runs/{run_id}").json()["data"]["status"] == "running"):
+            while not (
+                tagged_processes(run_tag)
+                and http.get(f"/api/agents/{agent['id']}/runs/{run_id}").json()["data"]["status"] == "running"
+            ):
                 assert time.monotonic() < deadline, "the run never got going"
                 time.sleep(0.1)
         proc.send_signal(sig)
@@ -183,9 +209,13 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     """``cronagents args`` exactly as given (no --db added)."""
     return subprocess.run(
         [sys.executable, "-m", "app", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-    )  # fmt: skip
+    )
 
 
 def one_error_line(out: subprocess.CompletedProcess[str], *words: str) -> str:
@@ -218,16 +248,26 @@ def test_version_comes_from_the_package_metadata() -> None:
 HEAVY = ("claude_agent_sdk", "uvicorn", "textual", "starlette", "httpx", "aiosqlite", "mcp")
 
 
-@pytest.mark.parametrize("args", [["--help"], ["serve", "--help"], ["token", "create", "--help"],
-                                  ["doctor", "--help"], ["login", "--help"], ["--version"]])  # fmt: skip
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["serve", "--help"],
+        ["token", "create", "--help"],
+        ["doctor", "--help"],
+        ["login", "--help"],
+        ["--version"],
+    ],
+)
 def test_help_and_version_load_neither_the_sdk_nor_the_servers(args: list[str]) -> None:
     code = (
         "import sys\nfrom app.cli import main\n"
         f"try:\n    main({args!r})\nexcept SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
         f"print('LOADED', sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         timeout=60, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
     assert out.stdout.strip().splitlines()[-1] == "LOADED []"
 
 
@@ -249,10 +289,23 @@ def test_options_before_the_subcommand_are_honoured(tmp_path: Path) -> None:
 def test_serve_listens_on_a_port_given_before_the_subcommand(tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "--port", str(port), "--db", str(tmp_path / "c.db"), "serve",
-         "--no-scheduler"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "--port",
+            str(port),
+            "--db",
+            str(tmp_path / "c.db"),
+            "serve",
+            "--no-scheduler",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -268,23 +321,32 @@ def test_serve_listens_on_a_port_given_before_the_subcommand(tmp_path: Path) -> 
         stop_process(proc)
 
 
-@pytest.mark.parametrize(("args", "words"), [
-    (["--port", "9999", "token", "list"], ["--port", "token"]),
-    (["--max-concurrent-runs", "2", "token", "list"], ["--max-concurrent-runs", "token"]),
-    (["--max-concurrent-runs", "2", "doctor"], ["--max-concurrent-runs", "doctor"]),
-    (["--db", "x.db", "login"], ["--db", "login"]),
-    (["tui", "--remote", "http://127.0.0.1:1", "--port", "9999"], ["--port", "--remote"]),
-    (["--db", "x.db", "tui", "--remote", "http://127.0.0.1:1"], ["--db", "--remote"]),
-    (["token", "list", "--port", "9999"], ["unrecognized", "--port"]),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--port", "9999", "token", "list"], ["--port", "token"]),
+        (["--max-concurrent-runs", "2", "token", "list"], ["--max-concurrent-runs", "token"]),
+        (["--max-concurrent-runs", "2", "doctor"], ["--max-concurrent-runs", "doctor"]),
+        (["--db", "x.db", "login"], ["--db", "login"]),
+        (["tui", "--remote", "http://127.0.0.1:1", "--port", "9999"], ["--port", "--remote"]),
+        (["--db", "x.db", "tui", "--remote", "http://127.0.0.1:1"], ["--db", "--remote"]),
+        (["token", "list", "--port", "9999"], ["unrecognized", "--port"]),
+    ],
+)
 def test_options_that_mean_nothing_to_the_command_are_refused(args: list[str], words: list[str]) -> None:
     one_error_line(run(*args), *words)
 
 
-@pytest.mark.parametrize("args", [
-    ["serve", "--port", "70000"], ["serve", "--port", "0"], ["serve", "--port", "http"],
-    ["--port", "-1"], ["tui", "--port", "65536"],
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["serve", "--port", "70000"],
+        ["serve", "--port", "0"],
+        ["serve", "--port", "http"],
+        ["--port", "-1"],
+        ["tui", "--port", "65536"],
+    ],
+)
 def test_an_invalid_port_is_one_line_and_status_2(args: list[str]) -> None:
     one_error_line(run(*args), "--port", "port number (1-65535)")
 

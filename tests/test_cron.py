@@ -188,9 +188,7 @@ def test_midnight_alias_fires_every_local_midnight() -> None:
 # --------------------------------------------------------------------------- time zones
 
 
-@pytest.mark.parametrize(
-    "name", ["UTC", "Etc/UTC", "Europe/Paris", NY, LH, "Asia/Kolkata", "Etc/GMT+5"]
-)
+@pytest.mark.parametrize("name", ["UTC", "Etc/UTC", "Europe/Paris", NY, LH, "Asia/Kolkata", "Etc/GMT+5"])
 def test_valid_timezones(name: str) -> None:
     assert validate_timezone(name) is None
 
@@ -303,9 +301,7 @@ def test_next_after_in_non_utc_zones() -> None:
     assert paris.next_after(z(2026, 1, 15)) == z(2026, 1, 15, 8)
     assert paris.next_after(z(2026, 7, 15)) == z(2026, 7, 15, 7)
     # Kolkata is +05:30: 09:00 local is 03:30Z.
-    assert CronSchedule("0 9 * * *", "Asia/Kolkata").next_after(z(2026, 1, 1)) == z(
-        2026, 1, 1, 3, 30
-    )
+    assert CronSchedule("0 9 * * *", "Asia/Kolkata").next_after(z(2026, 1, 1)) == z(2026, 1, 1, 3, 30)
     # Local date, not UTC date, decides the weekday: Monday 00:30 in Tokyo (+9)
     # is Sunday 15:30Z.
     tokyo = CronSchedule("30 0 * * mon", "Asia/Tokyo")
@@ -512,9 +508,7 @@ def test_next_fire_time_is_memoised_and_shares_schedules() -> None:
     same = after.astimezone(ZoneInfo("Asia/Tokyo"))
     assert next_fire_time("*/5 * * * *", "Europe/Paris", same) == first
     assert cron._next_fire_time_utc.cache_info().hits == info.hits + 1
-    assert get_schedule("*/5 * * * *", "Europe/Paris") is get_schedule(
-        "*/5 * * * *", "Europe/Paris"
-    )
+    assert get_schedule("*/5 * * * *", "Europe/Paris") is get_schedule("*/5 * * * *", "Europe/Paris")
     with pytest.raises(ValueError, match="out of range"):
         next_fire_time("61 * * * *", "UTC", after)
     with pytest.raises(ValueError, match="unknown time zone"):
@@ -581,9 +575,9 @@ def _field(lo: int, hi: int) -> st.SearchStrategy[str]:
     return st.one_of(st.just("*"), item, st.lists(item, min_size=1, max_size=3).map(",".join))
 
 
-EXPRESSIONS = st.tuples(
-    _field(0, 59), _field(0, 23), _field(1, 31), _field(1, 12), _field(0, 6)
-).map(" ".join)
+EXPRESSIONS = st.tuples(_field(0, 59), _field(0, 23), _field(1, 31), _field(1, 12), _field(0, 6)).map(
+    " ".join
+)
 
 TRANSITIONS = [
     z(2026, 3, 8, 7),
@@ -596,9 +590,7 @@ TRANSITIONS = [
 ZONES = ["UTC", NY, LH, "Europe/London"]
 
 
-def _oracle_next(
-    schedule: CronSchedule, zone: ZoneInfo, after: datetime, limit: datetime
-) -> datetime | None:
+def _oracle_next(schedule: CronSchedule, zone: ZoneInfo, after: datetime, limit: datetime) -> datetime | None:
     """Brute force, minute by minute in UTC, straight from the DST rules."""
     minute = after.replace(second=0, microsecond=0) + timedelta(minutes=1)
     while minute <= limit:
@@ -627,9 +619,7 @@ def _oracle_next(
     shift=st.integers(-36 * 60, 36 * 60),
     second=st.integers(0, 59),
 )
-def test_property_next_after(
-    expr: str, zone_name: str, base: datetime, shift: int, second: int
-) -> None:
+def test_property_next_after(expr: str, zone_name: str, base: datetime, shift: int, second: int) -> None:
     if validate_schedule(expr) is not None:
         assert "never fires" in (validate_schedule(expr) or "")
         return

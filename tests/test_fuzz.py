@@ -18,23 +18,63 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-FIELDS = ["name", "description", "schedule", "prompt", "enabled", "maxTurns", "maxBudgetUsd",
-          "timezone", "model", "cwd", "allowedTools", "permissionMode", "timeoutSeconds",
-          "concurrencyPolicy", "startingDeadlineSeconds", "id", "createdAt", "nextRunAt"]  # fmt: skip
+FIELDS = [
+    "name",
+    "description",
+    "schedule",
+    "prompt",
+    "enabled",
+    "maxTurns",
+    "maxBudgetUsd",
+    "timezone",
+    "model",
+    "cwd",
+    "allowedTools",
+    "permissionMode",
+    "timeoutSeconds",
+    "concurrencyPolicy",
+    "startingDeadlineSeconds",
+    "id",
+    "createdAt",
+    "nextRunAt",
+]
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=False), st.text(max_size=30),
-    st.sampled_from(["0 9 * * *", "@daily", "* * * * *", "0 0 31 2 *", "61 * * * *", "UTC",
-                     "Europe/Berlin", "Mars/Base", "/tmp", "dontAsk", "bypassPermissions", "allow",
-                     "--dangerously-skip-permissions", "claude-sonnet-4-5", "a\x00b"]),
-)  # fmt: skip
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
-                      | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=6)  # fmt: skip
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False),
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "0 9 * * *",
+            "@daily",
+            "* * * * *",
+            "0 0 31 2 *",
+            "61 * * * *",
+            "UTC",
+            "Europe/Berlin",
+            "Mars/Base",
+            "/tmp",
+            "dontAsk",
+            "bypassPermissions",
+            "allow",
+            "--dangerously-skip-permissions",
+            "claude-sonnet-4-5",
+            "a\x00b",
+        ]
+    ),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
 # Values the API must take as they are and give back unchanged.
 valid_fields = {
     "name": st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=200)
-    .map(str.strip).filter(bool),
+    .map(str.strip)
+    .filter(bool),
     "schedule": st.sampled_from(["0 9 * * *", "@daily", "*/5 * * * 1-5", "@yearly"]),
     "prompt": st.sampled_from(["Summarize.", "Review\nthe\ttasks"]),
     "enabled": st.booleans(),
@@ -51,8 +91,7 @@ garbage = st.one_of(
     values,
 )
 bodies = st.one_of(valid_updates, garbage)
-FUZZ = settings(max_examples=150, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+FUZZ = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def check_answer(resp: httpx.Response, body: Any) -> None:

@@ -36,8 +36,9 @@ def json_body_of_size(size: int) -> bytes:
 
 
 def head(token: str, method: str = "POST", path: str = "/api/agents", **headers: str) -> bytes:
-    return request_head(method, path, {"Authorization": f"Bearer {token}",
-                                       "Content-Type": "application/json", **headers})  # fmt: skip
+    return request_head(
+        method, path, {"Authorization": f"Bearer {token}", "Content-Type": "application/json", **headers}
+    )
 
 
 # -- 413 -------------------------------------------------------------------------------
@@ -50,8 +51,9 @@ async def test_content_length_over_1_mib_is_413_before_a_byte_is_read(live_url: 
     assert "1048576 bytes" in body["message"]
     assert response.body_bytes_sent == 0
     for method in ("PATCH", "PUT"):
-        response = await exchange(live_url, head(token, method, "/api/agents/x",
-                                                 **{"Content-Length": str(MIB + 1)}))  # fmt: skip
+        response = await exchange(
+            live_url, head(token, method, "/api/agents/x", **{"Content-Length": str(MIB + 1)})
+        )
         assert_error(response.status, response.json(), 413)
 
 
@@ -66,17 +68,20 @@ async def test_chunked_body_over_1_mib_is_413_while_reading(live_url: str, token
 
 async def test_exactly_1_mib_is_read_and_one_byte_more_is_not(live_client: httpx.AsyncClient):
     at_limit = json_body_of_size(MIB)
-    response = await live_client.post("/api/agents", content=at_limit,
-                                      headers={"Content-Type": "application/json"})  # fmt: skip
+    response = await live_client.post(
+        "/api/agents", content=at_limit, headers={"Content-Type": "application/json"}
+    )
     assert_error(response.status_code, response.json(), 400)
     assert set(response.json()["data"]) == {"name", "schedule", "prompt"}
     over = json_body_of_size(MIB + 1)
-    response = await live_client.post("/api/agents", content=over,
-                                      headers={"Content-Type": "application/json"})  # fmt: skip
+    response = await live_client.post(
+        "/api/agents", content=over, headers={"Content-Type": "application/json"}
+    )
     assert_error(response.status_code, response.json(), 413)
     # The same, chunked (httpx streams an async iterator without Content-Length).
     response = await live_client.post(
-        "/api/agents", content=aiter_bytes([over[:MIB], over[MIB:]]),
+        "/api/agents",
+        content=aiter_bytes([over[:MIB], over[MIB:]]),
         headers={"Content-Type": "application/json"},
     )
     assert "content-length" not in response.request.headers
@@ -99,8 +104,11 @@ async def test_a_50_mb_body_does_not_grow_the_server_memory(tmp_path: Path):
                 stream = head(served.token, **{"Transfer-Encoding": "chunked"})
                 response = await exchange(served.url, stream, chunked([b" " * 65_536] * 800))
                 assert response.status == 413
-            big = await http.post("/api/agents", content=aiter_bytes([b" " * MIB] * 50),
-                                  headers={"Content-Type": "application/json"})  # fmt: skip
+            big = await http.post(
+                "/api/agents",
+                content=aiter_bytes([b" " * MIB] * 50),
+                headers={"Content-Type": "application/json"},
+            )
             assert big.status_code == 413
             assert (await http.get("/api/agents")).status_code == 200
             grown_mib = (served.memory_kib() - before) / 1024
@@ -112,12 +120,14 @@ async def test_a_50_mb_body_does_not_grow_the_server_memory(tmp_path: Path):
 
 async def test_deeply_nested_json_is_a_400_and_the_connection_lives_on(live_client: httpx.AsyncClient):
     for raw in (b"[" * 100_000, b"[" * 100_000 + b"]" * 100_000, b'{"name": ' + b"[" * 50_000):
-        response = await live_client.post("/api/agents", content=raw,
-                                          headers={"Content-Type": "application/json"})  # fmt: skip
+        response = await live_client.post(
+            "/api/agents", content=raw, headers={"Content-Type": "application/json"}
+        )
         body = assert_error(response.status_code, response.json(), 400)
         assert "JSON" in body["message"]
-    nested = await live_client.post("/api/agents", content=b"[" * 100_000 + b"]" * 100_000,
-                                    headers={"Content-Type": "application/json"})  # fmt: skip
+    nested = await live_client.post(
+        "/api/agents", content=b"[" * 100_000 + b"]" * 100_000, headers={"Content-Type": "application/json"}
+    )
     assert "nested too deeply" in nested.json()["message"]
     assert (await live_client.get("/api/agents")).status_code == 200
 
@@ -125,8 +135,9 @@ async def test_deeply_nested_json_is_a_400_and_the_connection_lives_on(live_clie
 @pytest.mark.parametrize("field", ["name", "description", "prompt", "model", "timezone", "schedule"])
 async def test_a_lone_surrogate_in_any_string_field_is_a_400_naming_it(live_client, field: str):
     body = json.dumps(agent_body()).encode()[:-1] + f', "{field}": "bad \\ud800 text"}}'.encode()
-    response = await live_client.post("/api/agents", content=body,
-                                      headers={"Content-Type": "application/json"})  # fmt: skip
+    response = await live_client.post(
+        "/api/agents", content=body, headers={"Content-Type": "application/json"}
+    )
     answer = assert_error(response.status_code, response.json(), 400)
     assert list(answer["data"]) == [field]
     assert "surrogate" in answer["data"][field]
@@ -143,13 +154,17 @@ async def test_lone_surrogates_anywhere_are_a_400(live_client: httpx.AsyncClient
         ("PATCH", f"/api/agents/{agent['id']}", b'{"unknown": {"deep": ["\\ude00"]}}'),
     ]
     for method, path, raw in cases:
-        response = await live_client.request(method, path, content=raw,
-                                             headers={"Content-Type": "application/json"})  # fmt: skip
+        response = await live_client.request(
+            method, path, content=raw, headers={"Content-Type": "application/json"}
+        )
         answer = assert_error(response.status_code, response.json(), 400)
         assert "surrogate" in json.dumps(answer), raw
     # A surrogate pair is one real character, and welcome.
-    response = await live_client.patch(f"/api/agents/{agent['id']}", content=b'{"name": "\\ud83d\\ude00"}',
-                                       headers={"Content-Type": "application/json"})  # fmt: skip
+    response = await live_client.patch(
+        f"/api/agents/{agent['id']}",
+        content=b'{"name": "\\ud83d\\ude00"}',
+        headers={"Content-Type": "application/json"},
+    )
     assert response.status_code == 200
     assert response.json()["data"]["name"] == "\U0001f600"
 
@@ -157,8 +172,13 @@ async def test_lone_surrogates_anywhere_are_a_400(live_client: httpx.AsyncClient
 # -- 415 -------------------------------------------------------------------------------
 
 
-NOT_JSON = [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
-            "application/jsonx"]  # fmt: skip
+NOT_JSON = [
+    None,
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    "application/jsonx",
+]
 
 
 @pytest.mark.parametrize("content_type", NOT_JSON)
@@ -175,11 +195,19 @@ async def test_a_body_that_is_not_json_is_415(live_client: httpx.AsyncClient, co
     assert [a["name"] for a in (await live_client.get("/api/agents")).json()["data"]] == ["Daily Digest"]
 
 
-@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8",
-                                          "Application/JSON", "application/merge-patch+json"])  # fmt: skip
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON",
+        "application/merge-patch+json",
+    ],
+)
 async def test_json_media_types_are_accepted(live_client: httpx.AsyncClient, content_type: str):
-    response = await live_client.post("/api/agents", content=json.dumps(agent_body()).encode(),
-                                      headers={"Content-Type": content_type})  # fmt: skip
+    response = await live_client.post(
+        "/api/agents", content=json.dumps(agent_body()).encode(), headers={"Content-Type": content_type}
+    )
     assert response.status_code == 200, response.text
 
 

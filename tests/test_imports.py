@@ -23,6 +23,5 @@ def test_core_modules_never_import_textual() -> None:
         "('textual', 'textual_plotext', 'widgets'))\n"
         "print(','.join(bad))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         check=True)  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"core imports UI modules: {out.stdout}"

@@ -60,8 +60,9 @@ async def test_a_run_of_a_server_whose_lease_expired_is_ended_without_a_restart(
     async with running(fast_config) as server:
         agent = await server.service.create_agent(agent_body(), None)
         await ghost_server(server, "srv_ghost", os.getpid(), lease_ms=1500)
-        await run_store.insert_run(server.db, "run_ghost", agent["id"], "running", now_ms(),
-                                   owner="srv_ghost")  # fmt: skip
+        await run_store.insert_run(
+            server.db, "run_ghost", agent["id"], "running", now_ms(), owner="srv_ghost"
+        )
         await asyncio.sleep(1.0)
         row = await run_store.get_run(server.db, "run_ghost")
         assert row is not None and row["status"] == "running", "ended while its lease was valid"
@@ -81,16 +82,21 @@ async def test_start_up_ends_runs_of_dead_servers_and_leaves_a_live_ones_alone(
         # A server on this host whose process is gone, lease not yet run out.
         await ghost_server(server, "srv_crashed", 999_999_999, lease_ms=60_000)
         runs = {
-            "run_alive": "srv_alive", "run_crashed": "srv_crashed",
-            "run_legacy": f"{HOST}:{os.getppid()}", "run_unowned": None,
-        }  # fmt: skip
+            "run_alive": "srv_alive",
+            "run_crashed": "srv_crashed",
+            "run_legacy": f"{HOST}:{os.getppid()}",
+            "run_unowned": None,
+        }
         for run_id, owner in runs.items():
             await run_store.insert_run(server.db, run_id, agent["id"], "running", now_ms(), owner=owner)
     async with running(server_config) as server:
         status = {r: (await run_store.get_run(server.db, r))["status"] for r in runs}  # type: ignore[index]
     assert status == {
-        "run_alive": "running", "run_crashed": "error", "run_legacy": "error", "run_unowned": "error",
-    }  # fmt: skip
+        "run_alive": "running",
+        "run_crashed": "error",
+        "run_legacy": "error",
+        "run_unowned": "error",
+    }
 
 
 async def test_cancel_of_a_run_whose_owner_is_gone_records_it_cancelled(
@@ -126,8 +132,9 @@ async def test_cancel_reaches_a_run_owned_by_another_server(
         await asyncio.sleep(0.05)
     _, token = await auth.create_token(second_server.store, "Other")
     transport = httpx.ASGITransport(app=second_server.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://other",
-                                 headers={"Authorization": f"Bearer {token}"}) as other:  # fmt: skip
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://other", headers={"Authorization": f"Bearer {token}"}
+    ) as other:
         started = time.monotonic()
         resp = await other.post(f"/api/agents/{agent['id']}/cancel")
         elapsed = time.monotonic() - started

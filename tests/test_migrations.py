@@ -10,8 +10,16 @@ import pytest
 from storage import Database, StorageError
 from storage.migrations import MIGRATIONS
 
-TABLES = {"users", "api_tokens", "agents", "runs", "run_events", "daily_agent_stats",
-          "daily_global_stats", "meta"}  # fmt: skip
+TABLES = {
+    "users",
+    "api_tokens",
+    "agents",
+    "runs",
+    "run_events",
+    "daily_agent_stats",
+    "daily_global_stats",
+    "meta",
+}
 
 
 def _tables(path: Path) -> set[str]:
@@ -103,8 +111,7 @@ async def test_active_run_queries_use_the_partial_index(tmp_path: Path) -> None:
     """
     async with Database(tmp_path / "x.db") as db:
         for sql in (
-            "SELECT DISTINCT agent_id FROM runs WHERE status IN ('running', 'queued')"
-            " ORDER BY agent_id",
+            "SELECT DISTINCT agent_id FROM runs WHERE status IN ('running', 'queued') ORDER BY agent_id",
             "SELECT id, owner FROM runs WHERE status IN ('running', 'queued')",
         ):
             plan = [r[3] for r in await db.fetchall(f"EXPLAIN QUERY PLAN {sql}")]

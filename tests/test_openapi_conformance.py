@@ -34,18 +34,41 @@ from tests.wire import ROOT
 @pytest.mark.timeout(240)
 async def test_schemathesis_finds_no_failure_with_every_check(live_url: str, token: str, tmp_path: Path):
     command = [
-        sys.executable, "-m", "schemathesis.cli", "--config-file", str(ROOT / "tests" / "schemathesis.toml"),
-        "run", f"{live_url}/api/openapi.json",
-        "--header", f"Authorization: Bearer {token}",
-        "--checks", "all",
-        "--phases", "examples,coverage,fuzzing,stateful",
-        "--max-examples", "15", "--seed", "20261129", "--workers", "1",
-        "--generation-database", "none", "--no-color",
-        "--exclude-path", "/api/events",  # endless by design; tested in test_api_http.py
-        "--report", "junit", "--report-dir", str(tmp_path),
-    ]  # fmt: skip
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks", "PYTHONPATH": str(ROOT),
-           "CRONAGENTS_TEST_CWD": str(tmp_path)}  # fmt: skip
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "--config-file",
+        str(ROOT / "tests" / "schemathesis.toml"),
+        "run",
+        f"{live_url}/api/openapi.json",
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--checks",
+        "all",
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+        "--max-examples",
+        "15",
+        "--seed",
+        "20261129",
+        "--workers",
+        "1",
+        "--generation-database",
+        "none",
+        "--no-color",
+        "--exclude-path",
+        "/api/events",  # endless by design; tested in test_api_http.py
+        "--report",
+        "junit",
+        "--report-dir",
+        str(tmp_path),
+    ]
+    env = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks",
+        "PYTHONPATH": str(ROOT),
+        "CRONAGENTS_TEST_CWD": str(tmp_path),
+    }
     proc = await asyncio.create_subprocess_exec(  # in tmp_path: schemathesis leaves a cache behind
         *command, cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
@@ -79,8 +102,9 @@ async def test_every_operation_declares_every_status_it_can_answer(client: httpx
                 assert "Allow" in op["responses"]["405"]["headers"]
             if method in ("post", "patch") and path.startswith("/api/"):
                 assert {"413", "415"} <= declared, (method, path)
-            if "requestBody" in op or any(p["in"] == "query" and p["name"] != "agentId"
-                                          for p in op.get("parameters", [])):  # fmt: skip
+            if "requestBody" in op or any(
+                p["in"] == "query" and p["name"] != "agentId" for p in op.get("parameters", [])
+            ):
                 assert "400" in declared, (method, path)
 
 
@@ -113,7 +137,7 @@ def data_properties(doc: dict, path: str, method: str = "get") -> set[str]:
 
 async def test_every_field_returned_is_declared_and_required(client: httpx.AsyncClient, server: Server):
     doc = await document(client)
-    agent = (await client.post("/api/agents", json={"name": "a", "schedule": "@daily", "prompt": "p"}))
+    agent = await client.post("/api/agents", json={"name": "a", "schedule": "@daily", "prompt": "p"})
     agent_id = agent.json()["data"]["id"]
     assert set(agent.json()["data"]) == data_properties(doc, "/api/agents", "post")
     await run_store.insert_run(server.db, "run_1", agent_id, "running", server.service.clock())
@@ -122,7 +146,8 @@ async def test_every_field_returned_is_declared_and_required(client: httpx.Async
     assert set(runs[0]) == data_properties(doc, "/api/agents/{id}/runs")
     run = (await client.get(f"/api/agents/{agent_id}/runs/run_1")).json()["data"]
     run_schema = doc["paths"]["/api/agents/{id}/runs/{runId}"]["get"]["responses"]["200"]["content"][
-        "application/json"]["schema"]["properties"]["data"]["allOf"][1]  # fmt: skip
+        "application/json"
+    ]["schema"]["properties"]["data"]["allOf"][1]
     assert set(run) == set(runs[0]) | set(run_schema["properties"])
     assert set(run["events"][0]) >= set(run_schema["properties"]["events"]["items"]["required"])
     for path in ("/api/agents/{id}/stats", "/api/agents/stats"):

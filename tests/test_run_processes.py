@@ -70,24 +70,23 @@ def run_env(tag: str, **extra: str) -> dict[str, str]:
 def test_relays_pipes_and_exit_code(tag: str) -> None:
     out = subprocess.run(
         [supervised("/bin/sh"), "-c", "read x; echo got $x; echo oops >&2; exit 3"],
-        input="hi\n", capture_output=True, text=True, timeout=20,
+        input="hi\n",
+        capture_output=True,
+        text=True,
+        timeout=20,
         env=run_env(tag, **{PARENT_ENV: str(os.getpid())}),
-    )  # fmt: skip
+    )
     assert (out.returncode, out.stdout, out.stderr) == (3, "got hi\n", "oops\n")
 
 
 def test_dies_of_the_signal_the_cli_died_of(tag: str) -> None:
-    out = subprocess.run(
-        [supervised("/bin/sh"), "-c", "kill -KILL $$"], timeout=20, env=run_env(tag)
-    )
+    out = subprocess.run([supervised("/bin/sh"), "-c", "kill -KILL $$"], timeout=20, env=run_env(tag))
     assert out.returncode == -signal.SIGKILL
 
 
 def test_the_cli_does_not_see_the_supervisors_variables(tag: str) -> None:
     env = run_env(tag, **{PARENT_ENV: str(os.getpid())})
-    out = subprocess.run(
-        [supervised("/usr/bin/env")], capture_output=True, text=True, timeout=20, env=env
-    )
+    out = subprocess.run([supervised("/usr/bin/env")], capture_output=True, text=True, timeout=20, env=env)
     assert out.returncode == 0
     assert f"{RUN_MARKER_ENV}={env[RUN_MARKER_ENV]}" in out.stdout.splitlines()
     assert PARENT_ENV not in out.stdout
@@ -95,9 +94,12 @@ def test_the_cli_does_not_see_the_supervisors_variables(tag: str) -> None:
 
 def test_a_cli_that_cannot_start_is_exit_127(tag: str) -> None:
     out = subprocess.run(
-        [supervised("/nonexistent/claude")], capture_output=True, text=True, timeout=20,
+        [supervised("/nonexistent/claude")],
+        capture_output=True,
+        text=True,
+        timeout=20,
         env=run_env(tag),
-    )  # fmt: skip
+    )
     assert out.returncode == 127
     assert "cannot start /nonexistent/claude" in out.stderr
 
@@ -105,8 +107,11 @@ def test_a_cli_that_cannot_start_is_exit_127(tag: str) -> None:
 def test_what_the_cli_leaves_running_ends_with_it(tag: str) -> None:
     out = subprocess.run(
         [supervised("/bin/sh"), "-c", "sleep 60 & (setsid sleep 61 &); echo $!"],
-        capture_output=True, text=True, timeout=20, env=run_env(tag),
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env=run_env(tag),
+    )
     assert out.returncode == 0
     assert not alive(int(out.stdout.strip()))
     assert tagged_processes(tag) == []
@@ -115,8 +120,10 @@ def test_what_the_cli_leaves_running_ends_with_it(tag: str) -> None:
 def test_sigterm_reaches_the_cli_which_may_exit_its_own_way(tag: str) -> None:
     proc = subprocess.Popen(
         [supervised("/bin/sh"), "-c", "trap 'echo bye; exit 7' TERM; echo up; sleep 60 & wait"],
-        stdout=subprocess.PIPE, text=True, env=run_env(tag),
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        text=True,
+        env=run_env(tag),
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline() == "up\n"
     wait_until(lambda: any("sleep 60" in c for _, c in tagged_processes(tag)), 10, "sleep")
@@ -126,14 +133,13 @@ def test_sigterm_reaches_the_cli_which_may_exit_its_own_way(tag: str) -> None:
     assert tagged_processes(tag) == []
 
 
-def test_the_server_dying_before_the_supervisor_watched_starts_nothing(
-    tag: str, tmp_path: Path
-) -> None:
+def test_the_server_dying_before_the_supervisor_watched_starts_nothing(tag: str, tmp_path: Path) -> None:
     flag = tmp_path / "started"
     out = subprocess.run(
-        [supervised("/bin/sh"), "-c", f"touch '{flag}'"], timeout=20,
+        [supervised("/bin/sh"), "-c", f"touch '{flag}'"],
+        timeout=20,
         env=run_env(tag, **{PARENT_ENV: "1"}),  # its parent is not the "server" it expects
-    )  # fmt: skip
+    )
     assert out.returncode == 1
     assert not flag.exists()
 
@@ -175,8 +181,9 @@ def test_kill_9_of_the_server_ends_every_process_of_the_run(
     env = run_env(tag)
     server = subprocess.Popen(
         [sys.executable, "-c", STAND_IN_SERVER, supervised("/bin/sh"), script],
-        env=env, start_new_session=True,
-    )  # fmt: skip
+        env=env,
+        start_new_session=True,
+    )
     try:
         wait_until(ready.exists, 20, "the run did not start")
         sleeps = {f"sleep {n}" for n in range(60, 67)}
@@ -210,9 +217,10 @@ def test_kill_9_of_the_server_ends_every_process_of_the_run(
 def test_sweep_ends_the_runs_of_dead_servers_of_this_database_only(tag: str) -> None:
     def start(command: str, **labels: str) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            ["/bin/sh", "-c", command], env={**os.environ, TAG_ENV: tag, **labels},
+            ["/bin/sh", "-c", command],
+            env={**os.environ, TAG_ENV: tag, **labels},
             start_new_session=True,
-        )  # fmt: skip
+        )
 
     dead = {DB_ID_ENV: "db-a", SERVER_ID_ENV: "srv-dead"}
     procs = {
@@ -223,19 +231,23 @@ def test_sweep_ends_the_runs_of_dead_servers_of_this_database_only(tag: str) -> 
         "other database": start("exec sleep 65", **{DB_ID_ENV: "db-b", SERVER_ID_ENV: "srv-dead"}),
     }
     try:
+
         def sleeping() -> dict[str, int]:
             return {c.strip(): p for p, c in tagged_processes(tag)}
 
-        wait_until(lambda: sleeping().keys() == {f"sleep {n}" for n in range(60, 66)}, 10,
-                   "processes did not start")  # fmt: skip
+        wait_until(
+            lambda: sleeping().keys() == {f"sleep {n}" for n in range(60, 66)}, 10, "processes did not start"
+        )
         child = sleeping()["sleep 60"]
         started = time.monotonic()
 
         swept = sweep_leftovers("db-a", {"srv-live", "srv-other"}, grace=0.5)
 
         assert time.monotonic() - started < 5
-        expected = {child, *(procs[k].pid for k in ("dead with a child", "dead, deaf to SIGTERM",
-                                                    "no server id"))}  # fmt: skip
+        expected = {
+            child,
+            *(procs[k].pid for k in ("dead with a child", "dead, deaf to SIGTERM", "no server id")),
+        }
         assert set(swept) == expected
         assert not any(alive(pid) for pid in expected)
         assert alive(procs["live server"].pid) and alive(procs["other database"].pid)

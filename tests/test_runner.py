@@ -22,8 +22,6 @@ pytestmark = pytest.mark.slow
 FINAL = {"success", "error", "budget_exceeded", "cancelled"}
 
 
-
-
 async def create(client: httpx.AsyncClient, scenario: str, **fields: Any) -> dict[str, Any]:
     body = agent_body(prompt=f"Do the thing. [[fake:{scenario}]]", allowedTools=["Bash"], **fields)
     resp = await client.post("/api/agents", json=body)
@@ -39,9 +37,12 @@ async def start(client: httpx.AsyncClient, agent_id: str) -> str:
 
 
 async def wait_run(
-    client: httpx.AsyncClient, agent_id: str, run_id: str, statuses: set[str] = FINAL,
+    client: httpx.AsyncClient,
+    agent_id: str,
+    run_id: str,
+    statuses: set[str] = FINAL,
     timeout: float = 60,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         resp = await client.get(f"/api/agents/{agent_id}/runs/{run_id}")
@@ -111,9 +112,7 @@ async def test_tiny_budget_is_budget_exceeded_with_tokens_from_model_usage(
     assert run["costUsd"] > 0.0001
 
 
-async def test_http500_is_an_error_bounded_by_the_timeout(
-    client: httpx.AsyncClient, run_tag: str
-) -> None:
+async def test_http500_is_an_error_bounded_by_the_timeout(client: httpx.AsyncClient, run_tag: str) -> None:
     agent = await create(client, "http500", timeoutSeconds=3)
     started = time.monotonic()
     run = await wait_run(client, agent["id"], await start(client, agent["id"]))
@@ -123,9 +122,7 @@ async def test_http500_is_an_error_bounded_by_the_timeout(
     assert tagged_processes(run_tag) == []
 
 
-async def test_cancel_ends_a_slow_run_and_its_processes(
-    client: httpx.AsyncClient, run_tag: str
-) -> None:
+async def test_cancel_ends_a_slow_run_and_its_processes(client: httpx.AsyncClient, run_tag: str) -> None:
     agent = await create(client, "slow")
     run_id = await start(client, agent["id"])
     await wait_run(client, agent["id"], run_id, {"running"})
@@ -138,8 +135,10 @@ async def test_cancel_ends_a_slow_run_and_its_processes(
     resp = await client.post(f"/api/agents/{agent['id']}/cancel")
     assert resp.status_code == 200
     assert resp.json() == {
-        "success": True, "message": "Cancelled 1 running execution(s)", "cancelledCount": 1,
-    }  # fmt: skip
+        "success": True,
+        "message": "Cancelled 1 running execution(s)",
+        "cancelledCount": 1,
+    }
     assert time.monotonic() - started < 10
     run = await wait_run(client, agent["id"], run_id, timeout=1)
     assert run["status"] == "cancelled"
@@ -155,9 +154,7 @@ async def test_timeout_ends_the_run_with_why(client: httpx.AsyncClient, run_tag:
     assert tagged_processes(run_tag) == []
 
 
-async def test_concurrency_limit_queues_runs_in_order(
-    server_config: ServerConfig, run_tag: str
-) -> None:
+async def test_concurrency_limit_queues_runs_in_order(server_config: ServerConfig, run_tag: str) -> None:
     server_config.max_concurrent_runs = 1
     async with running(server_config) as server:
         service = server.service

@@ -61,18 +61,35 @@ class LiveServer:
         token = self._cli("token", "create", "--name", "t").stdout.strip().splitlines()[-1]
         self.auth = {"Authorization": f"Bearer {token}"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", str(self.port), "--db", str(self.db),
-             "--no-scheduler"],
-            cwd=ROOT, env=self.env, start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=(tmp_path / "serve.log").open("w"),
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "app",
+                "serve",
+                "--port",
+                str(self.port),
+                "--db",
+                str(self.db),
+                "--no-scheduler",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp_path / "serve.log").open("w"),
+        )
         _wait_until(self._healthy, 30, "serve did not come up")
 
     def _cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "app", *args, "--db", str(self.db)],
-            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=60, check=True,
-        )  # fmt: skip
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
 
     def _healthy(self) -> bool:
         assert self.proc.poll() is None, "serve exited"
@@ -114,11 +131,16 @@ def test_kill_9_mid_tool_call_leaves_no_process_and_no_side_effect(
 ) -> None:
     flag = tmp_path / "the agent acted after its server died"
     command = f"sleep {SLEEP_SECONDS}; touch '{flag}'"
-    created = live_server.post("/api/agents", {
-        "name": "sleeper", "schedule": "@daily",
-        "prompt": f"Run it. [[fake:bash]] [[command:{command}]]",
-        "allowedTools": ["Bash"], "permissionMode": "dontAsk",
-    })  # fmt: skip
+    created = live_server.post(
+        "/api/agents",
+        {
+            "name": "sleeper",
+            "schedule": "@daily",
+            "prompt": f"Run it. [[fake:bash]] [[command:{command}]]",
+            "allowedTools": ["Bash"],
+            "permissionMode": "dontAsk",
+        },
+    )
     agent = created["data"]
     assert isinstance(agent, dict)
     live_server.post(f"/api/agents/{agent['id']}/run")

@@ -109,8 +109,14 @@ class ServedProcess:
 
 def cli(*args: str, db: Path) -> str:
     """Run ``cronagents ARGS --db DB`` and return its standard output."""
-    done = subprocess.run([sys.executable, "-m", "app", *args, "--db", str(db)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "app", *args, "--db", str(db)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return done.stdout
 
 
@@ -123,10 +129,22 @@ def serve_in_subprocess(tmp_path: Path, *extra_args: str) -> Iterator[ServedProc
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", str(port), "--db", str(db),
-             "--no-scheduler", *extra_args],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "app",
+                "serve",
+                "--port",
+                str(port),
+                "--db",
+                str(db),
+                "--no-scheduler",
+                *extra_args,
+            ],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

@@ -164,14 +164,16 @@ class AgentForm(Widget):
         wid = f"input-{f.key}"
         control: Widget
         if f.kind == "text" and f.multiline:
-            control = TextArea("", id=wid, soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
-                               compact=True)  # fmt: skip
+            control = TextArea(
+                "", id=wid, soft_wrap=True, show_line_numbers=False, tab_behavior="focus", compact=True
+            )
         elif f.kind == "boolean":
             control = Switch(True, id=wid)
         elif f.kind == "choice":
             choices = f.rules.choices
-            control = Select([(c, c) for c in choices], value=choices[0], allow_blank=False, id=wid,
-                             compact=True)  # fmt: skip
+            control = Select(
+                [(c, c) for c in choices], value=choices[0], allow_blank=False, id=wid, compact=True
+            )
         else:
             control = Input(placeholder=placeholder(f), id=wid, compact=True)
         return control.with_tooltip(help_text(f))
@@ -289,8 +291,10 @@ class AgentForm(Widget):
         except (ValueError, StopIteration):
             return describe_schedule(expr)
         tz = ZoneInfo(zone)
-        lines = [f"{describe_schedule(expr)} ({zone})", "Next: " + " · ".join(
-            t.astimezone(tz).strftime("%a %d %b %H:%M") for t in times[:5])]  # fmt: skip
+        lines = [
+            f"{describe_schedule(expr)} ({zone})",
+            "Next: " + " · ".join(t.astimezone(tz).strftime("%a %d %b %H:%M") for t in times[:5]),
+        ]
         return "\n".join(lines)
 
     def update_preview(self) -> None:

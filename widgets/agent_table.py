@@ -16,9 +16,15 @@ from app import cron
 from widgets.formatting import money, relative, status_text, truncate
 
 WIDE_COLUMNS = (
-    ("name", "Name"), ("on", "On"), ("schedule", "Schedule"), ("when", "In plain English"),
-    ("next", "Next run"), ("last", "Last run"), ("status", "Status"), ("cost", "Cost"),
-)  # fmt: skip
+    ("name", "Name"),
+    ("on", "On"),
+    ("schedule", "Schedule"),
+    ("when", "In plain English"),
+    ("next", "Next run"),
+    ("last", "Last run"),
+    ("status", "Status"),
+    ("cost", "Cost"),
+)
 # Under WIDE_FROM columns the expression gives way to its description (the detail line shows
 # both) and the on/off dot to "paused" in the next-run column.
 NARROW_COLUMNS = tuple(c for c in WIDE_COLUMNS if c[0] not in ("schedule", "on"))
@@ -90,13 +96,15 @@ class AgentTable(DataTable[Any]):
         enabled = bool(agent.get("enabled"))
         cost = self.costs.get(agent_id)
         cells = [
-            Text(truncate(str(agent.get("name", "")), 30 if wide else 16),
-                 style="bold" if enabled else "dim"),  # fmt: skip
+            Text(
+                truncate(str(agent.get("name", "")), 30 if wide else 16), style="bold" if enabled else "dim"
+            ),
             Text("●", style="green") if enabled else Text("○", style="dim"),
             Text(schedule, style="bold"),
             Text(truncate(described, 30 if wide else 14), style="dim"),
-            Text(relative(agent.get("nextRunAt"), now) if enabled else "paused",
-                 style="" if enabled else "dim"),  # fmt: skip
+            Text(
+                relative(agent.get("nextRunAt"), now) if enabled else "paused", style="" if enabled else "dim"
+            ),
             relative(agent.get("lastRunAt"), now),
             status_text(status),
             Text(money(cost) if cost is not None else "—", justify="right"),

@@ -143,8 +143,9 @@ def event_text(event: dict[str, Any]) -> Text:
         if event.get("model"):
             line.append(f" model {event['model']}", style="dim cyan")
     else:
-        line.append(f"{kind} " + _compact({k: v for k, v in event.items() if k not in {"seq", "at"}}),
-                    style="dim")  # fmt: skip
+        line.append(
+            f"{kind} " + _compact({k: v for k, v in event.items() if k not in {"seq", "at"}}), style="dim"
+        )
     return line
 
 

@@ -14,9 +14,14 @@ from widgets.formatting import duration, money, parse_iso, relative, status_text
 
 # (key, label, width): fixed widths, so a table filled in two steps never ends up narrower.
 COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("started", "Started", 23), ("status", "Status", 11), ("trigger", "Trigger", 8),
-    ("duration", "Took", 6), ("cost", "Cost", 7), ("turns", "Turns", 5), ("output", "Output", 60),
-)  # fmt: skip
+    ("started", "Started", 23),
+    ("status", "Status", 11),
+    ("trigger", "Trigger", 8),
+    ("duration", "Took", 6),
+    ("cost", "Cost", 7),
+    ("turns", "Turns", 5),
+    ("output", "Output", 60),
+)
 
 
 class RunHistory(DataTable[Any]):

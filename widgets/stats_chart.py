@@ -67,8 +67,13 @@ class RunsChart(_DailyChart):
         success = [int(d.get("success", 0)) for d in self.days]
         error = [int(d.get("error", 0)) for d in self.days]
         # The stub says ``label``/one colour; plotext itself takes ``labels`` and a colour each.
-        plt.stacked_bar(x, [success, error], labels=["success", "error"],  # type: ignore[call-arg]
-                        color=["green", "red"], width=0.6)  # type: ignore[arg-type]  # fmt: skip
+        plt.stacked_bar(
+            x,
+            [success, error],
+            labels=["success", "error"],  # type: ignore[call-arg]
+            color=["green", "red"],  # type: ignore[arg-type]
+            width=0.6,
+        )
         plt.xticks(*_ticks(self.days, self.size.width))
         plt.xlim(0.4, len(self.days) + 0.6)
         top = max((s + e for s, e in zip(success, error, strict=True)), default=0)

@@ -69,9 +69,11 @@ class Firing:
         prepared.preclaimed = await self.store.slots.claim(prepared.encoded, prepared.slot, self.runner.owner)
         log.debug(
             "claimed %d of %d slots of %s ahead in %.1f ms",
-            len(prepared.preclaimed), len(prepared.plans), iso(prepared.slot),
+            len(prepared.preclaimed),
+            len(prepared.plans),
+            iso(prepared.slot),
             (time.perf_counter() - started) * 1000,
-        )  # fmt: skip
+        )
 
     async def fire(
         self,
@@ -215,20 +217,28 @@ class Firing:
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "fired %s: %d due, %d claimed, %d replaced, %d skipped, %d ms after the slot",
-                when, due, len(claims), len(cancelled), len(recorded),
+                when,
+                due,
+                len(claims),
+                len(cancelled),
+                len(recorded),
                 self.clock.now_ms() - slot if slot is not None else 0,
-            )  # fmt: skip
+            )
         late = [d.plan.agent_id for d in caught_up or () if d.caught_up]
         if late:
             log.info(
                 "caught up %d missed slot(s) at %s (latest missed slot of each agent): %s",
-                len(late), iso(now), _sample(late),
-            )  # fmt: skip
+                len(late),
+                iso(now),
+                _sample(late),
+            )
         if recorded:
             log.info(
                 "recorded %d skipped slot row(s) (%d overlapping a run still going): %s",
-                len(recorded), overlaps, _sample(f"{a} {iso(at)} {reason!r}" for a, at, reason in skips),
-            )  # fmt: skip
+                len(recorded),
+                overlaps,
+                _sample(f"{a} {iso(at)} {reason!r}" for a, at, reason in skips),
+            )
 
 
 def _any_busy(busy: set[str], prepared: Prepared) -> bool:

@@ -69,7 +69,6 @@ class Prepared:
     ahead: bool = True  # False once claiming ahead failed: claim at the instant instead
 
 
-
 def plan_of(agent: Agent) -> Plan | None:
     """The plan of an enabled agent (None: disabled)."""
     if not agent.enabled:

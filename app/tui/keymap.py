@@ -1,8 +1,8 @@
 """User keymap: ``[keymap]`` in ``config.toml`` (:func:`app.config.config_path`) maps binding ids to keys.
 
-    [keymap]
-    "agent.new" = "ctrl+n"
-    "agent.delete" = "x,delete"
+[keymap]
+"agent.new" = "ctrl+n"
+"agent.delete" = "x,delete"
 """
 
 from __future__ import annotations

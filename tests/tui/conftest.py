@@ -31,8 +31,9 @@ def make_app(api: ApiClient) -> Callable[..., CronAgentsApp]:
     return make
 
 
-async def wait_until(pilot: Pilot[Any], predicate: Callable[[], object], timeout: float = 10.0,
-                     what: str = "condition") -> None:  # fmt: skip
+async def wait_until(
+    pilot: Pilot[Any], predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition"
+) -> None:
     """Let the app run until ``predicate()`` holds (fails the test after ``timeout``)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -46,8 +47,9 @@ async def ready(pilot: Pilot[Any], agents: int | None = None) -> None:
     """The main screen is loaded (and the event stream connected)."""
     app = pilot.app
     assert isinstance(app, CronAgentsApp)
-    await wait_until(pilot, lambda: app.main_screen is not None and app.first_paint_at is not None,
-                     what="first paint")  # fmt: skip
+    await wait_until(
+        pilot, lambda: app.main_screen is not None and app.first_paint_at is not None, what="first paint"
+    )
     await wait_until(pilot, lambda: app.stream_open, what="event stream")
     if agents is not None:
         assert app.main_screen is not None

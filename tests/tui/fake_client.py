@@ -36,71 +36,172 @@ def _plus(timestamp: str, ms: int) -> str:
 
 def _agent(i: int, name: str, schedule: str, **extra: Any) -> dict[str, Any]:
     agent = {
-        "id": f"agt_{i:012d}", "name": name, "description": extra.pop("description", None),
-        "schedule": schedule, "prompt": extra.pop("prompt", "Do the thing."), "enabled": True,
-        "maxTurns": 50, "maxBudgetUsd": None, "timezone": "UTC", "model": None, "cwd": None,
-        "allowedTools": ["Read", "Glob", "Grep"], "permissionMode": "dontAsk",
-        "timeoutSeconds": 1800, "concurrencyPolicy": "forbid", "startingDeadlineSeconds": 3600,
-        "loadProjectSettings": False, "nextRunAt": None, "lastRunAt": None, "lastStatus": None,
+        "id": f"agt_{i:012d}",
+        "name": name,
+        "description": extra.pop("description", None),
+        "schedule": schedule,
+        "prompt": extra.pop("prompt", "Do the thing."),
+        "enabled": True,
+        "maxTurns": 50,
+        "maxBudgetUsd": None,
+        "timezone": "UTC",
+        "model": None,
+        "cwd": None,
+        "allowedTools": ["Read", "Glob", "Grep"],
+        "permissionMode": "dontAsk",
+        "timeoutSeconds": 1800,
+        "concurrencyPolicy": "forbid",
+        "startingDeadlineSeconds": 3600,
+        "loadProjectSettings": False,
+        "nextRunAt": None,
+        "lastRunAt": None,
+        "lastStatus": None,
         "creator": {"id": "usr_1", "name": "Tony"},
-        "createdAt": "2025-01-01T00:00:00.000Z", "updatedAt": "2025-01-01T00:00:00.000Z",
-    }  # fmt: skip
+        "createdAt": "2025-01-01T00:00:00.000Z",
+        "updatedAt": "2025-01-01T00:00:00.000Z",
+    }
     agent.update(extra)
     return agent
 
 
 AGENTS = [
-    _agent(1, "Daily digest", "0 9 * * 1-5", description="Summarizes open tasks every morning",
-           timezone="Europe/Berlin", maxBudgetUsd=0.5, nextRunAt="2025-01-08T08:00:00.000Z",
-           lastRunAt="2025-01-07T09:55:00.000Z", lastStatus="running"),
-    _agent(2, "Dependency audit", "30 6 * * 1", nextRunAt="2025-01-13T06:30:00.000Z",
-           lastRunAt="2025-01-06T06:30:00.000Z", lastStatus="success"),
-    _agent(3, "Flaky test hunter", "0 */4 * * *", nextRunAt="2025-01-07T12:00:00.000Z",
-           lastRunAt="2025-01-07T08:00:00.000Z", lastStatus="error"),
-    _agent(4, "Release notes", "0 17 * * 5", nextRunAt="2025-01-10T17:00:00.000Z",
-           lastRunAt="2025-01-03T17:00:00.000Z", lastStatus="budget_exceeded"),
+    _agent(
+        1,
+        "Daily digest",
+        "0 9 * * 1-5",
+        description="Summarizes open tasks every morning",
+        timezone="Europe/Berlin",
+        maxBudgetUsd=0.5,
+        nextRunAt="2025-01-08T08:00:00.000Z",
+        lastRunAt="2025-01-07T09:55:00.000Z",
+        lastStatus="running",
+    ),
+    _agent(
+        2,
+        "Dependency audit",
+        "30 6 * * 1",
+        nextRunAt="2025-01-13T06:30:00.000Z",
+        lastRunAt="2025-01-06T06:30:00.000Z",
+        lastStatus="success",
+    ),
+    _agent(
+        3,
+        "Flaky test hunter",
+        "0 */4 * * *",
+        nextRunAt="2025-01-07T12:00:00.000Z",
+        lastRunAt="2025-01-07T08:00:00.000Z",
+        lastStatus="error",
+    ),
+    _agent(
+        4,
+        "Release notes",
+        "0 17 * * 5",
+        nextRunAt="2025-01-10T17:00:00.000Z",
+        lastRunAt="2025-01-03T17:00:00.000Z",
+        lastStatus="budget_exceeded",
+    ),
     _agent(5, "Docs link checker", "@daily", enabled=False),
-]  # fmt: skip
+]
 
 TRANSCRIPT = [
-    {"seq": 1, "at": "2025-01-07T09:55:00.000Z", "type": "system", "subtype": "init",
-     "model": "claude-sonnet-4-5"},
-    {"seq": 2, "at": "2025-01-07T09:55:01.000Z", "type": "assistant_text",
-     "text": "I'll look at the open tasks first."},
-    {"seq": 3, "at": "2025-01-07T09:55:02.000Z", "type": "tool_use", "id": "tu_1", "name": "Grep",
-     "input": {"pattern": "TODO", "path": "app/"}},
-    {"seq": 4, "at": "2025-01-07T09:55:03.000Z", "type": "tool_result", "toolUseId": "tu_1",
-     "content": "app/runner.py:88: # TODO: retry budget", "isError": False},
-    {"seq": 5, "at": "2025-01-07T09:55:04.000Z", "type": "tool_use", "id": "tu_2", "name": "Bash",
-     "input": {"command": "git log --oneline -3"}},
-    {"seq": 6, "at": "2025-01-07T09:55:05.000Z", "type": "tool_result", "toolUseId": "tu_2",
-     "content": "permission denied: Bash is not in allowedTools", "isError": True},
-    {"seq": 7, "at": "2025-01-07T09:55:06.000Z", "type": "assistant_text",
-     "text": "Summary: one TODO remains in app/runner.py; git history was not available."},
-]  # fmt: skip
+    {
+        "seq": 1,
+        "at": "2025-01-07T09:55:00.000Z",
+        "type": "system",
+        "subtype": "init",
+        "model": "claude-sonnet-4-5",
+    },
+    {
+        "seq": 2,
+        "at": "2025-01-07T09:55:01.000Z",
+        "type": "assistant_text",
+        "text": "I'll look at the open tasks first.",
+    },
+    {
+        "seq": 3,
+        "at": "2025-01-07T09:55:02.000Z",
+        "type": "tool_use",
+        "id": "tu_1",
+        "name": "Grep",
+        "input": {"pattern": "TODO", "path": "app/"},
+    },
+    {
+        "seq": 4,
+        "at": "2025-01-07T09:55:03.000Z",
+        "type": "tool_result",
+        "toolUseId": "tu_1",
+        "content": "app/runner.py:88: # TODO: retry budget",
+        "isError": False,
+    },
+    {
+        "seq": 5,
+        "at": "2025-01-07T09:55:04.000Z",
+        "type": "tool_use",
+        "id": "tu_2",
+        "name": "Bash",
+        "input": {"command": "git log --oneline -3"},
+    },
+    {
+        "seq": 6,
+        "at": "2025-01-07T09:55:05.000Z",
+        "type": "tool_result",
+        "toolUseId": "tu_2",
+        "content": "permission denied: Bash is not in allowedTools",
+        "isError": True,
+    },
+    {
+        "seq": 7,
+        "at": "2025-01-07T09:55:06.000Z",
+        "type": "assistant_text",
+        "text": "Summary: one TODO remains in app/runner.py; git history was not available.",
+    },
+]
 
 STATUSES = ("success", "success", "error", "success", "budget_exceeded", "success", "skipped", "success")
 RUNS = [
-    {"id": "run_000000000009", "agentId": "agt_000000000001", "status": "running", "trigger": "manual",
-     "scheduledFor": None, "output": None, "costUsd": None, "inputTokens": None, "outputTokens": None,
-     "numTurns": None, "startedAt": "2025-01-07T09:55:00.000Z", "completedAt": None, "durationMs": None},
+    {
+        "id": "run_000000000009",
+        "agentId": "agt_000000000001",
+        "status": "running",
+        "trigger": "manual",
+        "scheduledFor": None,
+        "output": None,
+        "costUsd": None,
+        "inputTokens": None,
+        "outputTokens": None,
+        "numTurns": None,
+        "startedAt": "2025-01-07T09:55:00.000Z",
+        "completedAt": None,
+        "durationMs": None,
+    },
 ] + [
-    {"id": f"run_00000000000{i}", "agentId": "agt_000000000001",
-     "status": STATUSES[i],
-     "trigger": "schedule", "scheduledFor": f"2025-01-0{7 - i if i < 7 else 1}T08:00:00.000Z",
-     "output": "Done: summary written." if i != 2 else "error: API overloaded",
-     "costUsd": None if i == 6 else round(0.02 + 0.01 * i, 3), "inputTokens": 1500, "outputTokens": 800,
-     "numTurns": 3 + i % 3, "startedAt": f"2025-01-0{7 - i if i < 7 else 1}T08:00:00.000Z",
-     "completedAt": _plus(f"2025-01-0{7 - i if i < 7 else 1}T08:00:00.000Z", 30_000 + 7_000 * i),
-     "durationMs": 30_000 + 7_000 * i}
+    {
+        "id": f"run_00000000000{i}",
+        "agentId": "agt_000000000001",
+        "status": STATUSES[i],
+        "trigger": "schedule",
+        "scheduledFor": f"2025-01-0{7 - i if i < 7 else 1}T08:00:00.000Z",
+        "output": "Done: summary written." if i != 2 else "error: API overloaded",
+        "costUsd": None if i == 6 else round(0.02 + 0.01 * i, 3),
+        "inputTokens": 1500,
+        "outputTokens": 800,
+        "numTurns": 3 + i % 3,
+        "startedAt": f"2025-01-0{7 - i if i < 7 else 1}T08:00:00.000Z",
+        "completedAt": _plus(f"2025-01-0{7 - i if i < 7 else 1}T08:00:00.000Z", 30_000 + 7_000 * i),
+        "durationMs": 30_000 + 7_000 * i,
+    }
     for i in range(1, 8)
-]  # fmt: skip
+]
 
 
 # Each agent's share of the runs and cost per day (the Cost column, its Stats tab); the never-run,
 # disabled Docs link checker has none.
-AGENT_SHARE = {"agt_000000000001": 1.0, "agt_000000000002": 0.3, "agt_000000000003": 1.6,
-               "agt_000000000004": 0.4}  # fmt: skip
+AGENT_SHARE = {
+    "agt_000000000001": 1.0,
+    "agt_000000000002": 0.3,
+    "agt_000000000003": 1.6,
+    "agt_000000000004": 0.4,
+}
 PERIOD_DAYS = {"24h": 2, "7d": 7, "30d": 30}
 
 
@@ -110,16 +211,27 @@ def _days(count: int, share: float = 1.0) -> list[dict[str, Any]]:
         day = 7 - count + 1 + i
         date = f"2025-01-{day:02d}" if day > 0 else f"2024-12-{31 + day:02d}"
         success, error = round((3 + (i * 5) % 4) * share), round((i * 3) % 2 * share)
-        out.append({"date": date, "success": success, "error": error, "total": success + error,
-                    "skipped": 0, "costUsd": round(0.05 * success + 0.03 * error, 3)})  # fmt: skip
+        out.append(
+            {
+                "date": date,
+                "success": success,
+                "error": error,
+                "total": success + error,
+                "skipped": 0,
+                "costUsd": round(0.05 * success + 0.03 * error, 3),
+            }
+        )
     return out
 
 
 def _totals(days: list[dict[str, Any]]) -> dict[str, Any]:
     runs = sum(d["total"] for d in days)
     success = sum(d["success"] for d in days)
-    return {"runs": runs, "successRate": round(100 * success / runs) if runs else 0,
-            "totalCostUsd": round(sum(d["costUsd"] for d in days), 6)}  # fmt: skip
+    return {
+        "runs": runs,
+        "successRate": round(100 * success / runs) if runs else 0,
+        "totalCostUsd": round(sum(d["costUsd"] for d in days), 6),
+    }
 
 
 def _invalid_fields(body: dict[str, Any], creating: bool) -> dict[str, str]:
@@ -170,8 +282,12 @@ class FakeClient:
         fields = _invalid_fields(body, creating=True)
         if fields:
             raise ApiError(400, f"Invalid fields: {', '.join(sorted(fields))}", fields)
-        agent = _agent(0, str(body["name"]), str(body["schedule"]), **{
-            k: v for k, v in body.items() if k not in ("name", "schedule")})  # fmt: skip
+        agent = _agent(
+            0,
+            str(body["name"]),
+            str(body["schedule"]),
+            **{k: v for k, v in body.items() if k not in ("name", "schedule")},
+        )
         agent.update(id=self._new_id("agt"), createdAt=_iso(NOW), updatedAt=_iso(NOW))
         self.agents[agent["id"]] = agent
         return agent
@@ -202,8 +318,9 @@ class FakeClient:
             raise ApiError(404, "No running executions found for this agent")
         return len(running)
 
-    async def list_runs(self, agent_id: str, limit: int = 100,
-                        period: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    async def list_runs(
+        self, agent_id: str, limit: int = 100, period: str | None = None
+    ) -> list[dict[str, Any]]:
         self._agent(agent_id)
         return [r for r in self.runs if r["agentId"] == agent_id][:limit]
 
@@ -217,27 +334,41 @@ class FakeClient:
         agent = self._agent(agent_id)
         days = _days(PERIOD_DAYS[period], AGENT_SHARE.get(agent_id, 0.0))
         totals = _totals(days)
-        return {"totalRuns": totals["runs"], "successRate": totals["successRate"],
-                "avgDurationMs": 45000 if totals["runs"] else 0, "totalCostUsd": totals["totalCostUsd"],
-                "skippedRuns": 0, "lastRunAt": agent["lastRunAt"], "period": period,
-                "dailyRuns": days}  # fmt: skip
+        return {
+            "totalRuns": totals["runs"],
+            "successRate": totals["successRate"],
+            "avgDurationMs": 45000 if totals["runs"] else 0,
+            "totalCostUsd": totals["totalCostUsd"],
+            "skippedRuns": 0,
+            "lastRunAt": agent["lastRunAt"],
+            "period": period,
+            "dailyRuns": days,
+        }
 
     async def global_stats(self, period: str) -> dict[str, Any]:
         days = _days(PERIOD_DAYS[period], 0.0)  # the sum of every agent's days
         for agent_id in self.agents:
-            for day, share in zip(days, _days(PERIOD_DAYS[period], AGENT_SHARE.get(agent_id, 0.0)),
-                                  strict=True):  # fmt: skip
+            for day, share in zip(
+                days, _days(PERIOD_DAYS[period], AGENT_SHARE.get(agent_id, 0.0)), strict=True
+            ):
                 for key in ("success", "error", "total", "skipped"):
                     day[key] += share[key]
                 day["costUsd"] = round(day["costUsd"] + share["costUsd"], 6)
         totals = _totals(days)
-        return {"totalAgents": len(self.agents),
-                "activeAgents": sum(1 for a in self.agents.values() if a["enabled"]),
-                "runsInPeriod": totals["runs"], "successRate": totals["successRate"],
-                "avgDurationMs": 52000, "skippedRuns": 0, "totalCostUsd": totals["totalCostUsd"],
-                "runningAgentIds": sorted({r["agentId"] for r in self.runs
-                                           if r["status"] in ("queued", "running")}),
-                "period": period, "dailyRuns": days}  # fmt: skip
+        return {
+            "totalAgents": len(self.agents),
+            "activeAgents": sum(1 for a in self.agents.values() if a["enabled"]),
+            "runsInPeriod": totals["runs"],
+            "successRate": totals["successRate"],
+            "avgDurationMs": 52000,
+            "skippedRuns": 0,
+            "totalCostUsd": totals["totalCostUsd"],
+            "runningAgentIds": sorted(
+                {r["agentId"] for r in self.runs if r["status"] in ("queued", "running")}
+            ),
+            "period": period,
+            "dailyRuns": days,
+        }
 
     async def events(self, agent_id: str | None = None) -> AsyncIterator[dict[str, Any]]:
         yield {"type": "stream.open"}

@@ -99,8 +99,10 @@ async def test_schedule_preview_plain_english_and_next_five_in_zone(make_app: An
         await type_into(pilot, "#input-timezone", "Europe/Berlin")
         text = form.preview_text()
         assert "At 09:00, Monday through Friday (Europe/Berlin)" in text
-        assert "Next: Mon 31 Mar 09:00 · Tue 01 Apr 09:00 · Wed 02 Apr 09:00 · Thu 03 Apr 09:00 · " \
-               "Fri 04 Apr 09:00" in text
+        assert (
+            "Next: Mon 31 Mar 09:00 · Tue 01 Apr 09:00 · Wed 02 Apr 09:00 · Thu 03 Apr 09:00 · "
+            "Fri 04 Apr 09:00" in text
+        )
         await type_into(pilot, "#input-timezone", "Mars/Base")
         assert "unknown time zone" in form.preview_text()
 
@@ -147,8 +149,9 @@ async def test_escape_asks_before_discarding_changes(make_app: Any, api: ApiClie
     assert await api.list_agents() == []
 
 
-async def test_delete_confirm_names_agent_and_run_count(make_app: Any, api: ApiClient,
-                                                         server: Server) -> None:  # fmt: skip
+async def test_delete_confirm_names_agent_and_run_count(
+    make_app: Any, api: ApiClient, server: Server
+) -> None:
     agent = await api.create_agent(agent_body(name="Doomed"))
     now = datetime.now(UTC)
     for i in range(3):
@@ -275,8 +278,18 @@ async def test_help_lists_keys_with_binding_ids(make_app: Any) -> None:
         await pilot.press("question_mark")
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
         ids = {active.binding.id for active in app.screen.bindings.values()}
-        assert {"agent.new", "agent.edit", "agent.delete", "agent.run", "agent.cancel", "agent.toggle",
-                "agents.filter", "stats.period", "stats.global", "app.quit"} <= ids
+        assert {
+            "agent.new",
+            "agent.edit",
+            "agent.delete",
+            "agent.run",
+            "agent.cancel",
+            "agent.toggle",
+            "agents.filter",
+            "stats.period",
+            "stats.global",
+            "app.quit",
+        } <= ids
         await pilot.press("escape")
         assert app.screen is app.main_screen
 
@@ -310,8 +323,7 @@ async def test_cancel_with_nothing_running_says_so(make_app: Any, api: ApiClient
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, agents=1)
         await pilot.press("c")
-        await wait_until(pilot, lambda: any("nothing running" in str(n.message)
-                                            for n in app._notifications))  # fmt: skip
+        await wait_until(pilot, lambda: any("nothing running" in str(n.message) for n in app._notifications))
 
 
 async def test_agents_changed_elsewhere_arrive_through_the_stream(make_app: Any, api: ApiClient) -> None:
@@ -336,14 +348,23 @@ async def test_live_tab_follows_run_events(make_app: Any, api: ApiClient, server
         main = app.main_screen
         await wait_until(pilot, lambda: main.detail_agent_id == agent_id)
         await pilot.press("2")
-        run = {"id": "run_live0000001", "agentId": agent_id, "status": "running", "trigger": "manual",
-               "startedAt": datetime.now(UTC).isoformat().replace("+00:00", "Z")}  # fmt: skip
+        run = {
+            "id": "run_live0000001",
+            "agentId": agent_id,
+            "status": "running",
+            "trigger": "manual",
+            "startedAt": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        }
         server.bus.publish("run.started", agentId=agent_id, runId=run["id"], run=run)
         await wait_until(pilot, lambda: main.live.run_id == run["id"])
         assert main.query_one(StatsHeader).running == 1
         for seq, event in enumerate(TRANSCRIPT, 1):
-            server.bus.publish("run.event", agentId=agent_id, runId=run["id"],
-                               event={"seq": seq, "at": run["startedAt"], **event})  # fmt: skip
+            server.bus.publish(
+                "run.event",
+                agentId=agent_id,
+                runId=run["id"],
+                event={"seq": seq, "at": run["startedAt"], **event},
+            )
         await wait_until(pilot, lambda: main.live.written == len(TRANSCRIPT), what="events on screen")
         lines = "\n".join(line.text for line in main.live.lines)
         assert "Bash" in lines and "git log --since=yesterday" in lines
@@ -358,8 +379,15 @@ async def test_live_tab_follows_run_events(make_app: Any, api: ApiClient, server
 
 async def test_run_transcript_screen(make_app: Any, api: ApiClient, server: Server) -> None:
     agent = await api.create_agent(agent_body(name="Talker"))
-    await add_run(server, agent["id"], "success", datetime.now(UTC) - timedelta(minutes=3), cost=0.04,
-                  events=TRANSCRIPT, output="All done.")  # fmt: skip
+    await add_run(
+        server,
+        agent["id"],
+        "success",
+        datetime.now(UTC) - timedelta(minutes=3),
+        cost=0.04,
+        events=TRANSCRIPT,
+        output="All done.",
+    )
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, agents=1)
@@ -378,8 +406,9 @@ async def test_run_transcript_screen(make_app: Any, api: ApiClient, server: Serv
 @pytest.mark.slow
 async def test_run_now_streams_the_real_run_live(make_app: Any, api: ApiClient) -> None:
     """r starts a real run (the SDK's CLI against the fake Messages API) and the Live tab shows it."""
-    agent = await api.create_agent(agent_body(name="Real run", prompt="Say hello [[fake:tool_use]]",
-                                              allowedTools=["Bash"]))  # fmt: skip
+    agent = await api.create_agent(
+        agent_body(name="Real run", prompt="Say hello [[fake:tool_use]]", allowedTools=["Bash"])
+    )
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, agents=1)
@@ -387,9 +416,12 @@ async def test_run_now_streams_the_real_run_live(make_app: Any, api: ApiClient) 
         await wait_until(pilot, lambda: main.detail_agent_id == agent["id"])
         await pilot.press("r")
         await wait_until(pilot, lambda: main.query_one(TabbedContent).active == "tab-live")
-        await wait_until(pilot, lambda: main.history.row_count == 1
-                         and main.history.runs[0]["status"] == "success",
-                         timeout=60, what="run finished")  # fmt: skip
+        await wait_until(
+            pilot,
+            lambda: main.history.row_count == 1 and main.history.runs[0]["status"] == "success",
+            timeout=60,
+            what="run finished",
+        )
         text = "\n".join(line.text for line in main.live.lines)
         assert "Bash" in text and "The tool ran. Done." in text and "■ done" in text
         header = main.query_one(StatsHeader)
@@ -406,21 +438,28 @@ async def test_cancel_key_stops_a_real_running_run(make_app: Any, api: ApiClient
         main = app.main_screen
         await wait_until(pilot, lambda: main.detail_agent_id == agent["id"])
         await pilot.press("r")
-        await wait_until(pilot, lambda: main.history.row_count == 1
-                         and main.history.runs[0]["status"] == "running",
-                         timeout=30, what="run started")  # fmt: skip
+        await wait_until(
+            pilot,
+            lambda: main.history.row_count == 1 and main.history.runs[0]["status"] == "running",
+            timeout=30,
+            what="run started",
+        )
         await wait_until(pilot, lambda: bool(tagged_processes(run_tag)), timeout=30, what="CLI up")
         await pilot.press("c")
-        await wait_until(pilot, lambda: main.history.row_count == 1
-                         and main.history.runs[0]["status"] == "cancelled",
-                         timeout=15, what="run cancelled")  # fmt: skip
+        await wait_until(
+            pilot,
+            lambda: main.history.row_count == 1 and main.history.runs[0]["status"] == "cancelled",
+            timeout=15,
+            what="run cancelled",
+        )
         assert tagged_processes(run_tag) == []
         text = "\n".join(line.text for line in main.live.lines)
         assert "cancelled" in text
 
 
-async def test_lost_connection_shows_banner_and_reconnects(api: ApiClient, server: Server,
-                                                           make_app: Any) -> None:  # fmt: skip
+async def test_lost_connection_shows_banner_and_reconnects(
+    api: ApiClient, server: Server, make_app: Any
+) -> None:
     """A second socket we can stop and restart: the banner appears, then goes once it is back."""
     port = free_port()
 

@@ -174,14 +174,22 @@ def fake_ids() -> Ids:
 
 async def seed_like_the_fake(server: Server, api: ApiClient) -> Ids:
     """Real agents and runs in the situations the fake's tables show."""
-    agent = await api.create_agent(agent_body(name="Daily digest", maxBudgetUsd=0.5,
-                                              timezone="Europe/Berlin", schedule="0 9 * * 1-5"))  # fmt: skip
+    agent = await api.create_agent(
+        agent_body(name="Daily digest", maxBudgetUsd=0.5, timezone="Europe/Berlin", schedule="0 9 * * 1-5")
+    )
     idle = await api.create_agent(agent_body(name="Docs link checker", schedule="@daily", enabled=False))
     now = datetime.now(UTC)
-    finished = await add_run(server, agent["id"], "success", now - timedelta(hours=2), cost=0.03,
-                             events=DEMO_TRANSCRIPT)  # fmt: skip
-    running = await add_run(server, agent["id"], "running", now - timedelta(minutes=5),
-                            events=DEMO_TRANSCRIPT[:-1], trigger="manual")  # fmt: skip
+    finished = await add_run(
+        server, agent["id"], "success", now - timedelta(hours=2), cost=0.03, events=DEMO_TRANSCRIPT
+    )
+    running = await add_run(
+        server,
+        agent["id"],
+        "running",
+        now - timedelta(minutes=5),
+        events=DEMO_TRANSCRIPT[:-1],
+        trigger="manual",
+    )
     return Ids(agent["id"], idle["id"], finished, running)
 
 
@@ -197,7 +205,8 @@ def test_the_comparison_catches_a_fake_only_field() -> None:
     with_costs = {**real, "costByAgent": {"agt_1": 1.0}}
     assert differences(with_costs, real) == [".costByAgent: only the fake has it"]
     assert differences({**real, "totalCostUsd": "1.50"}, real) == [
-        ".totalCostUsd: the fake gives string '1.50', the API number 1.5"]  # fmt: skip
+        ".totalCostUsd: the fake gives string '1.50', the API number 1.5"
+    ]
     no_millis = {**real, "dailyRuns": [{"date": "2025-01-07T00:00:00Z", "costUsd": 0.5}]}
     assert differences(no_millis, real)[0].startswith(".dailyRuns[0].date: the fake gives string")
     assert differences({**real, "lastRunAt": "2025-01-07T09:00:00.000Z"}, real) == []  # null: any kind
@@ -216,8 +225,9 @@ async def wait_for_run(api: ApiClient, agent_id: str, run_id: str, done: bool) -
 @pytest.mark.slow
 async def test_fake_runs_and_transcripts_look_like_a_real_runs(server: Server, api: ApiClient) -> None:
     """A real run of the Claude Code CLI (a tool call, then text) against the fake's canned ones."""
-    tools = await api.create_agent(agent_body(name="Tools", prompt="[[fake:tool_use]] look around",
-                                              allowedTools=["Bash"]))  # fmt: skip
+    tools = await api.create_agent(
+        agent_body(name="Tools", prompt="[[fake:tool_use]] look around", allowedTools=["Bash"])
+    )
     finished = await api.run_agent(tools["id"])
     await wait_for_run(api, tools["id"], finished, done=True)
     slow = await api.create_agent(agent_body(name="Slow", prompt="[[fake:slow]]"))
@@ -245,6 +255,9 @@ async def test_fake_runs_and_transcripts_look_like_a_real_runs(server: Server, a
     # The demo's transcript (screenshots, and the seed of the test above) is as real, in every
     # type of event the fake Messages API can make the CLI produce (not "thinking").
     types = {e["type"] for e in real_events}
-    demo = [{"seq": i + 1, "at": "2025-01-07T09:55:00.000Z", **e}
-            for i, e in enumerate(DEMO_TRANSCRIPT) if e["type"] in types]  # fmt: skip
+    demo = [
+        {"seq": i + 1, "at": "2025-01-07T09:55:00.000Z", **e}
+        for i, e in enumerate(DEMO_TRANSCRIPT)
+        if e["type"] in types
+    ]
     assert differences(demo, real_events, ".events") == []

@@ -84,20 +84,31 @@ class Dashboard:
 def _token(db: Path, env: dict[str, str]) -> str:
     out = subprocess.run(
         [sys.executable, "-m", "app", "token", "create", "--name", "t", "--db", str(db)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return out.stdout.strip().splitlines()[-1]
 
 
-def in_terminal(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Terminal,
-                                                                threading.Thread]:  # fmt: skip
+def in_terminal(
+    args: list[str], env: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], Terminal, threading.Thread]:
     """``python -m app ARGS`` in a new 120x36 pseudo-terminal, its controlling terminal."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
     proc = subprocess.Popen(
         [sys.executable, "-c", WITH_CONTROLLING_TTY, "-m", "app", *args],
-        cwd=ROOT, env=env, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+    )
     os.close(slave)
     terminal = Terminal(master)
     reader = threading.Thread(target=terminal.drain, name="pty-reader", daemon=True)
@@ -109,8 +120,9 @@ def assert_left_the_alternate_screen(terminal: Terminal) -> None:
     time.sleep(0.2)  # let the reader take the last bytes
     screen = bytes(terminal.output)
     assert b"\x1b[?1049h" in screen, "the dashboard never drew"
-    assert screen.rfind(b"\x1b[?1049l") > screen.rfind(b"\x1b[?1049h"), \
-        "the terminal was left on the dashboard's alternate screen"  # fmt: skip
+    assert screen.rfind(b"\x1b[?1049l") > screen.rfind(b"\x1b[?1049h"), (
+        "the terminal was left on the dashboard's alternate screen"
+    )
 
 
 @pytest.fixture
@@ -158,8 +170,10 @@ def dashboard(tmp_path: Path, fake_anthropic: Any, run_tag: str) -> Iterator[Das
 def start_slow_run(dash: Dashboard) -> str:
     """A run streaming for a minute, ``running`` with its CLI process up."""
     with httpx.Client(base_url=dash.url, headers=dash.headers, timeout=10) as http:
-        created = http.post("/api/agents", json={"name": "slow", "schedule": "@daily",
-                                                 "prompt": "[[fake:slow]] take your time"})  # fmt: skip
+        created = http.post(
+            "/api/agents",
+            json={"name": "slow", "schedule": "@daily", "prompt": "[[fake:slow]] take your time"},
+        )
         assert created.status_code == 200, created.text
         agent_id = created.json()["data"]["id"]
         started = http.post(f"/api/agents/{agent_id}/run")
@@ -188,8 +202,13 @@ def _diagnosis(proc: subprocess.Popen[bytes], log: Path | None) -> str:
     """Where a stuck dashboard is: its threads' stacks (py-spy, if installed) and its log's end."""
     text = ""
     if shutil.which("py-spy"):
-        dump = subprocess.run(["py-spy", "dump", "--pid", str(proc.pid)], capture_output=True, text=True,
-                              timeout=30, check=False)  # fmt: skip
+        dump = subprocess.run(
+            ["py-spy", "dump", "--pid", str(proc.pid)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
         text += f"\n--- py-spy dump ---\n{dump.stdout}{dump.stderr}"
     if log is not None and log.exists():
         text += "\n--- log ---\n" + "\n".join(log.read_text(encoding="utf-8").splitlines()[-40:])
@@ -238,8 +257,13 @@ def test_sighup_stops_the_dashboard_and_cancels_its_run(dashboard: Dashboard) ->
 
 def test_sigterm_closes_a_remote_dashboard_cleanly(tmp_path: Path) -> None:
     """``tui --remote``, here with its server unreachable (it shows a banner and keeps retrying)."""
-    env = {**os.environ, "CRONAGENTS_HOME": str(tmp_path / "home"), "TERM": "xterm-256color",
-           "PYTHONPATH": str(ROOT), "CRONAGENTS_TOKEN": "ca_not_checked_while_unreachable"}  # fmt: skip
+    env = {
+        **os.environ,
+        "CRONAGENTS_HOME": str(tmp_path / "home"),
+        "TERM": "xterm-256color",
+        "PYTHONPATH": str(ROOT),
+        "CRONAGENTS_TOKEN": "ca_not_checked_while_unreachable",
+    }
     proc, terminal, reader = in_terminal(["tui", "--remote", f"http://127.0.0.1:{free_port()}"], env)
     try:
         deadline = time.monotonic() + 60

@@ -39,8 +39,14 @@ async def settle(pilot: Pilot[Any], ready: Any = lambda: True) -> None:
 async def main_loaded(pilot: Pilot[Any]) -> None:
     app = pilot.app
     assert isinstance(app, CronAgentsApp)
-    await settle(pilot, lambda: app.main_screen is not None and app.main_screen.history.row_count > 0
-                 and app.main_screen.live.written > 0)  # fmt: skip
+    await settle(
+        pilot,
+        lambda: (
+            app.main_screen is not None
+            and app.main_screen.history.row_count > 0
+            and app.main_screen.live.written > 0
+        ),
+    )
 
 
 @pytest.mark.parametrize("size", SIZES)

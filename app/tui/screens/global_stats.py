@@ -60,14 +60,22 @@ class GlobalStatsScreen(DashboardScreen[None]):
             return
         runs = stats.get("runsInPeriod", 0)
         rate = f"{stats.get('successRate')}%" if runs else "—"
-        self.query_one("#global-title", Static).update(Text.assemble(
-            ("All agents", "bold"), (f" · last {period}: ", "dim"),
-            (f"{runs} runs", "bold"), (" · success ", "dim"), (rate, "bold"),
-            (" · cost ", "dim"), (money(stats.get("totalCostUsd")), "bold"),
-            (" · avg ", "dim"), (duration(stats.get("avgDurationMs") or None), "bold"),
-            (" · skipped ", "dim"), (str(stats.get("skippedRuns", 0)), "bold"),
-            ("   p: period  esc: back", "dim"),
-        ))  # fmt: skip
+        self.query_one("#global-title", Static).update(
+            Text.assemble(
+                ("All agents", "bold"),
+                (f" · last {period}: ", "dim"),
+                (f"{runs} runs", "bold"),
+                (" · success ", "dim"),
+                (rate, "bold"),
+                (" · cost ", "dim"),
+                (money(stats.get("totalCostUsd")), "bold"),
+                (" · avg ", "dim"),
+                (duration(stats.get("avgDurationMs") or None), "bold"),
+                (" · skipped ", "dim"),
+                (str(stats.get("skippedRuns", 0)), "bold"),
+                ("   p: period  esc: back", "dim"),
+            )
+        )
         days = list(stats.get("dailyRuns", []))
         self.query_one(RunsChart).set_days(days, period)
         self.query_one(CostChart).set_days(days, period)

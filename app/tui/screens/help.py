@@ -14,7 +14,7 @@ from textual.widgets import Static
 INTRO = (
     "Cron Agents — scheduled Claude agents.\n"
     "Keys can be changed in [keymap] of config.toml in the user config directory "
-    "(binding id = \"keys\"; cronagents doctor shows where). ctrl+p opens the command palette."
+    '(binding id = "keys"; cronagents doctor shows where). ctrl+p opens the command palette.'
 )
 
 
