@@ -26,17 +26,13 @@ import contextlib
 import logging
 import os
 import socket
-from typing import TYPE_CHECKING
 
 from app.events import EventBus
 from app.processes import sweep_leftovers
 from app.runner import INTERRUPTED, Runner
 from app.service import run_json
 from app.timeutil import now_ms
-from storage.interface import RunOutcome, Storage
-
-if TYPE_CHECKING:
-    from app.service import AgentService
+from storage.interface import DayOf, RunOutcome, Storage
 
 log = logging.getLogger("cronagents.lease")
 
@@ -62,10 +58,10 @@ class ServerLease:
 
     def __init__(
         self,
-        service: AgentService,
         runner: Runner,
         store: Storage,
         bus: EventBus,
+        day_of: DayOf,
         server_id: str,
         *,
         lease_seconds: float = LEASE_SECONDS,
@@ -73,7 +69,7 @@ class ServerLease:
     ) -> None:
         if renew_seconds >= lease_seconds:
             raise ValueError("the lease must outlast the renewal interval")
-        self.service = service
+        self.day_of = day_of
         self.store = store
         self.bus = bus
         self.runner = runner
@@ -139,7 +135,7 @@ class ServerLease:
         ended = await self.store.runs.finish_many(
             [r["id"] for r in orphans],
             RunOutcome("error", INTERRUPTED, now),
-            self.service.day_of,
+            self.day_of,
         )
         if ended:
             log.warning(
@@ -147,7 +143,6 @@ class ServerLease:
                 len(ended),
                 ", ".join(sorted({str(r["owner"]) for r in orphans})),
             )
-            self.service.agents_changed()
             for row in ended:
                 self.bus.publish("run.finished", agentId=row["agent_id"], runId=row["id"], run=run_json(row))
         return [r["id"] for r in ended]

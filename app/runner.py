@@ -23,26 +23,21 @@ runs are cancelled and recorded as ``cancelled`` before the database closes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from app.agent_session import SessionResult, SessionSpec, run_session
 from app.auth import new_id
 from app.errors import Unavailable
 from app.events import EventBus
-from app.model import Agent, agent_from_row
+from app.model import Agent, agent_from_row, agent_json, run_json
 from app.processes import DB_ID_ENV, SERVER_ID_ENV
-from app.service import run_json
 from app.timeutil import iso, now_ms
 from storage.files import private_dir
-from storage.interface import RunOutcome, Storage
-
-if TYPE_CHECKING:
-    from app.service import AgentService
+from storage.interface import DayOf, RunOutcome, Storage
 
 log = logging.getLogger("cronagents.runner")
 
@@ -77,9 +72,9 @@ class Runner:
 
     def __init__(
         self,
-        service: AgentService,
         store: Storage,
         bus: EventBus,
+        day_of: DayOf,
         *,
         owner: str,
         max_concurrent: int = 4,
@@ -88,7 +83,7 @@ class Runner:
     ) -> None:
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
-        self.service = service
+        self.day_of = day_of
         self.owner = owner
         self.db_id = ""  # the database's id (see start())
         self.store = store
@@ -160,14 +155,12 @@ class Runner:
         remote = [row["id"] for row in others if row["owner"] in live and row["owner"] != self.owner]
         unowned = [row["id"] for row in others if row["id"] not in remote]
         ended = await self.store.runs.finish_many(
-            unowned, RunOutcome("cancelled", reason, now_ms()), self.service.day_of
+            unowned, RunOutcome("cancelled", reason, now_ms()), self.day_of
         )
         requested = await self.store.runs.request_cancel(remote, reason)
         await asyncio.gather(self._cancel(local, reason, CANCEL_WAIT_SECONDS), self._await_final(requested))
-        if ended:
-            self.service.agents_changed()
-            for row in ended:
-                self.bus.publish("run.finished", agentId=row["agent_id"], runId=row["id"], run=run_json(row))
+        for row in ended:
+            self.bus.publish("run.finished", agentId=row["agent_id"], runId=row["id"], run=run_json(row))
         return len(local) + len(ended) + len(requested)
 
     async def cancel_requested(self, requests: Mapping[str, str]) -> None:
@@ -265,7 +258,6 @@ class Runner:
             if row is None:
                 raise asyncio.CancelledError  # deleted meanwhile (its runs went with it)
             agent = agent_from_row(row)
-        self.service.agents_changed()
         row = await self.store.runs.get(run.run_id)
         self._publish("run.started", run, run=run_json(row) if row else None)
         cwd = agent.cwd or str(await self._workspace(run.agent_id))
@@ -332,15 +324,14 @@ class Runner:
 
     async def _record_end(self, run: _Run, outcome: RunOutcome) -> None:
         await self._flush(run)
-        row = await self.store.runs.finish(run.run_id, outcome, self.service.day_of)
-        self.service.agents_changed()
+        row = await self.store.runs.finish(run.run_id, outcome, self.day_of)
         log.info("run %s of agent %s ended %s", run.run_id, run.agent_id, outcome.status)
         if row is None:
             row = await self.store.runs.get(run.run_id)
         self._publish("run.finished", run, run=run_json(row) if row else None)
-        with contextlib.suppress(Exception):
-            agent = await self.service.get_agent(run.agent_id)
-            self.bus.publish("agent.updated", agentId=run.agent_id, agent=agent)
+        agent = await self.store.agents.get(run.agent_id)  # its lastRunAt/lastStatus changed
+        if agent is not None:
+            self.bus.publish("agent.updated", agentId=run.agent_id, agent=agent_json(agent))
 
     def _publish(self, event_type: str, current: _Run, **data: Any) -> None:
         self.bus.publish(event_type, agentId=current.agent_id, runId=current.run_id, **data)

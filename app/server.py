@@ -26,7 +26,7 @@ from app.lease import LEASE_SECONDS, RENEW_SECONDS, ServerLease
 from app.runner import Runner
 from app.scheduler import Scheduler
 from app.service import AgentService
-from app.timeutil import now_ms
+from app.timeutil import DayCalendar, now_ms
 from storage import StorageError
 from storage.files import tighten_all
 from storage.sqlite import SqliteStorage
@@ -60,28 +60,29 @@ class Server:
         self.store.origin = self.server_id
         self.db = self.store.db  # the SQLite handle, for tests and tools that need SQL
         self.bus = EventBus()
-        self.service = AgentService(
-            self.store,
-            self.bus,
-            stats_zone=cfg.stats_zone or config.stats_zone_name(),
-            default_timezone=cfg.default_timezone or config.local_zone_name(),
-            clock=now_ms,
-        )
+        calendar = DayCalendar(cfg.stats_zone or config.stats_zone_name())
         self.runner = Runner(
-            self.service,
             self.store,
             self.bus,
+            calendar.day_of,
             owner=self.server_id,
             max_concurrent=cfg.max_concurrent_runs,
             agent_env=cfg.agent_env,
             workspaces_dir=cfg.workspaces_dir or config.workspaces_dir(),
         )
-        self.service.runner = self.runner
+        self.service = AgentService(
+            self.store,
+            self.bus,
+            runner=self.runner,
+            calendar=calendar,
+            default_timezone=cfg.default_timezone or config.local_zone_name(),
+            clock=now_ms,
+        )
         self.lease = ServerLease(
-            self.service,
             self.runner,
             self.store,
             self.bus,
+            calendar.day_of,
             self.server_id,
             lease_seconds=cfg.lease_seconds,
             renew_seconds=cfg.renew_seconds,

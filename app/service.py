@@ -76,16 +76,20 @@ class AgentService:
         store: Storage,
         bus: EventBus | None = None,
         *,
+        runner: RunControl | None = None,
+        calendar: DayCalendar | None = None,
         stats_zone: str = "UTC",
         default_timezone: str = "UTC",
         clock: Callable[[], int] = now_ms,
     ) -> None:
+        """``runner`` None: a service that manages agents but starts no run (tests, tools);
+        ``calendar`` (the stats zone's days) defaults to one for ``stats_zone``."""
         self.store = store
         self.bus = bus or EventBus()
-        self.calendar = DayCalendar(stats_zone)
+        self.calendar = calendar or DayCalendar(stats_zone)
         self.default_timezone = default_timezone
         self.clock = clock
-        self.runner: RunControl | None = None
+        self.runner = runner
         self.listeners: list[AgentListener] = []
         self._list_cache: tuple[int, bytes] | None = None
         self._list_body = AgentListBody(agent_json)
@@ -211,10 +215,6 @@ class AgentService:
     def unsubscribe(self, listener: AgentListener) -> None:
         with contextlib.suppress(ValueError):
             self.listeners.remove(listener)
-
-    def agents_changed(self) -> None:
-        """Something outside the service (runner, scheduler) changed agent rows."""
-        self._list_cache = None
 
     # -- runs -------------------------------------------------------------
 

@@ -237,7 +237,6 @@ class Scheduler:
                 changed.append((nxt, plan.agent_id, plan.expr, plan.tz))
         if changed:
             await self.store.slots.store_next_run_times(changed)
-            self.service.agents_changed()
         log.info("scheduler started: %d enabled agents, %d with missed slots", len(loaded), len(dues))
         if dues:
             await self._firing.fire(now, None, dues, None)
@@ -358,7 +357,6 @@ class Scheduler:
         if not changed:
             return
         await self.store.slots.store_next_run_times(changed)
-        self.service.agents_changed()
         publish = self.bus.publish
         for nxt, agent_id, _, _ in changed:
             publish("agent.scheduled", agentId=agent_id, nextRunAt=iso(nxt))
