@@ -91,7 +91,9 @@ async def run_local(db_path: Path, port: int | None, max_concurrent_runs: int) -
             log.info("dashboard: embedded API on %s, database %s", base_url, db_path)
             client = ApiClient(base_url, await local_token(server, base_url))
             try:
-                await _run_app(client, f"local · {base_url}", stop, config.local_zone_name())
+                await _run_app(
+                    client, f"local · {base_url}", stop, config.local_zone_name(), notice=no_credentials or ""
+                )
             finally:
                 await client.aclose()
     log.info("dashboard: stopped")
@@ -119,14 +121,18 @@ async def run_remote(url: str, token: str) -> int:
     return 0
 
 
-async def _run_app(client: ApiClient, source: str, stop: StopRequest, default_timezone: str = "") -> None:
+async def _run_app(
+    client: ApiClient, source: str, stop: StopRequest, default_timezone: str = "", notice: str = ""
+) -> None:
     """The dashboard until the user quits or a stop signal comes (then it exits as if quit)."""
     from app.tui.app import build_app
     from app.tui.keymap import load_keymap
 
     if stop.requested:
         return
-    app = build_app(client, source=source, keymap=load_keymap(), default_timezone=default_timezone)
+    app = build_app(
+        client, source=source, keymap=load_keymap(), default_timezone=default_timezone, notice=notice
+    )
     # Safe at any moment: before the app runs it then never starts, after it ends it is a no-op.
     stop.on_stop(app.exit)
     await app.run_async()

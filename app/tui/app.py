@@ -45,8 +45,16 @@ class CronAgentsApp(Dashboard):
         period: str = "7d",
         stream_events: bool = True,
         reconnect_delays: Sequence[float] = RECONNECT_DELAYS,
+        notice: str = "",
     ) -> None:
-        super().__init__(client, clock=clock, source=source, default_timezone=default_timezone, period=period)
+        super().__init__(
+            client,
+            clock=clock,
+            source=source,
+            default_timezone=default_timezone,
+            period=period,
+            notice=notice,
+        )
         self._keymap = keymap or {}
         self._stream_events = stream_events
         self._reconnect_delays = reconnect_delays
@@ -92,6 +100,7 @@ def build_app(
     default_timezone: str = "",
     stream_events: bool = True,
     reconnect_delays: Sequence[float] = RECONNECT_DELAYS,
+    notice: str = "",
 ) -> CronAgentsApp:
     """The one way to make the dashboard (CLI, tests, screenshots, benchmark)."""
     return CronAgentsApp(
@@ -102,4 +111,5 @@ def build_app(
         default_timezone=default_timezone,
         stream_events=stream_events,
         reconnect_delays=reconnect_delays,
+        notice=notice,
     )

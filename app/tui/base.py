@@ -34,8 +34,11 @@ class Dashboard(App[int]):
         source: str = "",
         default_timezone: str = "",
         period: str = "7d",
+        notice: str = "",
     ) -> None:
         super().__init__()
+        self.notice = notice
+        """A standing warning with its fix, shown on the main screen (empty: none)."""
         self.client = client
         """The one way to the server (the REST API over httpx, or the tests' fake)."""
         self.clock = clock

@@ -7,17 +7,20 @@ the pictures before committing them.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
 
+from app.credentials import missing_credentials_message
 from app.tui.app import CronAgentsApp, build_app
 from app.tui.screens.editor import EditorScreen
 from tests.tui.fake_client import AGENTS, FakeClient, frozen_clock
 from widgets.agent_form import AgentForm
 
 SIZES = [pytest.param((120, 36), id="120x36"), pytest.param((80, 24), id="80x24")]
+NO_CREDENTIALS = missing_credentials_message({}, Path("/nonexistent")) or ""
 
 
 def dashboard() -> CronAgentsApp:
@@ -135,3 +138,17 @@ def test_global_stats_30d(snap_compare: Any) -> None:
         await asyncio.sleep(0.1)
 
     assert snap_compare(dashboard(), terminal_size=(120, 36), run_before=run_before)
+
+
+def test_main_screen_without_credentials(snap_compare: Any) -> None:
+    """A yellow line under the header says no Claude credentials were found, and the fix
+    (``cronagents login``, or ``ANTHROPIC_API_KEY``, see ``cronagents doctor``); the rest as the
+    main screen."""
+    app = build_app(
+        FakeClient(),
+        clock=frozen_clock,
+        default_timezone="UTC",
+        source="local · demo",
+        notice=NO_CREDENTIALS,
+    )
+    assert snap_compare(app, terminal_size=(120, 36), run_before=main_loaded)

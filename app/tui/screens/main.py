@@ -43,7 +43,7 @@ from app.tui.screens.main_workers import (
 from app.tui.screens.run_detail import RunScreen
 from widgets.agent_detail import AgentDetail
 from widgets.agent_table import AgentTable
-from widgets.banner import ConnectionBanner
+from widgets.banner import ConnectionBanner, NoticeBanner
 from widgets.name_filter import NameFilter
 from widgets.run_history import RunHistory
 from widgets.run_log import RunLog
@@ -96,6 +96,7 @@ class MainScreen(DashboardScreen[None]):
     def compose(self) -> ComposeResult:
         yield StatsHeader(id="stats-header")
         yield ConnectionBanner(id="banner")
+        yield NoticeBanner(id="notice")
         yield NameFilter(id="filter")
         yield AgentTable(self.dash.clock, id="agents")
         yield AgentDetail(self.dash.clock, id="detail")
@@ -105,6 +106,7 @@ class MainScreen(DashboardScreen[None]):
         header = self.query_one(StatsHeader)
         header.period = self.dash.period
         header.source = self.dash.source
+        self.query_one(NoticeBanner).message = self.dash.notice
         self.table.focus()
         self.set_interval(TICK_SECONDS, self.table.refresh_cells)
         self.reload()
