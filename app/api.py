@@ -19,10 +19,13 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from app.auth import TokenAuthenticator, User
+from app.channel_service import ChannelService
 from app.events import EventBus
 from app.http_auth import BearerAuthMiddleware
 from app.http_body import BodyLimits, read_json
 from app.http_errors import EXCEPTION_HANDLERS
+from app.model.channel import delivery_json
+from app.notify.deliverer import Deliverer
 from app.openapi import openapi_document
 from app.service import AgentService, parse_limit, parse_period
 
@@ -39,7 +42,13 @@ def data(value: Any) -> JSONResponse:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def build_api(service: AgentService, authenticator: TokenAuthenticator, bus: EventBus) -> Starlette:
+def build_api(
+    service: AgentService,
+    channels: ChannelService,
+    deliverer: Deliverer,
+    authenticator: TokenAuthenticator,
+    bus: EventBus,
+) -> Starlette:
     async def list_agents(request: Request) -> Response:
         return Response(await service.list_agents_body(), media_type="application/json")
 
@@ -103,6 +112,31 @@ def build_api(service: AgentService, authenticator: TokenAuthenticator, bus: Eve
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
+    async def list_channels(request: Request) -> Response:
+        return data(await channels.list_channels())
+
+    async def create_channel(request: Request) -> Response:
+        return data(await channels.create_channel(await read_json(request)))
+
+    async def get_channel(request: Request) -> Response:
+        return data(await channels.get_channel(request.path_params["id"]))
+
+    async def update_channel(request: Request) -> Response:
+        return data(await channels.update_channel(request.path_params["id"], await read_json(request)))
+
+    async def delete_channel(request: Request) -> Response:
+        return data(await channels.delete_channel(request.path_params["id"]))
+
+    async def test_channel(request: Request) -> Response:
+        row = await channels.channel_row(request.path_params["id"])
+        return data(delivery_json(await deliverer.test(row)))
+
+    async def get_settings(request: Request) -> Response:
+        return data(await channels.get_settings())
+
+    async def update_settings(request: Request) -> Response:
+        return data(await channels.update_settings(await read_json(request)))
+
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document())
 
@@ -121,6 +155,10 @@ def build_api(service: AgentService, authenticator: TokenAuthenticator, bus: Eve
         resource("/api/agents/{id}/runs", GET=list_runs),
         resource("/api/agents/{id}/runs/{run_id}", GET=get_run),
         resource("/api/agents/{id}/stats", GET=agent_stats),
+        resource("/api/channels", GET=list_channels, POST=create_channel),
+        resource("/api/channels/{id}", GET=get_channel, PATCH=update_channel, DELETE=delete_channel),
+        resource("/api/channels/{id}/test", POST=test_channel),
+        resource("/api/settings", GET=get_settings, PATCH=update_settings),
     ]
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
     # The last added runs first: authentication, then the body's headers.

@@ -237,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     import asyncio
 
+    from app.errors import ConfigError
     from storage import StorageError
 
     try:
@@ -256,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
         return dashboard(args)
     except StorageError as exc:
         return _fail(str(exc), 1)
+    except ConfigError as exc:
+        return _fail(str(exc))
     except KeyboardInterrupt:
         return 130
 
@@ -320,6 +323,7 @@ async def token_command(args: argparse.Namespace) -> int:
 
 async def serve(args: argparse.Namespace) -> int:
     import logging
+    import socket
 
     from app.credentials import missing_credentials_message
     from app.server import LOOPBACK_HOSTS, ServerConfig, running, uvicorn_server
@@ -331,10 +335,12 @@ async def serve(args: argparse.Namespace) -> int:
     no_credentials = missing_credentials_message()
     if no_credentials:
         log.warning(no_credentials)
+    shown_host = socket.gethostname() if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104
     cfg = ServerConfig(
         db_path=path,
         max_concurrent_runs=args.max_concurrent_runs,
         run_scheduler=not args.no_scheduler,
+        public_url=f"http://{shown_host}:{args.port}",
     )
     stop = StopRequest(log)
     with stop_on_signals(stop):  # until the runs are recorded and the database is closed

@@ -27,6 +27,12 @@ class NotFound(ServiceError):
     status_code = 404
 
 
+class Conflict(ServiceError):
+    """The request is valid but the server's state refuses it now (a spend cap reached)."""
+
+    status_code = 409
+
+
 class Unavailable(ServiceError):
     status_code = 503
 
@@ -48,3 +54,7 @@ class TooManyRequests(ServiceError):
         super().__init__(message)
         self.retry_after = retry_after
         self.headers["Retry-After"] = str(retry_after)
+
+
+class ConfigError(Exception):
+    """The server's configuration is wrong (an environment variable, a key): one clear line."""

@@ -126,11 +126,15 @@ class ServerLease:
             await self.store.leases.expire(gone)
         live = await self.store.leases.live_ids(now)
         live.add(self.server_id)
+        # Retries waiting for their time are not interrupted runs: this server takes them over.
+        for row in await self.store.runs.adopt_retries(live, self.server_id):
+            await self.runner.enqueue_retry(row)
         killed = await asyncio.to_thread(sweep_leftovers, self.runner.db_id, live)
         if killed:
             log.warning("ended %d leftover process(es) of runs of stopped servers", len(killed))
         orphans = await self.store.runs.orphaned(live)
         if not orphans:
+            await self.runner.settle_pending()
             return []
         ended = await self.store.runs.finish_many(
             [r["id"] for r in orphans],
@@ -145,4 +149,5 @@ class ServerLease:
             )
             for row in ended:
                 self.bus.publish("run.finished", agentId=row["agent_id"], runId=row["id"], run=run_json(row))
+        await self.runner.settle_pending()  # interrupted runs are retried and alerted like any other
         return [r["id"] for r in ended]

@@ -15,7 +15,16 @@ from typing import Any
 
 from app.http_body import MAX_BODY_BYTES
 from app.model import AGENT_FIELDS_BY_KEY, READ_ONLY_KEYS, Agent, AgentCreate, AgentUpdate, Run, RunEvent
+from app.model.channel import (
+    CHANNEL_READ_ONLY,
+    Channel,
+    ChannelCreate,
+    ChannelCreated,
+    ChannelUpdate,
+    Delivery,
+)
 from app.model.schema import REF_TEMPLATE, request_schema, response_schemas
+from app.model.settings import Settings, SettingsUpdate
 from app.service import MAX_RUN_LIMIT, PERIOD_DAYS
 from app.throttle import FAILURE_LIMIT, WINDOW_SECONDS
 
@@ -61,7 +70,27 @@ def timezone_schema() -> Schema:
 
 def run_with_events() -> Schema:
     event = response_schemas(RunEvent)["RunEvent"]
-    return {"allOf": [_ref("Run"), _object({"events": {"type": "array", "items": event}})]}
+    return {
+        "allOf": [
+            _ref("Run"),
+            _object(
+                {
+                    "events": {"type": "array", "items": event},
+                    "deliveries": {"type": "array", "items": _ref("Delivery")},
+                }
+            ),
+        ]
+    }
+
+
+def channel_input(*, creating: bool) -> Schema:
+    schema = request_schema(ChannelCreate if creating else ChannelUpdate, defaults=creating)
+    schema["description"] = (
+        "Each field is described in the Channel schema. A webhook and a Slack channel need url, "
+        "an email channel to; a field of another type is refused (400). type cannot be changed. "
+        "Read-only fields (" + ", ".join(sorted(CHANNEL_READ_ONLY)) + ") are accepted and ignored."
+    )
+    return schema
 
 
 DAILY: Schema = {
@@ -121,12 +150,13 @@ ERRORS: dict[int, Schema] = {
         "description": "Missing, bad or revoked token",
         "headers": {"WWW-Authenticate": {"schema": _STR, "required": True}},
     },
-    404: {"description": "No such agent or run (or path)"},
+    404: {"description": "No such agent, run or channel (or path)"},
     405: {
         "description": "Method not allowed here (an id holding '/' can reach another path)",
         "headers": {"Allow": {"schema": _STR, "required": True}},
     },
     413: {"description": f"Body over {MAX_BODY_BYTES} bytes (decided from Content-Length, or while reading)"},
+    409: {"description": "Refused now: a spend cap is reached, or runs are held after a usage limit"},
     415: {"description": "A body that is not application/json"},
     429: {
         "description": f"More than {FAILURE_LIMIT} failed authentications from this address within "
@@ -163,6 +193,12 @@ AGENT_LINKS = {
     "ListRuns": ("listRuns", _ON_CREATED),
     "AgentStats": ("agentStats", _ON_CREATED),
 }
+CHANNEL_LINKS = {
+    "GetChannel": ("getChannel", _ON_CREATED),
+    "UpdateChannel": ("updateChannel", _ON_CREATED),
+    "DeleteChannel": ("deleteChannel", _ON_CREATED),
+}
+# No link to testChannel: it sends a message for real.
 # No link from a new agent to cancelRuns: with nothing running, cancel is 404 (docs/api.md).
 
 
@@ -202,6 +238,7 @@ def _op(
 @cache
 def openapi_document() -> Schema:
     agent = _ref("Agent")
+    channel = _ref("Channel")
     paths: dict[str, Schema] = {
         "/healthz": {
             "get": {
@@ -256,7 +293,7 @@ def openapi_document() -> Schema:
                 "Start a run now (no body)",
                 STARTED,
                 params=(_ID,),
-                errors=(*_ON_AGENT, *_WITH_BODY, 503),
+                errors=(*_ON_AGENT, *_WITH_BODY, 409, 503),
                 links={
                     "GetRun": ("getRun", {**_ON_PATH, "runId": "$response.body#/runId"}),
                     "CancelStartedRun": ("cancelRuns", _ON_PATH),
@@ -299,6 +336,56 @@ def openapi_document() -> Schema:
                 errors=(400, *_ON_AGENT),
             ),
         },
+        "/api/channels": {
+            "get": _op(
+                "listChannels", "List channels", _data({"type": "array", "items": channel}), errors=_SECURED
+            ),
+            "post": _op(
+                "createChannel",
+                "Create a channel (a webhook's signing secret is answered only here)",
+                _data(_ref("ChannelCreated")),
+                body=channel_input(creating=True),
+                errors=(400, *_SECURED, *_WITH_BODY),
+                links=CHANNEL_LINKS,
+            ),
+        },
+        "/api/channels/{id}": {
+            "get": _op("getChannel", "Get a channel", _data(channel), params=(_ID,), errors=_ON_AGENT),
+            "patch": _op(
+                "updateChannel",
+                "Update a channel",
+                _data(channel),
+                params=(_ID,),
+                body=channel_input(creating=False),
+                errors=(400, *_ON_AGENT, *_WITH_BODY),
+            ),
+            "delete": _op(
+                "deleteChannel",
+                "Delete a channel (and name it no more in agents and settings)",
+                _data(_object({"id": _STR, "name": _STR})),
+                params=(_ID,),
+                errors=_ON_AGENT,
+            ),
+        },
+        "/api/channels/{id}/test": {
+            "post": _op(
+                "testChannel",
+                "Send a test message now, once (no body); the delivery as recorded",
+                _data(_ref("Delivery")),
+                params=(_ID,),
+                errors=(*_ON_AGENT, *_WITH_BODY),
+            ),
+        },
+        "/api/settings": {
+            "get": _op("getSettings", "The settings", _data(_ref("Settings")), errors=_SECURED),
+            "patch": _op(
+                "updateSettings",
+                "Change settings: only the fields sent",
+                _data(_ref("Settings")),
+                body=request_schema(SettingsUpdate, defaults=False),
+                errors=(400, *_SECURED, *_WITH_BODY),
+            ),
+        },
         "/api/events": {
             "get": {
                 "operationId": "events",
@@ -320,7 +407,11 @@ def openapi_document() -> Schema:
         "info": {"title": "Cron Agents API", "version": "1"},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {**response_schemas(Agent, Run), "Error": ERROR, "Timezone": timezone_schema()},
+            "schemas": {
+                **response_schemas(Agent, Run, Channel, ChannelCreated, Delivery, Settings),
+                "Error": ERROR,
+                "Timezone": timezone_schema(),
+            },
         },
         "security": [{"bearer": []}],
         "paths": paths,

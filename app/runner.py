@@ -31,13 +31,16 @@ from typing import Any
 
 from app.agent_session import SessionResult, SessionSpec, run_session
 from app.auth import new_id
+from app.clock import Clock, SystemClock
 from app.errors import Unavailable
 from app.events import EventBus
 from app.model import Agent, agent_from_row, agent_json, run_json
 from app.processes import DB_ID_ENV, SERVER_ID_ENV
+from app.settle import Settler
+from app.start_checks import Skipped, StartChecks
 from app.timeutil import iso, now_ms
 from storage.files import private_dir
-from storage.interface import DayOf, RunOutcome, Storage
+from storage.interface import DayOf, Row, RunOutcome, Storage
 
 log = logging.getLogger("cronagents.runner")
 
@@ -55,10 +58,14 @@ ACTIVE_STATUSES = ("queued", "running")
 class _Run:
     """One queued or running run in this process."""
 
-    def __init__(self, run_id: str, agent_id: str, agent: Agent | None) -> None:
+    def __init__(
+        self, run_id: str, agent_id: str, agent: Agent | None, not_before: int | None = None
+    ) -> None:
         self.run_id = run_id
         self.agent_id = agent_id
         self.agent = agent  # None: read when the run starts (its settings then)
+        self.not_before = not_before  # a retry waits until then
+        self.waiting = not_before is not None
         self.task: asyncio.Task[None] | None = None
         self.cancel_reason: str | None = None
         self.started_at: int | None = None
@@ -80,6 +87,9 @@ class Runner:
         max_concurrent: int = 4,
         agent_env: Mapping[str, str] | None = None,
         workspaces_dir: Path,
+        settler: Settler,
+        checks: StartChecks,
+        clock: Clock | None = None,
     ) -> None:
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
@@ -91,6 +101,9 @@ class Runner:
         self.max_concurrent = max_concurrent
         self.agent_env = dict(agent_env or {})
         self.workspaces_dir = workspaces_dir
+        self.settler = settler
+        self.checks = checks
+        self.clock: Clock = clock or SystemClock()
         self._slots = asyncio.Semaphore(max_concurrent)
         self._runs: dict[str, _Run] = {}
         self._stopping = False
@@ -127,13 +140,20 @@ class Runner:
         """
         await self._enqueue(run_id, agent_id, None)
 
-    async def _enqueue(self, run_id: str, agent_id: str, agent: Agent | None) -> None:
+    async def enqueue_retry(self, row: Row) -> None:
+        """Queue a retry of ours (its row exists, ``queued``); it waits until its ``not_before``."""
+        if row["id"] not in self._runs:
+            await self._enqueue(row["id"], row["agent_id"], None, row["not_before"])
+
+    async def _enqueue(
+        self, run_id: str, agent_id: str, agent: Agent | None, not_before: int | None = None
+    ) -> None:
         self._refuse_when_stopping()
         row = await self.store.runs.get(run_id)
         self._refuse_when_stopping()
         # Registered and started with no await in between, so a cancel always
         # finds the run together with its task.
-        run = _Run(run_id, agent_id, agent)
+        run = _Run(run_id, agent_id, agent, not_before)
         self._runs[run_id] = run
         run.task = asyncio.create_task(self._execute(run), name=f"run-{run_id}")
         self._publish("run.queued", run, run=run_json(row) if row else None)
@@ -228,19 +248,33 @@ class Runner:
 
     async def _execute(self, run: _Run) -> None:
         outcome: RunOutcome | None = None
+        skipped: str | None = None
         try:
+            if run.not_before is not None:
+                await self.clock.sleep_until(run.not_before)
+            run.waiting = False
             async with self._slots:
                 outcome = await self._session(run)
+        except Skipped as skip:
+            skipped = skip.reason
         except asyncio.CancelledError:
+            if run.waiting and self._stopping:
+                # A retry still waiting for its time: left queued for the next server to take over.
+                self._runs.pop(run.run_id, None)
+                return
             outcome = RunOutcome("cancelled", run.cancel_reason or CANCELLED_BY_USER, now_ms())
         except Exception as exc:
             log.exception("run %s failed", run.run_id)
             outcome = RunOutcome("error", f"run failed: {type(exc).__name__}: {exc}", now_ms())
         finally:
             # Record the end even while being cancelled a second time (shutdown).
-            if outcome is None:
+            if outcome is None and skipped is None:
                 outcome = RunOutcome("cancelled", run.cancel_reason or CANCELLED_BY_USER, now_ms())
-            record = asyncio.ensure_future(self._record_end(run, outcome))
+            if skipped is not None:
+                record = asyncio.ensure_future(self._record_skip(run, skipped))
+            else:
+                assert outcome is not None
+                record = asyncio.ensure_future(self._record_end(run, outcome))
             try:
                 await asyncio.shield(record)
             except asyncio.CancelledError:
@@ -249,15 +283,19 @@ class Runner:
                 self._runs.pop(run.run_id, None)
 
     async def _session(self, run: _Run) -> RunOutcome:
+        agent = run.agent
+        if agent is None:
+            agent_row = await self.store.agents.get(run.agent_id)
+            if agent_row is None:
+                raise asyncio.CancelledError  # deleted meanwhile (its runs went with it)
+            agent = agent_from_row(agent_row)
+        queued = await self.store.runs.get(run.run_id)
+        if queued is None or queued["status"] != "queued":
+            raise asyncio.CancelledError  # ended while queued (a cancel, or its agent deleted)
+        verdict = await self.checks.before_start(agent, queued)
         run.started_at = now_ms()
         if not await self.store.runs.mark_running(run.run_id, run.agent_id, run.started_at):
             raise asyncio.CancelledError  # ended while queued (a cancel, or its agent deleted)
-        agent = run.agent
-        if agent is None:
-            row = await self.store.agents.get(run.agent_id)
-            if row is None:
-                raise asyncio.CancelledError  # deleted meanwhile (its runs went with it)
-            agent = agent_from_row(row)
         row = await self.store.runs.get(run.run_id)
         self._publish("run.started", run, run=run_json(row) if row else None)
         cwd = agent.cwd or str(await self._workspace(run.agent_id))
@@ -265,7 +303,7 @@ class Runner:
             prompt=agent.prompt,
             cwd=cwd,
             max_turns=agent.max_turns,
-            max_budget_usd=agent.max_budget_usd,
+            max_budget_usd=verdict.max_budget_usd,
             model=agent.model,
             allowed_tools=tuple(agent.allowed_tools),
             permission_mode=agent.permission_mode,
@@ -281,15 +319,44 @@ class Runner:
             self._add_event(run, event)
 
         result: SessionResult = await run_session(spec, on_event)
+        output = result.output
+        if result.status == "error":
+            output = await self.checks.usage_limit(agent, output)
         return RunOutcome(
             status=result.status,
-            output=result.output,
+            output=output,
             completed_at=now_ms(),
             cost_usd=result.cost_usd,
             input_tokens=result.input_tokens,
             output_tokens=result.output_tokens,
             num_turns=result.num_turns,
         )
+
+    async def settle_pending(self) -> None:
+        """Settle the ended runs nobody settled yet (their server died first; at start, on renewal)."""
+        for run_id in await self.settler.pending():
+            await self._settle(run_id)
+
+    async def _settle(self, run_id: str) -> None:
+        try:
+            settlement = await self.settler.settle(run_id)
+        except Exception:
+            log.exception("run %s: could not settle its end; trying again later", run_id)
+            return
+        if settlement is None or settlement.retry is None or self._stopping:
+            return
+        retry = settlement.retry
+        log.info(
+            "run %s of agent %s: attempt %d at %s",
+            run_id,
+            settlement.agent_id,
+            retry.attempt,
+            iso(retry.not_before),
+        )
+        try:
+            await self._enqueue(retry.run_id, settlement.agent_id, None, retry.not_before)
+        except Unavailable:
+            pass  # stopping: the queued retry is taken over by the next server
 
     async def _workspace(self, agent_id: str) -> Path:
         path = self.workspaces_dir / agent_id
@@ -332,6 +399,15 @@ class Runner:
         agent = await self.store.agents.get(run.agent_id)  # its lastRunAt/lastStatus changed
         if agent is not None:
             self.bus.publish("agent.updated", agentId=run.agent_id, agent=agent_json(agent))
+        await self._settle(run.run_id)
+
+    async def _record_skip(self, run: _Run, reason: str) -> None:
+        """A queued run that did not start: recorded ``skipped`` with why."""
+        row = await self.store.runs.skip(run.run_id, reason, now_ms(), self.day_of)
+        log.info("run %s of agent %s skipped: %s", run.run_id, run.agent_id, reason)
+        if row is None:
+            row = await self.store.runs.get(run.run_id)
+        self._publish("run.finished", run, run=run_json(row) if row else None)
 
     def _publish(self, event_type: str, current: _Run, **data: Any) -> None:
         self.bus.publish(event_type, agentId=current.agent_id, runId=current.run_id, **data)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,15 +19,25 @@ from typing import Any
 import uvicorn
 
 from app import config
+from app.alerts import Alerts
 from app.api import build_api
 from app.auth import TokenAuthenticator, new_id
 from app.change_feed import ChangeFeed
+from app.channel_service import ChannelService
+from app.clock import Clock, SystemClock
+from app.errors import ConfigError
 from app.events import EventBus
 from app.lease import LEASE_SECONDS, RENEW_SECONDS, ServerLease
+from app.notify.deliverer import Deliverer
+from app.notify.senders import SmtpConfig
 from app.runner import Runner
 from app.scheduler import Scheduler
+from app.secret_box import SecretBox
 from app.service import AgentService
-from app.timeutil import DayCalendar, now_ms
+from app.settle import Settler
+from app.spend import SpendGate
+from app.start_checks import StartChecks
+from app.timeutil import DayCalendar
 from storage import StorageError
 from storage.files import tighten_all
 from storage.sqlite import SqliteStorage
@@ -34,6 +45,7 @@ from storage.sqlite import SqliteStorage
 log = logging.getLogger("cronagents.server")
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+PUBLIC_URL_ENV = "CRONAGENTS_PUBLIC_URL"
 
 
 @dataclass
@@ -48,6 +60,13 @@ class ServerConfig:
     workspaces_dir: Path | None = None
     lease_seconds: float = LEASE_SECONDS
     renew_seconds: float = RENEW_SECONDS
+    public_url: str | None = None
+    """The API's address as alerts link to it (default: ``CRONAGENTS_PUBLIC_URL``)."""
+    smtp: SmtpConfig | None = None
+    """Where email alerts go (default: ``CRONAGENTS_SMTP_URL``)."""
+    clock: Clock | None = None
+    """The wall clock of retries, caps and alerts (tests inject a fake one)."""
+    secret_key_file: Path | None = None
 
 
 class Server:
@@ -60,7 +79,18 @@ class Server:
         self.store.origin = self.server_id
         self.db = self.store.db  # the SQLite handle, for tests and tools that need SQL
         self.bus = EventBus()
+        clock = cfg.clock or SystemClock()
         calendar = DayCalendar(cfg.stats_zone or config.stats_zone_name())
+        try:
+            smtp = cfg.smtp or SmtpConfig.from_env()
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        self.secrets = SecretBox(key_file=cfg.secret_key_file)
+        self.alerts = Alerts(
+            self.store, base_url=cfg.public_url or os.environ.get(PUBLIC_URL_ENV), clock=clock.now_ms
+        )
+        self.gate = SpendGate(self.store, calendar, clock.now_ms)
+        self.settler = Settler(self.store, self.alerts, self.gate, self.server_id, clock=clock.now_ms)
         self.runner = Runner(
             self.store,
             self.bus,
@@ -69,15 +99,23 @@ class Server:
             max_concurrent=cfg.max_concurrent_runs,
             agent_env=cfg.agent_env,
             workspaces_dir=cfg.workspaces_dir or config.workspaces_dir(),
+            settler=self.settler,
+            checks=StartChecks(self.store, self.gate, self.alerts),
+            clock=clock,
         )
+        self.channels = ChannelService(self.store, self.secrets, clock.now_ms)
         self.service = AgentService(
             self.store,
             self.bus,
             runner=self.runner,
             calendar=calendar,
             default_timezone=cfg.default_timezone or config.local_zone_name(),
-            clock=now_ms,
+            clock=clock.now_ms,
+            channels=self.channels,
+            checks=self.runner.checks,
         )
+        self.deliverer = Deliverer(self.store, self.server_id, self.secrets, smtp=smtp, clock=clock.now_ms)
+        self.alerts.on_raised(self.deliverer.wake)
         self.lease = ServerLease(
             self.runner,
             self.store,
@@ -89,22 +127,35 @@ class Server:
         )
         self.changes = ChangeFeed(self.service, self.runner, self.store)
         self.authenticator = TokenAuthenticator(self.store)
-        self.app = build_api(self.service, self.authenticator, self.bus)
+        self.app = build_api(self.service, self.channels, self.deliverer, self.authenticator, self.bus)
         self.extras: list[Any] = []
         self.scheduler: Scheduler | None = None
+        self.clock = clock
 
     async def start(self) -> None:
         await asyncio.to_thread(tighten_private_files, self.runner.workspaces_dir)
+        try:
+            await self.secrets.load()
+        except (ValueError, OSError) as exc:
+            raise ConfigError(f"cannot load the secret key: {exc}") from None
         await self.store.open()
         try:
             await self.service.prepare()
             await self.runner.start()
             await self.lease.start()
             await self.changes.start()
+            await self.deliverer.start()
             if self.config.run_scheduler:
                 # After the lease ended the runs of dead servers, so that
                 # `forbid` does not take them for runs still going.
-                self.scheduler = Scheduler(self.service, self.runner, self.store, self.bus)
+                self.scheduler = Scheduler(
+                    self.service,
+                    self.runner,
+                    self.store,
+                    self.bus,
+                    clock=self.clock,
+                    missed=self.alerts.missed_slots,
+                )
                 await self.scheduler.start()
                 self.extras.append(self.scheduler)
         except BaseException:
@@ -118,6 +169,7 @@ class Server:
         self.extras.clear()
         await self.changes.stop()
         await self.runner.stop()
+        await self.deliverer.stop()
         with contextlib.suppress(StorageError):
             await self.lease.stop()
         await self.store.close()

@@ -14,8 +14,9 @@ from typing import Any, Protocol
 
 from app.agent_list import AgentListBody, sort_key
 from app.auth import User, new_id
+from app.channel_service import ChannelService
 from app.cron import next_fire_time
-from app.errors import NotFound, ServiceError, ValidationError
+from app.errors import Conflict, NotFound, ServiceError, ValidationError
 from app.events import EventBus
 from app.model import Agent, agent_from_row, to_columns
 
@@ -23,6 +24,9 @@ from app.model import Agent, agent_from_row, to_columns
 from app.model import agent_json as agent_json
 from app.model import event_json as event_json
 from app.model import run_json as run_json
+from app.model.agent import Part
+from app.model.channel import delivery_json
+from app.start_checks import StartChecks
 from app.timeutil import DayCalendar, from_datetime, iso, now_ms, to_datetime
 from app.validation import parse_agent_create, parse_agent_update
 from storage.interface import Row, Storage
@@ -81,15 +85,20 @@ class AgentService:
         stats_zone: str = "UTC",
         default_timezone: str = "UTC",
         clock: Callable[[], int] = now_ms,
+        channels: ChannelService | None = None,
+        checks: StartChecks | None = None,
     ) -> None:
         """``runner`` None: a service that manages agents but starts no run (tests, tools);
-        ``calendar`` (the stats zone's days) defaults to one for ``stats_zone``."""
+        ``calendar`` (the stats zone's days) defaults to one for ``stats_zone``; ``channels``
+        checks the channels agents name; ``checks`` refuses manual runs over a spend cap."""
         self.store = store
         self.bus = bus or EventBus()
         self.calendar = calendar or DayCalendar(stats_zone)
         self.default_timezone = default_timezone
         self.clock = clock
         self.runner = runner
+        self.channels = channels
+        self.checks = checks
         self.listeners: list[AgentListener] = []
         self._list_cache: tuple[int, bytes] | None = None
         self._list_body = AgentListBody(agent_json)
@@ -138,8 +147,15 @@ class AgentService:
             return None
         return from_datetime(next_fire_time(schedule, timezone, to_datetime(now)))
 
+    async def _check_channels(self, parsed: Any) -> None:
+        notify = getattr(parsed, "notify", None)
+        if notify is not None and notify.channels and self.channels is not None:
+            await self.channels.check_channels("notify", notify.channels, prefix="channels: ")
+
     async def create_agent(self, body: Any, user: User | None) -> dict[str, Any]:
-        values = to_columns(parse_agent_create(body))
+        parsed = parse_agent_create(body)
+        await self._check_channels(parsed)
+        values = to_columns(parsed)
         if values["timezone"] is None:
             values["timezone"] = self.default_timezone
         now = self.clock()
@@ -158,11 +174,17 @@ class AgentService:
         return agent
 
     async def update_agent(self, agent_id: str, body: Any) -> dict[str, Any]:
-        values = to_columns(parse_agent_update(body), only_sent=True)
+        parsed = parse_agent_update(body)
         current = await self._agent_row(agent_id)
+        parsed = _merge_parts(parsed, agent_from_row(current))
+        await self._check_channels(parsed)
+        values = to_columns(parsed, only_sent=True)
         now = self.clock()
         if values:
             values["updated_at"] = now
+            if values.get("enabled") and not current["enabled"]:
+                # Enabled again (by hand): a pause is over, and so is the streak that caused it.
+                values.update(paused_reason=None, failure_streak=0)
             if {"schedule", "timezone", "enabled"} & values.keys():
                 values["next_run_at"] = self._next_run_at(
                     values.get("schedule", current["schedule"]),
@@ -222,6 +244,10 @@ class AgentService:
         agent = agent_from_row(await self._agent_row(agent_id))
         if self.runner is None:
             raise ServiceError("This server has no runner", None)
+        if self.checks is not None:
+            refusal = await self.checks.refuse_manual(agent)
+            if refusal is not None:
+                raise Conflict(refusal)
         return await self.runner.start_manual(agent)
 
     async def cancel_runs(self, agent_id: str) -> int:
@@ -244,6 +270,7 @@ class AgentService:
             raise NotFound("Run not found")
         run = run_json(row)
         run["events"] = [event_json(e) for e in await self.store.runs.events(run_id)]
+        run["deliveries"] = [delivery_json(d) for d in await self.store.deliveries.for_run(run_id)]
         return run
 
     # -- stats ------------------------------------------------------------
@@ -330,6 +357,17 @@ class AgentService:
             "period": period,
             "dailyRuns": daily,
         }
+
+
+def _merge_parts(parsed: Any, current: Agent) -> Any:
+    """An update's groups of settings (``notify``, ``retry``) with the keys not sent kept as they are."""
+    merged = {}
+    for name in parsed.model_fields_set:
+        value = getattr(parsed, name)
+        if isinstance(value, Part):
+            kept = getattr(current, name).model_dump()
+            merged[name] = type(value).model_validate({**kept, **value.model_dump(exclude_unset=True)})
+    return parsed.model_copy(update=merged) if merged else parsed
 
 
 def _days_between(first: date, last: date) -> list[date]:

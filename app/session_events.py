@@ -33,6 +33,8 @@ from claude_agent_sdk import (
 )
 
 from app.credentials import NO_CREDENTIALS_HINT, REJECTED_CREDENTIALS_HINT
+from app.text import CUT_MARK
+from app.text import cut_text as _cut_text
 
 __all__ = [
     "AUTH_FAILED",
@@ -53,7 +55,6 @@ REDACTED = "[REDACTED]"
 SECRET_NAME_RE = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.I)
 MIN_SECRET_LEN = 6
 OUTPUT_LIMIT_BYTES = 1 << 20
-CUT_MARK = "\n[… output cut: {} more bytes]"
 INIT_KEYS = (
     "model",
     "cwd",
@@ -84,19 +85,8 @@ class SessionResult:
 
 
 def cut_text(text: str, limit: int = OUTPUT_LIMIT_BYTES) -> str:
-    """The text itself if its UTF-8 is at most ``limit`` bytes, else its first
-    ``limit`` bytes (never half a character) and ``CUT_MARK`` with how many
-    bytes were left out."""
-    if len(text) <= limit // 4:  # no character takes more than 4 bytes
-        return text
-    data = text.encode("utf-8", "surrogatepass")
-    if len(data) <= limit:
-        return text
-    end = limit
-    while end > 0 and data[end] & 0xC0 == 0x80:  # a continuation byte: back to the start
-        end -= 1
-    kept = data[:end].decode("utf-8", "surrogatepass")
-    return kept + CUT_MARK.format(len(data) - end)
+    """:func:`app.text.cut_text`, at the transcript's limit by default."""
+    return _cut_text(text, limit)
 
 
 def cut_deep(value: Any) -> Any:

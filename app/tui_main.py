@@ -82,7 +82,9 @@ async def run_local(db_path: Path, port: int | None, max_concurrent_runs: int) -
     host = "127.0.0.1"
     if port is None:
         port = DEFAULT_PORT if port_is_free(host, DEFAULT_PORT) else free_port(host)
-    cfg = ServerConfig(db_path=db_path, max_concurrent_runs=max_concurrent_runs)
+    cfg = ServerConfig(
+        db_path=db_path, max_concurrent_runs=max_concurrent_runs, public_url=f"http://{host}:{port}"
+    )
     stop = StopRequest(log)
     # Installed before the server starts and kept until it has stopped: its runs are
     # recorded and their processes ended whatever the moment the signal comes.

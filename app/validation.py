@@ -12,6 +12,7 @@ it read.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pydantic
@@ -55,30 +56,47 @@ _BOUND_WORDING = {
 }
 
 
+@dataclass(frozen=True)
+class BodyShape:
+    """What a resource's request bodies may hold: its create and update models and their fields."""
+
+    create: type[BaseModel]
+    update: type[BaseModel]
+    fields: Mapping[str, FieldSpec]
+    """By wire name."""
+    read_only: frozenset[str] = frozenset()
+    """Fields the server computes: accepted and ignored."""
+
+
+AGENT_BODY = BodyShape(AgentCreate, AgentUpdate, AGENT_FIELDS_BY_KEY, READ_ONLY_KEYS)
+
+
 def parse_agent_create(body: Any) -> BaseModel:
     """A create body as an :data:`AgentCreate` (defaults filled in; the time zone None when absent)."""
-    return _parse(AgentCreate, body, creating=True)
+    return parse_body(AGENT_BODY, body, creating=True)
 
 
 def parse_agent_update(body: Any) -> BaseModel:
     """An update body as an :data:`AgentUpdate`; ``model_fields_set`` holds the fields sent."""
-    return _parse(AgentUpdate, body, creating=False)
+    return parse_body(AGENT_BODY, body, creating=False)
 
 
-def _parse(model: type[BaseModel], body: Any, *, creating: bool) -> BaseModel:
+def parse_body(shape: BodyShape, body: Any, *, creating: bool) -> BaseModel:
+    """A create or update body as its model, or a :class:`ValidationError` naming each bad field."""
     if not isinstance(body, Mapping):
         raise ValidationError({"body": "must be a JSON object"}, "Request body must be a JSON object")
     problems: dict[str, str] = {}
     known: dict[str, Any] = {}
     for key, value in body.items():
-        if key in AGENT_FIELDS_BY_KEY:
+        if key in shape.fields:
             known[key] = value
-        elif key not in READ_ONLY_KEYS:
+        elif key not in shape.read_only:
             problems[str(key)] = "unknown field"
+    model = shape.create if creating else shape.update
     try:
         parsed = model.model_validate(known)
     except pydantic.ValidationError as exc:
-        problems.update(field_problems(exc.errors()))
+        problems.update(field_problems(exc.errors(), shape.fields))
     if problems:
         # Named in the order the body holds them; fields left out at the end.
         order = {key: i for i, key in enumerate(body)}
@@ -86,7 +104,9 @@ def _parse(model: type[BaseModel], body: Any, *, creating: bool) -> BaseModel:
     return parsed
 
 
-def field_problems(errors: list[ErrorDetails]) -> dict[str, str]:
+def field_problems(
+    errors: list[ErrorDetails], fields: Mapping[str, FieldSpec] = AGENT_FIELDS_BY_KEY
+) -> dict[str, str]:
     """One message per field, from its first error (an error of the whole value before one of an item)."""
     by_field: dict[str, list[ErrorDetails]] = {}
     for error in errors:
@@ -94,7 +114,7 @@ def field_problems(errors: list[ErrorDetails]) -> dict[str, str]:
     problems = {}
     for key, field_errors in by_field.items():
         error = min(field_errors, key=lambda e: len(e["loc"]))
-        problems[key] = message(AGENT_FIELDS_BY_KEY[key], error)
+        problems[key] = message(fields[key], error)
     return problems
 
 
@@ -110,6 +130,14 @@ def _worded(rules: Rules, error: ErrorDetails, *, depth: int) -> str:
         return str(ctx["problem"])
     if len(error["loc"]) > depth and rules.item is not None:
         return wording.get("item", "each item") + " " + _worded(rules.item, error, depth=depth + 1)
+    if len(error["loc"]) > depth and rules.kind == "object":
+        key = str(error["loc"][depth])
+        part = rules.part(key)
+        if part is None:
+            return f"{key}: unknown field"
+        if error["type"] == "missing":
+            return f"{key}: is required"
+        return f"{key}: {_worded(part.rules, error, depth=depth + 1)}"
     if rules.kind == "integer":
         return f"must be an integer from {rules.bounds['ge']} to {rules.bounds['le']}"
     if kind == "string_unicode":  # the HTTP layer refuses them first; a direct caller may not

@@ -34,6 +34,13 @@ AGENT_COLUMNS = (
     "created_at",
     "updated_at",
     "load_project_settings",
+    "notify",
+    "retry",
+    "pause_after_failures",
+    "daily_budget_usd",
+    "monthly_budget_usd",
+    "paused_reason",
+    "failure_streak",
 )
 UPDATABLE = frozenset(AGENT_COLUMNS) - {"id", "creator_id", "created_at"}
 

@@ -50,6 +50,76 @@ class RunOutcome:
     num_turns: int | None = None
 
 
+@dataclass(frozen=True)
+class NewDelivery:
+    """An alert to one channel, to be sent by the deliverer."""
+
+    id: str
+    channel_id: str
+    event: str
+    payload: str
+    """The JSON body (a webhook's body as is; Slack and email are written from it)."""
+    agent_id: str | None = None
+    run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Deliveries raised together, at most once per ``once`` = (scope, kind, value).
+
+    With ``once``, nothing is recorded when the alert state ``(scope, kind)``
+    already holds ``value`` (e.g. the budget window already alerted); else the
+    state is set to it with the deliveries, in one transaction.
+    """
+
+    deliveries: Sequence[NewDelivery]
+    once: tuple[str, str, str] | None = None
+
+
+@dataclass(frozen=True)
+class RetryRun:
+    """The next attempt of a run that ended in error, queued until ``not_before``."""
+
+    run_id: str
+    attempt: int
+    retry_of: str
+    not_before: int
+    owner: str
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What follows the end of a run: the agent's failure streak, a retry, a pause, alerts.
+
+    Applied only if the run is still unsettled and the agent's streak is still
+    ``expected_streak`` (else :meth:`RunStore.settle` answers ``conflict`` and
+    the caller decides again from fresh rows).
+    """
+
+    run_id: str
+    agent_id: str
+    at: int
+    """When it was decided (ms): the time of the pause, the queued retry and the alerts."""
+    expected_streak: int
+    streak: int
+    pause_reason: str | None = None
+    retry: RetryRun | None = None
+    alerts: Sequence[Alert] = ()
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """The outcome of one try of a delivery."""
+
+    id: str
+    status: str
+    """``sent``, ``failed`` (given up), or ``pending`` (tried again at ``next_attempt_at``)."""
+    attempts: int
+    error: str | None
+    at: int
+    next_attempt_at: int | None = None
+
+
 class AgentStore(Protocol):
     async def insert(self, values: Mapping[str, Any]) -> Row:
         """Insert (columns → values); the row as the inserting transaction read it."""
@@ -86,6 +156,18 @@ class RunStore(Protocol):
         scheduled_for: int | None = None,
         owner: str | None = None,
     ) -> None: ...
+
+    async def skip(self, run_id: str, reason: str, at: int, day_of: DayOf) -> Row | None:
+        """End a queued run as ``skipped`` (not started: counted as a skipped slot, not a run)."""
+
+    async def unsettled(self, limit: int = 100) -> list[Row]:
+        """Ended runs whose aftermath (:class:`Settlement`) is not recorded yet, oldest end first."""
+
+    async def settle(self, settlement: Settlement) -> str:
+        """Apply a settlement: ``settled``, ``already`` (another did), or ``conflict`` (decide again)."""
+
+    async def adopt_retries(self, live_owners: Iterable[str], owner: str) -> list[Row]:
+        """Take over the queued retries of servers without a live lease; the rows taken."""
 
     async def mark_running(self, run_id: str, agent_id: str, started_at: int) -> bool:
         """Start a queued run; False when it is no longer queued."""
@@ -141,6 +223,63 @@ class SlotStore(Protocol):
     async def store_next_run_times(self, rows: Sequence[tuple[int, str, str, str]]) -> None: ...
 
 
+class ChannelStore(Protocol):
+    async def insert(self, values: Mapping[str, Any]) -> Row: ...
+
+    async def update(self, channel_id: str, values: Mapping[str, Any]) -> Row | None: ...
+
+    async def get(self, channel_id: str) -> Row | None: ...
+
+    async def all(self) -> list[Row]:
+        """Every channel, by name."""
+
+    async def delete(self, channel_id: str) -> bool:
+        """Delete it and take it out of every agent's and the settings' channel lists."""
+
+    async def missing(self, channel_ids: Iterable[str]) -> list[str]:
+        """Those of ``channel_ids`` that name no channel."""
+
+
+class DeliveryStore(Protocol):
+    async def raise_alerts(self, alerts: Sequence[Alert], now_ms: int, due_at: int | None = None) -> int:
+        """Record alerts (each once per its ``once``), first due at ``due_at`` (default now);
+        the number of deliveries recorded."""
+
+    async def claim_due(self, now_ms: int, owner: str, lock_ms: int, limit: int) -> list[Row]:
+        """Pending deliveries due now and not locked by a live try; locked for ``owner``."""
+
+    async def record(self, results: Sequence[DeliveryResult]) -> None: ...
+
+    async def next_due(self) -> int | None:
+        """The earliest ``next_attempt_at`` of a pending delivery."""
+
+    async def for_run(self, run_id: str) -> list[Row]: ...
+
+    async def get(self, delivery_id: str) -> Row | None: ...
+
+
+class SettingStore(Protocol):
+    async def all(self) -> dict[str, str]:
+        """Every stored setting: key → JSON text."""
+
+    async def put(self, values: Mapping[str, str]) -> None: ...
+
+    async def alert_state(self, scope: str, kind: str) -> str | None: ...
+
+    async def set_alert_state(self, scope: str, kind: str, value: str | None, now_ms: int) -> None:
+        """Set (or with None, clear) an alert state."""
+
+
+@dataclass(frozen=True)
+class WindowSpend:
+    """What was spent in the current day and month (the stats zone), by one agent and by all."""
+
+    agent_day: float
+    agent_month: float
+    global_day: float
+    global_month: float
+
+
 class StatsStore(Protocol):
     async def global_days(self, first_day: str) -> list[Row]: ...
 
@@ -151,6 +290,15 @@ class StatsStore(Protocol):
     ) -> list[Row]: ...
 
     async def rollup_zone(self) -> str | None: ...
+
+    async def window_spend(self, agent_id: str, day: str, month_first_day: str) -> WindowSpend: ...
+
+    async def cost_by_agent(self, first_day: str, day: str, month_first_day: str) -> list[Row]:
+        """Per agent with runs: ``agent_id``, ``name``, ``cost_usd``, ``runs`` from ``first_day``,
+        and ``day_cost_usd`` (``day``), ``month_cost_usd`` (from ``month_first_day``)."""
+
+    async def cost_by_agent_since(self, since_ms: int, day: str, month_first_day: str) -> list[Row]:
+        """As :meth:`cost_by_agent`, the period being the runs started at or after ``since_ms``."""
 
     async def rebuild_rollups(self, zone: str, day_of: DayOf) -> int: ...
 
@@ -212,6 +360,15 @@ class Storage(Protocol):
 
     @property
     def tokens(self) -> TokenStore: ...
+
+    @property
+    def channels(self) -> ChannelStore: ...
+
+    @property
+    def deliveries(self) -> DeliveryStore: ...
+
+    @property
+    def settings(self) -> SettingStore: ...
 
     @property
     def leases(self) -> LeaseStore: ...

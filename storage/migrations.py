@@ -139,6 +139,71 @@ MIGRATIONS: list[str] = [
     INSERT INTO meta (key, value) VALUES ('database_id', lower(hex(randomblob(16))))
         ON CONFLICT (key) DO NOTHING;
     """,
+    # v5: unattended operations. Agents gain notifications, retries, auto-pause
+    # and spend caps over calendar windows (groups of settings are JSON
+    # objects in one column, as on the wire), and the length of their current
+    # streak of failures. Runs know their attempt, the run they retry, the
+    # earliest time a retry may start, and whether what follows their end
+    # (retry, streak, alerts) is still to be settled. Channels (webhook, Slack,
+    # email) and each delivery to them are rows, so a message is retried on its
+    # own schedule and survives a restart; settings (global caps, default
+    # channels) and alert state (sent once per window or streak) too.
+    """
+    ALTER TABLE agents ADD COLUMN notify TEXT NOT NULL
+        DEFAULT '{"channels":[],"on":["failure","recovery","budget","missed","paused"],"onlyOnChange":true}';
+    ALTER TABLE agents ADD COLUMN retry TEXT NOT NULL
+        DEFAULT '{"attempts":0,"backoffSeconds":60,"maxBackoffSeconds":3600}';
+    ALTER TABLE agents ADD COLUMN pause_after_failures INTEGER;
+    ALTER TABLE agents ADD COLUMN daily_budget_usd REAL;
+    ALTER TABLE agents ADD COLUMN monthly_budget_usd REAL;
+    ALTER TABLE agents ADD COLUMN paused_reason TEXT;
+    ALTER TABLE agents ADD COLUMN failure_streak INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE runs ADD COLUMN retry_of TEXT;
+    ALTER TABLE runs ADD COLUMN not_before INTEGER;
+    ALTER TABLE runs ADD COLUMN unsettled INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX runs_unsettled ON runs(completed_at) WHERE unsettled = 1;
+    CREATE INDEX daily_agent_stats_by_day ON daily_agent_stats(day, agent_id, cost_usd, total);
+    CREATE TABLE channels (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        type        TEXT NOT NULL,
+        enabled     INTEGER NOT NULL DEFAULT 1,
+        config      TEXT NOT NULL DEFAULT '{}',
+        secret      TEXT,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+    CREATE TABLE deliveries (
+        id               TEXT PRIMARY KEY,
+        channel_id       TEXT NOT NULL,
+        agent_id         TEXT REFERENCES agents(id) ON DELETE CASCADE,
+        run_id           TEXT REFERENCES runs(id) ON DELETE CASCADE,
+        event            TEXT NOT NULL,
+        payload          TEXT NOT NULL,
+        status           TEXT NOT NULL DEFAULT 'pending',
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        last_error       TEXT,
+        next_attempt_at  INTEGER NOT NULL,
+        locked_by        TEXT,
+        locked_until     INTEGER,
+        sent_at          INTEGER,
+        created_at       INTEGER NOT NULL
+    );
+    CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE status = 'pending';
+    CREATE INDEX deliveries_by_run ON deliveries(run_id, created_at);
+    CREATE TABLE settings (
+        key    TEXT PRIMARY KEY,
+        value  TEXT NOT NULL
+    );
+    CREATE TABLE alert_state (
+        scope  TEXT NOT NULL,
+        kind   TEXT NOT NULL,
+        value  TEXT NOT NULL,
+        at     INTEGER NOT NULL,
+        PRIMARY KEY (scope, kind)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 

@@ -11,13 +11,16 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 
 from storage import changes
+from storage.alerts import raise_in
 from storage.db import Database
-from storage.interface import Row
+from storage.interface import Row, Settlement
 from storage.interface import RunOutcome as RunOutcome
 
 ACTIVE_STATUSES = ("queued", "running")
 SUCCESS = "success"
 SKIPPED = "skipped"
+SETTLED_STATUSES = ("success", "error", "budget_exceeded")
+"""Ends with an aftermath (retry, streak, alerts): recorded ``unsettled`` until it is settled."""
 
 
 async def insert_run(
@@ -52,6 +55,12 @@ async def mark_running(db: Database, run_id: str, agent_id: str, started_at: int
         conn.execute(
             "UPDATE agents SET last_run_at = ?, last_status = 'running' WHERE id = ?",
             (started_at, agent_id),
+        )
+        # A scheduled run started: a streak of missed slots is over.
+        conn.execute(
+            "DELETE FROM alert_state WHERE scope = ? AND kind = 'missed'"
+            " AND EXISTS (SELECT 1 FROM runs WHERE id = ? AND trigger = 'schedule')",
+            (agent_id, run_id),
         )
         return True
 
@@ -113,7 +122,7 @@ def _finish(
     rows: list[Row] = conn.execute(
         "UPDATE runs SET status = ?, output = ?, cost_usd = ?, input_tokens = ?,"
         " output_tokens = ?, num_turns = ?, completed_at = ?,"
-        " duration_ms = MAX(0, ? - started_at)"
+        " duration_ms = MAX(0, ? - started_at), unsettled = ?"
         " WHERE id = ? AND status IN ('running', 'queued') RETURNING *",
         (
             outcome.status,
@@ -124,6 +133,7 @@ def _finish(
             outcome.num_turns,
             outcome.completed_at,
             outcome.completed_at,
+            int(outcome.status in SETTLED_STATUSES),
             run_id,
         ),
     ).fetchall()
@@ -256,3 +266,87 @@ async def running_agent_ids(db: Database) -> list[str]:
         "SELECT DISTINCT agent_id FROM runs WHERE status IN ('running', 'queued') ORDER BY agent_id"
     )
     return [r[0] for r in rows]
+
+
+async def skip_run(
+    db: Database, run_id: str, reason: str, at: int, day_of: Callable[[int], str]
+) -> Row | None:
+    """End a queued run as ``skipped`` (it never started); None when it is no longer queued."""
+
+    def skip(conn: sqlite3.Connection) -> Row | None:
+        rows: list[Row] = conn.execute(
+            "UPDATE runs SET status = 'skipped', output = ?, completed_at = ?, duration_ms = 0"
+            " WHERE id = ? AND status = 'queued' RETURNING *",
+            (reason, at, run_id),
+        ).fetchall()
+        if not rows:
+            return None
+        row = rows[0]
+        add_to_rollups(conn, row["agent_id"], day_of(row["started_at"]), SKIPPED, 0.0, None)
+        return row
+
+    return await db.transaction(skip)
+
+
+async def unsettled_runs(db: Database, limit: int = 100) -> list[Row]:
+    return await db.fetchall(
+        "SELECT * FROM runs WHERE unsettled = 1 ORDER BY completed_at, id LIMIT ?", (limit,)
+    )
+
+
+class _StreakMoved(Exception):
+    """The agent's failure streak is not the one the settlement was decided on."""
+
+
+async def settle_run(db: Database, s: Settlement) -> str:
+    """Apply a :class:`Settlement` in one transaction: ``settled``, ``already`` or ``conflict``."""
+
+    now_ms = s.at
+
+    def settle(conn: sqlite3.Connection) -> str:
+        if not conn.execute(
+            "UPDATE runs SET unsettled = 0 WHERE id = ? AND unsettled = 1", (s.run_id,)
+        ).rowcount:
+            return "already"
+        agent = conn.execute("SELECT failure_streak FROM agents WHERE id = ?", (s.agent_id,)).fetchone()
+        if agent is None:
+            return "settled"  # deleted meanwhile: nothing follows
+        if agent[0] != s.expected_streak:
+            raise _StreakMoved
+        if s.pause_reason is not None:
+            conn.execute(
+                "UPDATE agents SET failure_streak = ?, enabled = 0, paused_reason = ?, next_run_at = NULL,"
+                " updated_at = ? WHERE id = ?",
+                (s.streak, s.pause_reason, now_ms, s.agent_id),
+            )
+            # Origin none: every server follows it, this one too (its service learns of the pause
+            # as of an edit by another process: the scheduler unplans the agent, the bus tells).
+            changes.append(conn, None, "agent.updated", agent_id=s.agent_id)
+        elif s.streak != s.expected_streak:
+            conn.execute("UPDATE agents SET failure_streak = ? WHERE id = ?", (s.streak, s.agent_id))
+        if s.retry is not None:
+            r = s.retry
+            conn.execute(
+                "INSERT INTO runs (id, agent_id, status, trigger, started_at, owner, attempt, retry_of,"
+                " not_before) VALUES (?, ?, 'queued', 'retry', ?, ?, ?, ?, ?)",
+                (r.run_id, s.agent_id, now_ms, r.owner, r.attempt, r.retry_of, r.not_before),
+            )
+        raise_in(conn, s.alerts, now_ms)
+        return "settled"
+
+    try:
+        return await db.transaction(settle)
+    except _StreakMoved:
+        return "conflict"
+
+
+async def adopt_retries(db: Database, live_owners: Iterable[str], owner: str) -> list[Row]:
+    """Queued retries of servers that hold no live lease become ``owner``'s; the rows taken."""
+    live = json.dumps(sorted(live_owners))
+    return await db.transaction(
+        lambda conn: conn.execute(
+            "UPDATE runs SET owner = ? WHERE status = 'queued' AND trigger = 'retry'"
+            " AND (owner IS NULL OR owner NOT IN (SELECT value FROM json_each(?))) RETURNING *",
+            (owner, live),
+        ).fetchall()
+    )

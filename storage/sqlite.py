@@ -11,9 +11,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from storage import agents, changes, runs, servers, slots, stats, users
+from storage import agents, alerts, changes, runs, servers, slots, stats, users
 from storage.db import Database
-from storage.interface import DayOf, EncodedClaims, Row, RunOutcome, SlotClaim
+from storage.interface import (
+    Alert,
+    DayOf,
+    DeliveryResult,
+    EncodedClaims,
+    Row,
+    RunOutcome,
+    Settlement,
+    SlotClaim,
+    WindowSpend,
+)
 
 
 class _Part:
@@ -63,6 +73,18 @@ class SqliteRuns(_Part):
 
     async def mark_running(self, run_id: str, agent_id: str, started_at: int) -> bool:
         return await runs.mark_running(self.db, run_id, agent_id, started_at)
+
+    async def skip(self, run_id: str, reason: str, at: int, day_of: DayOf) -> Row | None:
+        return await runs.skip_run(self.db, run_id, reason, at, day_of)
+
+    async def unsettled(self, limit: int = 100) -> list[Row]:
+        return await runs.unsettled_runs(self.db, limit)
+
+    async def settle(self, settlement: Settlement) -> str:
+        return await runs.settle_run(self.db, settlement)
+
+    async def adopt_retries(self, live_owners: Iterable[str], owner: str) -> list[Row]:
+        return await runs.adopt_retries(self.db, live_owners, owner)
 
     async def finish(self, run_id: str, outcome: RunOutcome, day_of: DayOf) -> Row | None:
         return await runs.finish_run(self.db, run_id, outcome, day_of)
@@ -144,6 +166,15 @@ class SqliteStats(_Part):
     async def rollup_zone(self) -> str | None:
         return await stats.rollup_zone(self.db)
 
+    async def window_spend(self, agent_id: str, day: str, month_first_day: str) -> WindowSpend:
+        return await stats.window_spend(self.db, agent_id, day, month_first_day)
+
+    async def cost_by_agent(self, first_day: str, day: str, month_first_day: str) -> list[Row]:
+        return await stats.cost_by_agent(self.db, first_day, day, month_first_day)
+
+    async def cost_by_agent_since(self, since_ms: int, day: str, month_first_day: str) -> list[Row]:
+        return await stats.cost_by_agent_since(self.db, since_ms, day, month_first_day)
+
     async def rebuild_rollups(self, zone: str, day_of: DayOf) -> int:
         return await stats.rebuild_rollups(self.db, zone, day_of)
 
@@ -191,6 +222,60 @@ class SqliteLeases(_Part):
         return await servers.live_server_ids(self.db, now_ms)
 
 
+class SqliteChannels(_Part):
+    async def insert(self, values: Mapping[str, Any]) -> Row:
+        return await alerts.insert_channel(self.db, values)
+
+    async def update(self, channel_id: str, values: Mapping[str, Any]) -> Row | None:
+        return await alerts.update_channel(self.db, channel_id, values)
+
+    async def get(self, channel_id: str) -> Row | None:
+        return await alerts.get_channel(self.db, channel_id)
+
+    async def all(self) -> list[Row]:
+        return await alerts.all_channels(self.db)
+
+    async def delete(self, channel_id: str) -> bool:
+        return await alerts.delete_channel(self.db, channel_id)
+
+    async def missing(self, channel_ids: Iterable[str]) -> list[str]:
+        return await alerts.missing_channels(self.db, channel_ids)
+
+
+class SqliteDeliveries(_Part):
+    async def raise_alerts(self, items: Sequence[Alert], now_ms: int, due_at: int | None = None) -> int:
+        return await alerts.raise_alerts(self.db, items, now_ms, due_at)
+
+    async def claim_due(self, now_ms: int, owner: str, lock_ms: int, limit: int) -> list[Row]:
+        return await alerts.claim_due(self.db, now_ms, owner, lock_ms, limit)
+
+    async def record(self, results: Sequence[DeliveryResult]) -> None:
+        await alerts.record_results(self.db, results)
+
+    async def next_due(self) -> int | None:
+        return await alerts.next_due(self.db)
+
+    async def for_run(self, run_id: str) -> list[Row]:
+        return await alerts.deliveries_for_run(self.db, run_id)
+
+    async def get(self, delivery_id: str) -> Row | None:
+        return await alerts.get_delivery(self.db, delivery_id)
+
+
+class SqliteSettings(_Part):
+    async def all(self) -> dict[str, str]:
+        return await alerts.all_settings(self.db)
+
+    async def put(self, values: Mapping[str, str]) -> None:
+        await alerts.put_settings(self.db, values)
+
+    async def alert_state(self, scope: str, kind: str) -> str | None:
+        return await alerts.alert_state(self.db, scope, kind)
+
+    async def set_alert_state(self, scope: str, kind: str, value: str | None, now_ms: int) -> None:
+        await alerts.set_alert_state(self.db, scope, kind, value, now_ms)
+
+
 class SqliteChanges(_Part):
     async def last_seq(self) -> int:
         return await changes.last_seq(self.db)
@@ -214,6 +299,9 @@ class SqliteStorage:
         self.tokens = SqliteTokens(self.db)
         self.leases = SqliteLeases(self.db)
         self.changes = SqliteChanges(self.db)
+        self.channels = SqliteChannels(self.db)
+        self.deliveries = SqliteDeliveries(self.db)
+        self.settings = SqliteSettings(self.db)
 
     @property
     def origin(self) -> str | None:

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 
 from storage.db import Database
-from storage.interface import Row
+from storage.interface import Row, WindowSpend
 
 _ROLLUP_COLS = "day, total, success, skipped, cost_usd, duration_ms_sum, duration_count"
 
@@ -110,3 +110,52 @@ async def rebuild_rollups(db: Database, zone: str, day_of: Callable[[int], str])
 
     await db.transaction(rebuild)
     return len(rows)
+
+
+async def window_spend(db: Database, agent_id: str, day: str, month_first_day: str) -> WindowSpend:
+    """Spend of the agent and of all agents in the day and the month so far, from the rollups."""
+    row = await db.fetchone(
+        "SELECT"
+        " (SELECT COALESCE(SUM(cost_usd), 0) FROM daily_agent_stats WHERE agent_id = ? AND day = ?),"
+        " (SELECT COALESCE(SUM(cost_usd), 0) FROM daily_agent_stats WHERE agent_id = ? AND day >= ?),"
+        " (SELECT COALESCE(SUM(cost_usd), 0) FROM daily_global_stats WHERE day = ?),"
+        " (SELECT COALESCE(SUM(cost_usd), 0) FROM daily_global_stats WHERE day >= ?)",
+        (agent_id, day, agent_id, month_first_day, day, month_first_day),
+    )
+    assert row is not None
+    return WindowSpend(float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+
+
+_WINDOWS = (
+    "SELECT agent_id,"
+    " SUM(CASE WHEN day = :day THEN cost_usd ELSE 0 END) AS day_cost,"
+    " SUM(CASE WHEN day >= :month THEN cost_usd ELSE 0 END) AS month_cost,"
+    " SUM(CASE WHEN day >= :first THEN cost_usd ELSE 0 END) AS period_cost,"
+    " SUM(CASE WHEN day >= :first THEN total ELSE 0 END) AS period_runs"
+    " FROM daily_agent_stats WHERE day >= MIN(:first, :month) GROUP BY agent_id"
+)
+
+
+async def cost_by_agent(db: Database, first_day: str, day: str, month_first_day: str) -> list[Row]:
+    """Per agent with a rollup row since ``first_day`` or in the month: its cost and runs in the
+    period, and its spend in the day and the month (one pass over the rollups, by day)."""
+    return await db.fetchall(
+        f"SELECT w.agent_id, a.name, w.period_cost AS cost_usd, w.period_runs AS runs,"
+        f" w.day_cost AS day_cost_usd, w.month_cost AS month_cost_usd"
+        f" FROM ({_WINDOWS}) AS w JOIN agents a ON a.id = w.agent_id",
+        {"first": first_day, "day": day, "month": month_first_day},
+    )
+
+
+async def cost_by_agent_since(db: Database, since_ms: int, day: str, month_first_day: str) -> list[Row]:
+    """As :func:`cost_by_agent`, the period being the runs started at or after ``since_ms``."""
+    return await db.fetchall(
+        f"WITH p AS (SELECT agent_id, COALESCE(SUM(cost_usd), 0) AS cost, COUNT(*) AS runs FROM runs"
+        f"  WHERE started_at >= :since AND status NOT IN ('queued', 'running', 'skipped') GROUP BY agent_id),"
+        f" w AS ({_WINDOWS})"
+        f" SELECT a.id AS agent_id, a.name, COALESCE(p.cost, 0) AS cost_usd, COALESCE(p.runs, 0) AS runs,"
+        f" COALESCE(w.day_cost, 0) AS day_cost_usd, COALESCE(w.month_cost, 0) AS month_cost_usd"
+        f" FROM agents a LEFT JOIN p ON p.agent_id = a.id LEFT JOIN w ON w.agent_id = a.id"
+        f" WHERE p.agent_id IS NOT NULL OR w.agent_id IS NOT NULL",
+        {"since": since_ms, "day": day, "month": month_first_day, "first": month_first_day},
+    )

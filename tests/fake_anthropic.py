@@ -57,6 +57,7 @@ COMMAND_RE = re.compile(r"\[\[command:(.*?)\]\]")
 PLAIN_TEXT = "Hello from the fake API."
 TOOL_DONE_TEXT = "The tool ran. Done."
 DUMMY_API_KEY_PREFIX = "sk-ant-fake-"
+USAGE_LIMIT_RESET = 4_102_444_800  # 2100-01-01T00:00:00Z: "usage_limit" says the limit resets then
 SLOW_DELTA_SECONDS = 0.5
 SLOW_TOTAL_SECONDS = 60.0
 HUGE_TEXT_BYTES = 5_000_000
@@ -305,6 +306,13 @@ class FakeAnthropic:
         scenario = recorded.scenario = _scenario(body)
         if scenario == "http500":
             return _error(500, "api_error", "Internal server error (fake)")
+        if scenario == "usage_limit":
+            # What a Claude subscription's API answers past its usage limit.
+            limited = _error(429, "rate_limit_error", f"Claude AI usage limit reached|{USAGE_LIMIT_RESET}")
+            limited.headers["anthropic-ratelimit-unified-status"] = "rejected"
+            limited.headers["anthropic-ratelimit-unified-reset"] = str(USAGE_LIMIT_RESET)
+            limited.headers["x-should-retry"] = "false"
+            return limited
         if scenario in ("http401", "http401_retry"):
             refused = _error(401, "authentication_error", "invalid x-api-key")
             if scenario == "http401":

@@ -1,9 +1,11 @@
-"""Schemathesis hooks: valid values for the two rules JSON Schema cannot state.
+"""Schemathesis hooks: valid values for the rules JSON Schema cannot state.
 
 The OpenAPI document declares every limit it can (types, lengths, patterns,
-ranges, enums). Two rules it cannot: a ``schedule`` must be a cron expression
-that fires, and a ``cwd`` must be an existing directory on the server. A
-generated string that fits the schema but breaks one of those rules is
+ranges, enums). Some rules it cannot: a ``schedule`` must be a cron expression
+that fires, a ``cwd`` an existing directory on the server, channel ids must
+name channels, a channel's URL must be http(s) with a host and its addresses
+email addresses, and a channel's type says which of ``url`` / ``to`` it takes.
+A generated value that fits the schema but breaks one of those rules is
 replaced here by one that keeps it; values outside the schema (the negative
 cases) are left alone, so the server must still refuse them.
 
@@ -17,8 +19,11 @@ import re
 from typing import Any
 
 import schemathesis
+from pydantic_core import PydanticCustomError
 
 from app.cron import validate_schedule
+from app.model.agent import CHANNEL_ID_MAX_LENGTH
+from app.model.channel import CHANNEL_FIELDS_BY_TYPE, MAX_RECIPIENTS, URL_MAX_LENGTH, _url
 from app.model.rules import CWD_MAX_LENGTH, CWD_PATTERN, SCHEDULE_MAX_LENGTH
 
 SCHEDULES = ("0 9 * * *", "*/15 * * * *", "@daily", "30 8 * * 1-5", "@yearly")
@@ -30,6 +35,8 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     """Runs before every request of every phase (``map_body`` is not applied in all of them)."""
     if isinstance(case.body, dict):
         case.body = keep_server_rules(case.body)
+        if case.path.startswith("/api/channels"):
+            case.body = keep_channel_rules(case.body, creating=case.method.upper() == "POST")
 
 
 def keep_server_rules(body: dict[str, Any]) -> dict[str, Any]:
@@ -48,4 +55,48 @@ def keep_server_rules(body: dict[str, Any]) -> dict[str, Any]:
         and not os.path.isdir(cwd)
     ):
         body = {**body, "cwd": EXISTING_DIRECTORY}
+    notify = body.get("notify")
+    if isinstance(notify, dict) and _ids(notify.get("channels")):
+        body = {**body, "notify": {**notify, "channels": []}}
+    if _ids(body.get("notifyChannels")):
+        body = {**body, "notifyChannels": []}
+    return body
+
+
+def _ids(value: Any) -> bool:
+    """A non-empty list of schema-valid channel ids (none of which exists)."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, str) and 1 <= len(v) <= CHANNEL_ID_MAX_LENGTH for v in value)
+    )
+
+
+def keep_channel_rules(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+    body = dict(body)
+    url, to = body.get("url"), body.get("to")
+    if isinstance(url, str) and len(url) <= URL_MAX_LENGTH:
+        try:
+            _url(url)
+        except PydanticCustomError:
+            body["url"] = "http://127.0.0.1:9/hook"
+    if isinstance(to, list) and 1 <= len(to) <= MAX_RECIPIENTS and all(isinstance(t, str) for t in to):
+        body["to"] = ["ops@example.com"]
+    secret = body.get("secret")
+    if isinstance(secret, str) and len(secret) <= 200:
+        body["secret"] = "whsec_" + "A" * 44
+    kind = body.get("type")
+    if not creating:
+        # The channel's type is not in the body: change neither of its type's fields.
+        body.pop("url", None)
+        body.pop("to", None)
+    elif isinstance(kind, str) and kind in CHANNEL_FIELDS_BY_TYPE:
+        needs = CHANNEL_FIELDS_BY_TYPE[kind]
+        for name, valid in (("url", "http://127.0.0.1:9/hook"), ("to", ["ops@example.com"])):
+            if name in needs and body.get(name) is None:
+                body[name] = valid
+            elif name not in needs:
+                body.pop(name, None)
+        if kind != "webhook":
+            body.pop("secret", None)
     return body

@@ -19,13 +19,16 @@ from textual.widgets import Input, Select, Switch, TextArea
 
 from app.errors import ValidationError
 from app.model import AGENT_FIELDS, NO_DEFAULT, Agent, FieldSpec, allowed_permission_modes
-from app.model.agent import is_read_only
+from app.model.rules import is_read_only
 from app.openapi import openapi_document
 from app.validation import parse_agent_update
 from widgets.agent_form import FIELDS as FORM_FIELDS
 from widgets.agent_form import AgentForm, help_text
 
 KEYS = [f.key for f in AGENT_FIELDS]
+# The parts of each group of settings (notify, retry): (group, part).
+PARTS = [(f, p) for f in AGENT_FIELDS for p in f.parts]
+PART_IDS = [f"{f.key}.{p.key}" for f, p in PARTS]
 # A valid text of a given length, where "x" * n is not one.
 TEXT_OF_LENGTH: dict[str, Callable[[int], str]] = {
     "schedule": lambda n: "@daily".ljust(n)[:n],  # spaces collapse: still @daily
@@ -73,7 +76,17 @@ def test_every_client_settable_field_of_the_model_is_everywhere_in_the_same_orde
 
 @pytest.mark.parametrize("spec", AGENT_FIELDS, ids=KEYS)
 def test_the_request_schema_states_the_model_s_bounds_choices_and_default(spec: FieldSpec):
-    prop = request_properties("post")[spec.key]
+    check_schema(spec, request_properties("post")[spec.key])
+    assert "default" not in request_properties("patch")[spec.key]
+
+
+@pytest.mark.parametrize(("group", "spec"), PARTS, ids=PART_IDS)
+def test_the_request_schema_states_each_part_of_a_group(group: FieldSpec, spec: FieldSpec):
+    check_schema(spec, request_properties("post")[group.key]["properties"][spec.key])
+    assert "default" not in request_properties("patch")[group.key]
+
+
+def check_schema(spec: FieldSpec, prop: dict[str, Any]) -> None:
     bounds = spec.rules.bounds
     words = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
     stated = {name: prop[keyword] for name, keyword in words.items() if keyword in prop}
@@ -86,7 +99,9 @@ def test_the_request_schema_states_the_model_s_bounds_choices_and_default(spec: 
         }
     )
     assert stated == dict(bounds)
-    if spec.rules.item is not None:
+    if spec.rules.item is not None and spec.rules.item.kind == "choice":
+        assert prop["items"]["enum"] == list(spec.rules.item.choices)
+    elif spec.rules.item is not None:
         assert prop["items"]["maxLength"] == spec.rules.item.bounds["max_length"]
     if spec.kind == "choice":
         allowed = spec.rules.allowed.choices() if spec.rules.allowed else spec.rules.choices
@@ -97,7 +112,6 @@ def test_the_request_schema_states_the_model_s_bounds_choices_and_default(spec: 
         assert "default" not in prop
     else:
         assert prop["default"] == spec.default
-    assert "default" not in request_properties("patch")[spec.key]
 
 
 def probes(spec: FieldSpec) -> list[tuple[str, Any, bool]]:
@@ -120,10 +134,15 @@ def probes(spec: FieldSpec) -> list[tuple[str, Any, bool]]:
             out += [("max", text(b["max_length"]), True), ("max+1", text(b["max_length"] + 1), False)]
     elif spec.kind == "list":
         assert spec.rules.item is not None
+        if spec.rules.item.kind == "choice":
+            out += [("each choice", list(spec.rules.item.choices), True), ("not a choice", ["never"], False)]
+            return out
+        # distinct items: a list field keeps each item once
+        many = [f"R{i}" for i in range(b.get("max_length", 0) + 1)]
         if "max_length" in b:
             out += [
-                ("max items", ["Read"] * b["max_length"], True),
-                ("max+1 items", ["Read"] * (b["max_length"] + 1), False),
+                ("max items", many[:-1], True),
+                ("max+1 items", many, False),
             ]
         item = spec.rules.item.bounds["max_length"]
         out += [("longest item", ["R" * item], True), ("item too long", ["R" * (item + 1)], False)]
@@ -145,6 +164,17 @@ def test_validation_refuses_just_outside_each_bound_and_accepts_the_bound(spec: 
             assert problem is None, (spec.key, what, problem)
         else:
             assert problem, (spec.key, what)
+
+
+@pytest.mark.parametrize(("group", "spec"), PARTS, ids=PART_IDS)
+def test_validation_of_each_part_of_a_group_names_the_group_and_the_part(group: FieldSpec, spec: FieldSpec):
+    for what, value, accepted in probes(spec):
+        problem = refusal(group.key, {spec.key: value})
+        if accepted:
+            assert problem is None, (group.key, spec.key, what, problem)
+        else:
+            assert problem and problem.startswith(f"{spec.key}: "), (group.key, spec.key, what, problem)
+    assert refusal(group.key, {"colour": 1}) == "colour: unknown field"
 
 
 def test_only_the_unreachable_bounds_are_skipped():
@@ -171,8 +201,11 @@ async def test_the_editor_has_a_control_per_field_with_its_choices_and_bounds_in
     app = FormApp()
     async with app.run_test(size=(120, 60)):
         form = app.query_one(AgentForm)
-        for spec in AGENT_FIELDS:
-            control = form.query_one(f"#input-{spec.key}")
+        controls = [(spec, spec.key) for spec in AGENT_FIELDS if spec.kind != "object"]
+        controls += [(part, f"{group.key}-{part.key}") for group, part in PARTS]
+        assert {group.key for group, _ in PARTS} == {"notify", "retry"}
+        for spec, wid in controls:
+            control = form.query_one(f"#input-{wid}")
             expected = TextArea if spec.multiline else kinds.get(spec.kind, Input)
             assert isinstance(control, expected), spec.key
             if isinstance(control, Select):

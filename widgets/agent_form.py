@@ -112,6 +112,22 @@ class AgentForm(Widget):
     #input-prompt {
         height: 5;
     }
+    .form-section {
+        text-style: bold;
+        color: $accent;
+        border-top: hkey $surface-lighten-2;
+        margin: 0 0 1 0;
+        padding: 0 0 0 2;
+    }
+    .field-group {
+        height: auto;
+        margin-bottom: 0;
+    }
+    .group-label {
+        padding: 0 0 0 4;
+        color: $text-muted;
+        text-style: italic;
+    }
     .field-error {
         color: $error;
         height: auto;
@@ -152,16 +168,29 @@ class AgentForm(Widget):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="form-scroll"):
             for f in FIELDS:
-                with Horizontal(classes="field", id=f"field-{f.key}"):
-                    yield Static(f.label, classes="field-label").with_tooltip(help_text(f))
-                    with Vertical(classes="field-body"):
-                        yield self._control(f)
-                        if f.key == "schedule":
-                            yield Static("", id="schedule-preview")
+                if f.section:
+                    yield Static(f.section, classes="form-section")
+                if f.kind == "object":
+                    # A group of settings (notify, retry): a heading, then a row per part.
+                    with Vertical(classes="field field-group", id=f"field-{f.key}"):
+                        yield Static(f.label, classes="group-label").with_tooltip(help_text(f))
                         yield Static("", id=f"error-{f.key}", classes="field-error")
+                        for part in f.parts:
+                            yield from self._row(part, f"{f.key}-{part.key}")
+                    continue
+                yield from self._row(f, f.key, error=True)
 
-    def _control(self, f: FieldSpec) -> Widget:
-        wid = f"input-{f.key}"
+    def _row(self, f: FieldSpec, wid: str, *, error: bool = False) -> ComposeResult:
+        with Horizontal(classes="field", id=f"field-{wid}"):
+            yield Static(f.label, classes="field-label").with_tooltip(help_text(f))
+            with Vertical(classes="field-body"):
+                yield self._control(f, f"input-{wid}")
+                if wid == "schedule":
+                    yield Static("", id="schedule-preview")
+                if error:
+                    yield Static("", id=f"error-{wid}", classes="field-error")
+
+    def _control(self, f: FieldSpec, wid: str) -> Widget:
         control: Widget
         if f.kind == "text" and f.multiline:
             control = TextArea(
@@ -192,28 +221,36 @@ class AgentForm(Widget):
         try:
             for f in FIELDS:
                 value = agent.get(f.key) if agent is not None else self._default(f)
-                widget = self.query_one(f"#input-{f.key}")
-                if isinstance(widget, Switch):
-                    widget.value = bool(value)
-                elif isinstance(widget, Select):
-                    choices = f.rules.choices
-                    widget.value = str(value) if value in choices else choices[0]
-                elif isinstance(widget, TextArea):
-                    widget.text = str(value or "")
-                elif isinstance(widget, Input):
-                    if f.kind == "list":
-                        widget.value = ", ".join(str(t) for t in value or [])
-                    elif value is None:
-                        widget.value = ""
-                    elif f.kind == "number":
-                        widget.value = f"{float(value):g}"
-                    else:
-                        widget.value = str(value)
+                if f.kind == "object":
+                    group = value if isinstance(value, dict) else {}
+                    for part in f.parts:
+                        self._set(part, f"{f.key}-{part.key}", group.get(part.key, part.default))
+                else:
+                    self._set(f, f.key, value)
         finally:
             self._loading = False
         self._original = self.values()
         self.show_errors({})
         self.update_preview()
+
+    def _set(self, f: FieldSpec, wid: str, value: Any) -> None:
+        widget = self.query_one(f"#input-{wid}")
+        if isinstance(widget, Switch):
+            widget.value = bool(value)
+        elif isinstance(widget, Select):
+            choices = f.rules.choices
+            widget.value = str(value) if value in choices else choices[0]
+        elif isinstance(widget, TextArea):
+            widget.text = str(value or "")
+        elif isinstance(widget, Input):
+            if f.kind == "list":
+                widget.value = ", ".join(str(t) for t in value or [])
+            elif value is None or value is NO_DEFAULT:
+                widget.value = ""
+            elif f.kind == "number":
+                widget.value = f"{float(value):g}"
+            else:
+                widget.value = str(value)
 
     def raw(self, key: str) -> Any:
         widget = self.query_one(f"#input-{key}")
@@ -226,23 +263,29 @@ class AgentForm(Widget):
         assert isinstance(widget, Input)
         return widget.value
 
+    def _value(self, f: FieldSpec, wid: str) -> Any:
+        raw = self.raw(wid)
+        if f.kind in ("boolean", "choice"):
+            return raw
+        text = str(raw) if f.multiline else str(raw).strip()
+        if f.kind == "list":
+            return [t.strip() for t in text.split(",") if t.strip()]
+        if not text.strip():
+            return None
+        if f.kind in ("integer", "number"):
+            return _number(text, f.kind)
+        return text
+
     def values(self) -> dict[str, Any]:
         """Every field, typed as the API wants it (``None`` for an empty nullable field)."""
         out: dict[str, Any] = {}
         for f in FIELDS:
-            raw = self.raw(f.key)
-            if f.kind in ("boolean", "choice"):
-                out[f.key] = raw
-                continue
-            text = str(raw) if f.multiline else str(raw).strip()
-            if f.kind == "list":
-                out[f.key] = [t.strip() for t in text.split(",") if t.strip()]
-            elif not text.strip():
-                out[f.key] = None
-            elif f.kind in ("integer", "number"):
-                out[f.key] = _number(text, f.kind)
+            if f.kind == "object":
+                out[f.key] = {p.key: self._value(p, f"{f.key}-{p.key}") for p in f.parts}
+                # A part left empty takes the API's default (as a field left empty does).
+                out[f.key] = {k: v for k, v in out[f.key].items() if v is not None}
             else:
-                out[f.key] = text
+                out[f.key] = self._value(f, f.key)
         return out
 
     @property
@@ -273,7 +316,9 @@ class AgentForm(Widget):
                 first = f.key
         self.update_preview()
         if first is not None:
-            self.query_one(f"#input-{first}").focus()
+            spec = AGENT_FIELDS_BY_KEY[first]
+            control = f"{first}-{spec.parts[0].key}" if spec.kind == "object" else first
+            self.query_one(f"#input-{control}").focus()
             self.query_one(f"#field-{first}").scroll_visible(animate=False)
 
     def preview_text(self) -> str:
@@ -311,7 +356,7 @@ class AgentForm(Widget):
     def _changed(self, widget_id: str | None) -> None:
         if self._loading or not widget_id:
             return
-        key = widget_id.removeprefix("input-")
+        key = widget_id.removeprefix("input-").split("-", 1)[0]  # a part's change is its group's
         error = self.query_one(f"#error-{key}", Static)
         if self.errors.pop(key, None) is not None:  # being fixed: the complaint no longer applies
             error.display = False

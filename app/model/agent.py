@@ -13,18 +13,17 @@ OpenAPI document, the JSON and the editor follow.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
-from pydantic.fields import FieldInfo
 
 from app.model.rules import (
     INTEGRAL,
     SCHEDULE_HELP,
+    UNIQUE,
     Allowed,
     Description,
     Directory,
@@ -40,10 +39,19 @@ from app.model.rules import (
     TimezoneName,
     ToolName,
     Wording,
+    request_model,
 )
 from app.model.run import RunStatus
 
 PermissionMode = Literal["dontAsk", "default", "acceptEdits", "plan", "bypassPermissions"]
+NotifyOn = Literal["failure", "recovery", "success", "budget", "missed", "paused"]
+NOTIFY_ON: tuple[NotifyOn, ...] = get_args(NotifyOn)
+DEFAULT_NOTIFY_ON: tuple[NotifyOn, ...] = tuple(e for e in NOTIFY_ON if e != "success")
+MAX_NOTIFY_CHANNELS = 20
+MAX_RETRY_ATTEMPTS = 10
+MAX_BACKOFF_SECONDS = 7 * 86_400
+MAX_PAUSE_AFTER_FAILURES = 1000
+CHANNEL_ID_MAX_LENGTH = 64
 ConcurrencyPolicy = Literal["forbid", "allow", "replace"]
 PERMISSION_MODES: tuple[PermissionMode, ...] = get_args(PermissionMode)
 CONCURRENCY_POLICIES: tuple[ConcurrencyPolicy, ...] = get_args(ConcurrencyPolicy)
@@ -86,6 +94,74 @@ class Creator(BaseModel):
 
     id: str
     name: str
+
+
+class Part(BaseModel):
+    """A group of an agent's settings, one object on the wire and one JSON column in storage."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid", strict=True
+    )
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, mode="json")
+
+
+class Notify(Part):
+    """Who hears about the agent's runs, and on what."""
+
+    channels: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=CHANNEL_ID_MAX_LENGTH)]],
+        Field(max_length=MAX_NOTIFY_CHANNELS),
+        Wording(type="must be a list of channel ids", item="each channel id"),
+        UNIQUE,
+    ] = Field(
+        [],
+        title="Channels",
+        description="Ids of the channels to send to; empty: the default channels of the settings",
+        examples=[["chn_5f3a9c1e2b7d"]],
+    )
+    on: Annotated[list[NotifyOn], Wording(item="each event"), UNIQUE] = Field(
+        list(DEFAULT_NOTIFY_ON),
+        title="Send on",
+        description="failure, recovery (first success after a failure), success (each, with its "
+        "output), budget (80 % of a cap, a cap reached), missed (a slot that did not start), paused",
+    )
+    only_on_change: bool = Field(
+        True, title="Only on change", description="Of a streak of failures, send only the first"
+    )
+
+
+class Retry(Part):
+    """How a run that ended in error is tried again."""
+
+    attempts: Annotated[int, Field(ge=0, le=MAX_RETRY_ATTEMPTS), INTEGRAL] = Field(
+        0,
+        title="Attempts",
+        description="Retries of a run that ends in error (not budget_exceeded, cancelled or skipped)",
+    )
+    backoff_seconds: Annotated[int, Field(ge=1, le=MAX_BACKOFF_SECONDS), INTEGRAL] = Field(
+        60,
+        title="Backoff (s)",
+        description="Wait before the first retry; doubled for each next one, with jitter",
+    )
+    max_backoff_seconds: Annotated[int, Field(ge=1, le=MAX_BACKOFF_SECONDS), INTEGRAL] = Field(
+        3600, title="Max backoff (s)", description="Longest wait before a retry"
+    )
+
+
+def _part_column(part: type[Part]) -> Stored:
+    """A group of settings in one JSON column, kept in its wire form (camelCase)."""
+    return Stored(
+        load=part.model_validate_json,
+        dump=lambda value: part.model_validate(value).model_dump_json(by_alias=True),
+    )
+
+
+_CAP_WORDING = Wording(
+    type="must be a number greater than 0, or null for no cap",
+    greater_than="must be greater than 0, or null for no cap",
+)
 
 
 class Agent(BaseModel):
@@ -197,6 +273,49 @@ class Agent(BaseModel):
     load_project_settings: Annotated[bool, _AS_FLAG] = Field(
         False, title="Project settings", description="Load the .claude settings and hooks found in cwd"
     )
+    notify: Annotated[Notify, _part_column(Notify), Form(section="Notifications")] = Field(
+        Notify.model_validate({}),
+        title="Notifications",
+        description="Where and on what the agent's alerts go: "
+        '{"channels": [...], "on": ["failure", ...], "onlyOnChange": true}',
+    )
+    retry: Annotated[Retry, _part_column(Retry), Form(section="Retries and auto-pause")] = Field(
+        Retry.model_validate({}),
+        title="Retries",
+        description="How a run ending in error is retried: "
+        '{"attempts", "backoffSeconds", "maxBackoffSeconds"}',
+    )
+    pause_after_failures: Annotated[
+        Annotated[int, Field(ge=1, le=MAX_PAUSE_AFTER_FAILURES), INTEGRAL] | None, Form("never")
+    ] = Field(
+        None,
+        title="Pause after",
+        description="Disable the agent after this many failed runs in a row (a run and its retries "
+        "count once); null: never",
+    )
+    daily_budget_usd: Annotated[
+        float | None,
+        Field(gt=0, le=MAX_BUDGET_USD, allow_inf_nan=False),
+        _CAP_WORDING,
+        Form("no cap", section="Spend caps"),
+    ] = Field(
+        None,
+        title="Daily cap (USD)",
+        description="Most the agent may spend in a calendar day (the stats time zone); null: no cap",
+        examples=[5],
+    )
+    monthly_budget_usd: Annotated[
+        float | None, Field(gt=0, le=MAX_BUDGET_USD * 31, allow_inf_nan=False), _CAP_WORDING, Form("no cap")
+    ] = Field(
+        None,
+        title="Monthly cap (USD)",
+        description="Most the agent may spend in a calendar month (the stats time zone); null: no cap",
+        examples=[100],
+    )
+    paused_reason: Annotated[str | None, ReadOnly()] = Field(
+        description="Why the server disabled the agent "
+        '("paused after 3 consecutive failures"); null: it did not'
+    )
     next_run_at: Annotated[Instant | None, ReadOnly()] = Field(description="Next scheduled fire; null: none")
     last_run_at: Annotated[Instant | None, ReadOnly()] = Field(description="When the last run started")
     last_status: Annotated[RunStatus | None, ReadOnly()] = Field(description="Status of the last run")
@@ -207,25 +326,9 @@ class Agent(BaseModel):
     updated_at: Annotated[Instant, ReadOnly()] = Field(description="When the agent was last changed")
 
 
-def is_read_only(info: FieldInfo) -> bool:
-    return any(isinstance(m, ReadOnly) for m in info.metadata)
-
-
-def _request_model(name: str, doc: str, *, update: bool) -> type[BaseModel]:
-    fields: dict[str, Any] = {}
-    for field_name, info in Agent.model_fields.items():
-        if is_read_only(info):
-            continue
-        request_info = copy.copy(info)
-        if update or (field_name in SERVER_DEFAULTS and info.is_required()):
-            request_info.default = None  # absent: unchanged (update) or the server's (create)
-        fields[field_name] = (info.annotation, request_info)
-    config = ConfigDict(alias_generator=to_camel, strict=True, extra="forbid")
-    model: type[BaseModel] = create_model(name, __config__=config, __doc__=doc, **fields)
-    return model
-
-
-AgentCreate = _request_model("AgentCreate", "The body that creates an agent.", update=False)
-AgentUpdate = _request_model(
-    "AgentUpdate", "The body that changes an agent: only the fields sent.", update=True
+AgentCreate = request_model(
+    Agent, "AgentCreate", "The body that creates an agent.", server_defaults=SERVER_DEFAULTS
+)
+AgentUpdate = request_model(
+    Agent, "AgentUpdate", "The body that changes an agent: only the fields sent.", update=True
 )

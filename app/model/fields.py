@@ -17,8 +17,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from app.model.agent import SERVER_DEFAULTS, Agent, is_read_only
-from app.model.rules import Allowed, Form, Wording
+from app.model.agent import SERVER_DEFAULTS, Agent
+from app.model.rules import Allowed, Form, Wording, is_read_only, read_only_keys
 
 Kind = Literal["text", "integer", "number", "boolean", "list", "choice", "object"]
 BOUNDS = ("min_length", "max_length", "ge", "gt", "le", "lt")
@@ -45,6 +45,11 @@ class Rules:
     allowed: Allowed | None = None
     wording: Mapping[str, str] = field(default_factory=dict)
     item: Rules | None = None
+    parts: tuple[FieldSpec, ...] = ()
+    """The fields of an object (a group of settings such as ``notify``)."""
+
+    def part(self, key: str) -> FieldSpec | None:
+        return next((p for p in self.parts if p.key == key), None)
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,12 @@ class FieldSpec:
     """Left out of a create body, the server's configuration gives it."""
     placeholder: str = ""
     multiline: bool = False
+    section: str = ""
+    """The heading of the group of fields this one starts in an editor ("" : none)."""
+
+    @property
+    def parts(self) -> tuple[FieldSpec, ...]:
+        return self.rules.parts
 
     @property
     def kind(self) -> Kind:
@@ -114,16 +125,18 @@ def rules_of(annotation: Any, metadata: list[Any]) -> Rules:
     if tp in kinds:
         return Rules(kinds[tp], **common)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return Rules("object", **common)
+        return Rules("object", parts=specs_of(tp), **common)
     raise TypeError(f"no rules for {tp!r}")
 
 
-def field_spec(name: str, info: FieldInfo) -> FieldSpec:
+def field_spec(name: str, info: FieldInfo, server_defaults: frozenset[str] = frozenset()) -> FieldSpec:
     form = next((m for m in info.metadata if isinstance(m, Form)), Form())
     default = info.default
     if default is PydanticUndefined:
         default = NO_DEFAULT
-    server_default = name in SERVER_DEFAULTS
+    elif isinstance(default, BaseModel):
+        default = default.model_dump(by_alias=True, mode="json")  # as the wire shows it
+    server_default = name in server_defaults
     return FieldSpec(
         name=name,
         key=info.alias or name,
@@ -135,15 +148,21 @@ def field_spec(name: str, info: FieldInfo) -> FieldSpec:
         server_default=server_default,
         placeholder=form.placeholder,
         multiline=form.multiline,
+        section=form.section,
     )
 
 
-AGENT_FIELDS: tuple[FieldSpec, ...] = tuple(
-    field_spec(name, info) for name, info in Agent.model_fields.items() if not is_read_only(info)
-)
+def specs_of(model: type[BaseModel], server_defaults: frozenset[str] = frozenset()) -> tuple[FieldSpec, ...]:
+    """The fields a client may set on ``model``, in its order."""
+    return tuple(
+        field_spec(name, info, server_defaults)
+        for name, info in model.model_fields.items()
+        if not is_read_only(info)
+    )
+
+
+AGENT_FIELDS: tuple[FieldSpec, ...] = specs_of(Agent, SERVER_DEFAULTS)
 """Every field a client may set, in the model's order."""
 AGENT_FIELDS_BY_KEY: dict[str, FieldSpec] = {f.key: f for f in AGENT_FIELDS}
-READ_ONLY_KEYS: frozenset[str] = frozenset(
-    info.alias or name for name, info in Agent.model_fields.items() if is_read_only(info)
-)
+READ_ONLY_KEYS: frozenset[str] = read_only_keys(Agent)
 """Fields the server computes: accepted in a body (a client may send back what it read) and ignored."""

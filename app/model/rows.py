@@ -66,6 +66,10 @@ def _then(first: Convert | None, second: Convert | None) -> Convert | None:
     return lambda value: second(first(value))
 
 
+def _wire_of_part(value: Any) -> Any:
+    return value.model_dump(by_alias=True, mode="json")
+
+
 def _row_converter(model: type[BaseModel], *, wire: bool) -> Callable[[Row], dict[str, Any]]:
     """A function from a row to the model's fields (by attribute name, or by wire name)."""
     namespace: dict[str, Any] = {}
@@ -82,7 +86,11 @@ def _row_converter(model: type[BaseModel], *, wire: bool) -> Callable[[Row], dic
                 namespace[f"model{i}"] = nested.model_construct
                 items.append(f"{key!r}: None if (v{i} := read{i}(row)) is None else model{i}(**v{i})")
             continue
-        convert = _then(stored.load, _serializer(info) if wire else None)
+        wire_form = _serializer(info)
+        part = _model_in(info)
+        if part is not None and stored.load is not None:  # a group of settings: its JSON object
+            wire_form = _wire_of_part
+        convert = _then(stored.load, wire_form if wire else None)
         if convert is None:
             items.append(f"{key!r}: row[{name!r}]")
         else:
@@ -132,7 +140,7 @@ def agent_from_json(data: Mapping[str, Any]) -> Agent:
             for parse in parsers:
                 value = parse(value)
             if model is not None:
-                value = model.model_construct(**value)
+                value = model.model_validate(value)
         values[name] = value
     return Agent.model_construct(**values)
 

@@ -14,6 +14,7 @@ code that reads the model: storage mapping, error messages, the editor.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,13 +23,18 @@ from typing import Annotated, Any, Protocol
 
 from pydantic import (
     AfterValidator,
+    BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     PlainSerializer,
     WithJsonSchema,
+    create_model,
 )
+from pydantic.alias_generators import to_camel
+from pydantic.fields import FieldInfo
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
@@ -105,10 +111,12 @@ class Wording:
 
 @dataclass(frozen=True)
 class Form:
-    """How an editor shows the field: the hint in an empty input, one line or several."""
+    """How an editor shows the field: the hint in an empty input, one line or several, and
+    ``section``: the heading of the group of fields this one starts."""
 
     placeholder: str = ""
     multiline: bool = False
+    section: str = ""
 
 
 @dataclass(frozen=True)
@@ -141,6 +149,43 @@ class Allowed:
         if handler.mode == "validation":
             json_schema = {**json_schema, "enum": list(self.choices())}
         return json_schema
+
+
+def is_read_only(info: FieldInfo) -> bool:
+    return any(isinstance(m, ReadOnly) for m in info.metadata)
+
+
+def read_only_keys(model: type[BaseModel]) -> frozenset[str]:
+    """The wire names of the fields the server computes."""
+    return frozenset(info.alias or name for name, info in model.model_fields.items() if is_read_only(info))
+
+
+def request_model(
+    source: type[BaseModel],
+    name: str,
+    doc: str,
+    *,
+    update: bool = False,
+    server_defaults: frozenset[str] = frozenset(),
+    exclude: frozenset[str] = frozenset(),
+) -> type[BaseModel]:
+    """The request body of ``source``: its fields a client sets, strict, no others.
+
+    ``update``: every field optional (absent: unchanged); ``server_defaults``:
+    fields a create may leave out although they have no default (the server fills them in);
+    ``exclude``: fields a client may not set in this body.
+    """
+    fields: dict[str, Any] = {}
+    for field_name, info in source.model_fields.items():
+        if is_read_only(info) or field_name in exclude:
+            continue
+        request_info = copy.copy(info)
+        if update or (field_name in server_defaults and info.is_required()):
+            request_info.default = None  # absent: unchanged (update) or the server's (create)
+        fields[field_name] = (info.annotation, request_info)
+    config = ConfigDict(alias_generator=to_camel, strict=True, extra="forbid")
+    model: type[BaseModel] = create_model(name, __config__=config, __doc__=doc, **fields)
+    return model
 
 
 def problem(message: str) -> PydanticCustomError:
@@ -196,6 +241,14 @@ def _money(value: float) -> float:
 
 
 # -- types -----------------------------------------------------------------------------
+
+
+def _unique(values: list[Any] | None) -> list[Any] | None:
+    return None if values is None else list(dict.fromkeys(values))
+
+
+UNIQUE = AfterValidator(_unique)
+"""On a list: each item once, in the order first given."""
 
 INTEGRAL = BeforeValidator(_integral)
 """On an ``int`` (after its bounds, so the schema keeps them): ``5.0`` is taken for 5."""

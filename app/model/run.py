@@ -13,7 +13,7 @@ from pydantic.alias_generators import to_camel
 from app.model.rules import Instant, Money
 
 RunStatus = Literal["queued", "running", "success", "error", "budget_exceeded", "cancelled", "skipped"]
-RunTrigger = Literal["manual", "schedule"]
+RunTrigger = Literal["manual", "schedule", "retry"]
 RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
 
 
@@ -33,7 +33,9 @@ class Run(BaseModel):
         description="queued: waiting for a free run slot; skipped: a scheduled slot not run "
         "(overlap forbidden, or missed while down)"
     )
-    trigger: RunTrigger = Field(description="Started by hand (API, dashboard) or by the schedule")
+    trigger: RunTrigger = Field(
+        description="Started by hand (API, dashboard), by the schedule, or as a retry of a failed run"
+    )
     scheduled_for: Instant | None = Field(description="The fire time of a scheduled run")
     output: str | None = Field(description="The final text, or what went wrong")
     cost_usd: Money | None = Field(description="What the run cost, in US dollars")
@@ -43,6 +45,8 @@ class Run(BaseModel):
     started_at: Instant = Field(description="When the run was queued or started")
     completed_at: Instant | None = Field(description="When the run ended; null while it goes on")
     duration_ms: int | None = Field(description="How long the run took, in milliseconds")
+    attempt: int = Field(description="1 for a first run, 2 for its first retry, and so on")
+    retry_of: str | None = Field(description="On a retry, the id of the first run it retries; else null")
 
 
 class RunEvent(BaseModel):

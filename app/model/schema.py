@@ -65,12 +65,31 @@ def request_schema(model: type[BaseModel], *, defaults: bool = True) -> Schema:
         mode="validation", schema_generator=ApiJsonSchema, ref_template=REF_TEMPLATE
     )
     schema.pop("title", None)
+    schema = dict(_inline(schema, schema.pop("$defs", {})))
     for prop in schema["properties"].values():
         for keyword in _DOCUMENTATION:
             prop.pop(keyword, None)
         if not defaults:
             prop.pop("default", None)
     return schema
+
+
+def _inline(schema: Any, defs: Schema) -> Any:
+    """``schema`` with each reference to one of ``defs`` replaced by the definition itself.
+
+    A request body's groups of settings (``notify``) are written in place: the
+    components of the same names describe the responses, which state no bounds.
+    """
+    if isinstance(schema, list):
+        return [_inline(s, defs) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.rsplit("/", 1)[-1] in defs:
+        target = _inline(defs[ref.rsplit("/", 1)[-1]], defs)
+        target.pop("title", None)
+        return {**target, **{k: _inline(v, defs) for k, v in schema.items() if k != "$ref"}}
+    return {key: _inline(value, defs) for key, value in schema.items()}
 
 
 def response_schemas(*models: type[BaseModel]) -> dict[str, Schema]:

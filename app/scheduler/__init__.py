@@ -43,7 +43,7 @@ How it works
   Counting stops at :data:`~app.scheduler.plans.MISSED_COUNT_LIMIT` (a week
   of a minutely schedule); beyond that the reason says "at least N slots".
 
-The clock is injected (:class:`~app.scheduler.clock.SystemClock`, or a fake
+The clock is injected (:class:`~app.clock.SystemClock`, or a fake
 clock in tests), so tests never wait for real time.
 
 Modules: ``engine`` (the Scheduler: plans, the heap of instants, the timer),
@@ -52,7 +52,7 @@ Modules: ``engine`` (the Scheduler: plans, the heap of instants, the timer),
 injected wall clock).
 """
 
-from app.scheduler.clock import Clock, SystemClock
+from app.clock import Clock, SystemClock
 from app.scheduler.engine import Scheduler
 from app.scheduler.firing import RunStarter
 

@@ -8,11 +8,11 @@ import heapq
 import logging
 from typing import TYPE_CHECKING, Any
 
+from app.clock import Clock, SystemClock
 from app.cron import get_schedule
 from app.events import EventBus
 from app.model import Agent, agent_from_row
-from app.scheduler.clock import Clock, SystemClock
-from app.scheduler.firing import Firing, RunStarter
+from app.scheduler.firing import Firing, MissedSlots, RunStarter
 from app.scheduler.plans import (
     ON_TIME_MS,
     Due,
@@ -49,6 +49,7 @@ class Scheduler:
         *,
         clock: Clock | None = None,
         claim_ahead_min: int = CLAIM_AHEAD_MIN_AGENTS,
+        missed: MissedSlots | None = None,
     ) -> None:
         self.service = service
         self.store = store
@@ -56,7 +57,7 @@ class Scheduler:
         self.claim_ahead_min = claim_ahead_min
         self.runner = runner
         self.clock: Clock = clock or SystemClock()
-        self._firing = Firing(store, runner, self.clock, service.day_of)
+        self._firing = Firing(store, runner, self.clock, service.day_of, missed)
         self._plans: dict[str, Plan] = {}
         self._buckets: dict[int, dict[str, Plan]] = {}
         self._heap: list[int] = []

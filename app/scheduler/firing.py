@@ -25,15 +25,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Protocol
 
-from app.scheduler.clock import Clock
-from app.scheduler.plans import OVERLAP_REASON, REPLACED_REASON, Due, Plan, Prepared, new_run_ids
+from app.clock import Clock
+from app.scheduler.plans import (
+    DOWN_REASON,
+    OVERLAP_REASON,
+    PAUSED_REASON,
+    REPLACED_REASON,
+    Due,
+    Plan,
+    Prepared,
+    new_run_ids,
+)
 from app.timeutil import iso
 from storage.interface import EncodedClaims, SlotClaim, Storage
 
 log = logging.getLogger("cronagents.scheduler")
+
+MISSED_REASONS = (DOWN_REASON, PAUSED_REASON)
 
 
 class RunStarter(Protocol):
@@ -49,16 +60,26 @@ class RunStarter(Protocol):
         """Cancel the agent's running and queued runs; return once they are recorded."""
 
 
+MissedSlots = Callable[[Sequence[tuple[str, int, str]]], Awaitable[None]]
+"""Told of scheduled slots ``(agent_id, instant, reason)`` that were missed (the alarm)."""
+
+
 class Firing:
     """Carries out fire batches for a :class:`~app.scheduler.Scheduler`."""
 
     def __init__(
-        self, store: Storage, runner: RunStarter, clock: Clock, day_of: Callable[[int], str]
+        self,
+        store: Storage,
+        runner: RunStarter,
+        clock: Clock,
+        day_of: Callable[[int], str],
+        missed: MissedSlots | None = None,
     ) -> None:
         self.store = store
         self.runner = runner
         self.clock = clock
         self.day_of = day_of
+        self.missed = missed
 
     async def claim_ahead(self, prepared: Prepared) -> None:
         """Claim a large instant's slots shortly before it, so the instant only hands over.
@@ -179,7 +200,19 @@ class Firing:
         if skips:
             rows = [(rid, *skip) for rid, skip in zip(new_run_ids(len(skips)), skips, strict=True)]
             recorded = await self.store.slots.record_skipped(rows, now, self.day_of)
+            await self._alarm(rows, recorded)
         self._log(slot, now, len(plans), claims, cancel, overlaps, skips, recorded, caught_up=dues)
+
+    async def _alarm(self, rows: list[tuple[str, str, int, str]], recorded: set[str]) -> None:
+        """Tell of the slots recorded as missed (not those skipped for a run still going)."""
+        if self.missed is None:
+            return
+        missed = [(a, at, r) for rid, a, at, r in rows if rid in recorded and r.startswith(MISSED_REASONS)]
+        if missed:
+            try:
+                await self.missed(missed)
+            except Exception:
+                log.exception("scheduler: could not raise the missed-slot alarm")
 
     async def _claim_and_hand_over(
         self,

@@ -53,6 +53,16 @@ def _agent(i: int, name: str, schedule: str, **extra: Any) -> dict[str, Any]:
         "concurrencyPolicy": "forbid",
         "startingDeadlineSeconds": 3600,
         "loadProjectSettings": False,
+        "notify": {
+            "channels": [],
+            "on": ["failure", "recovery", "budget", "missed", "paused"],
+            "onlyOnChange": True,
+        },
+        "retry": {"attempts": 0, "backoffSeconds": 60, "maxBackoffSeconds": 3600},
+        "pauseAfterFailures": None,
+        "dailyBudgetUsd": None,
+        "monthlyBudgetUsd": None,
+        "pausedReason": None,
         "nextRunAt": None,
         "lastRunAt": None,
         "lastStatus": None,
@@ -173,6 +183,8 @@ RUNS = [
         "startedAt": "2025-01-07T09:55:00.000Z",
         "completedAt": None,
         "durationMs": None,
+        "attempt": 1,
+        "retryOf": None,
     },
 ] + [
     {
@@ -189,6 +201,8 @@ RUNS = [
         "startedAt": f"2025-01-0{7 - i if i < 7 else 1}T08:00:00.000Z",
         "completedAt": _plus(f"2025-01-0{7 - i if i < 7 else 1}T08:00:00.000Z", 30_000 + 7_000 * i),
         "durationMs": 30_000 + 7_000 * i,
+        "attempt": 1,
+        "retryOf": None,
     }
     for i in range(1, 8)
 ]
@@ -328,7 +342,11 @@ class FakeClient:
         run = next((r for r in self.runs if r["id"] == run_id and r["agentId"] == agent_id), None)
         if run is None:
             raise ApiError(404, "Run not found")
-        return {**run, "events": TRANSCRIPT if run["status"] == "running" else TRANSCRIPT[:2]}
+        return {
+            **run,
+            "events": TRANSCRIPT if run["status"] == "running" else TRANSCRIPT[:2],
+            "deliveries": [],
+        }
 
     async def agent_stats(self, agent_id: str, period: str) -> dict[str, Any]:
         agent = self._agent(agent_id)

@@ -1,4 +1,4 @@
-"""Time for the scheduler: the wall clock, injected so tests never wait for it.
+"""The wall clock, injected (scheduler, runner, alerts) so tests never wait for it.
 
 The test double (``FakeClock``) lives with the tests (``tests/fake_clock.py``).
 """

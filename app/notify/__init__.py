@@ -1,0 +1,1 @@
+"""Alerts: what is sent (payloads), how (senders), and the delivery of each (deliverer)."""
