@@ -116,6 +116,33 @@ _STATS_COMMON: dict[str, Schema] = {
     "dailyRuns": DAILY,
 }
 AGENT_STATS = _object({"totalRuns": _INT, "lastRunAt": _TS, **_STATS_COMMON})
+_NULLABLE_NUM: Schema = {"type": ["number", "null"]}
+COST_BY_AGENT: Schema = {
+    "type": "array",
+    "description": "Agents with runs or spend in the period or this month, most expensive first "
+    "(an agent not listed spent nothing)",
+    "items": _object(
+        {
+            "agentId": _STR,
+            "name": _STR,
+            "costUsd": _NUM,
+            "runs": _INT,
+            "todayUsd": _NUM,
+            "monthUsd": _NUM,
+        }
+    ),
+}
+SPEND: Schema = {
+    **_object(
+        {
+            "todayUsd": _NUM,
+            "monthUsd": _NUM,
+            "dailyBudgetUsd": _NULLABLE_NUM,
+            "monthlyBudgetUsd": _NULLABLE_NUM,
+        }
+    ),
+    "description": "What all agents spent today and this month (the stats time zone), and the global caps",
+}
 GLOBAL_STATS = _object(
     {
         "totalAgents": _INT,
@@ -123,6 +150,8 @@ GLOBAL_STATS = _object(
         "runsInPeriod": _INT,
         "runningAgentIds": {"type": "array", "items": _STR},
         **_STATS_COMMON,
+        "costByAgent": COST_BY_AGENT,
+        "spend": SPEND,
     }
 )
 DELETED = _object({"id": _STR, "name": _STR, "deletedRuns": _INT})

@@ -26,6 +26,7 @@ from app.model import event_json as event_json
 from app.model import run_json as run_json
 from app.model.agent import Part
 from app.model.channel import delivery_json
+from app.settings import load_settings
 from app.start_checks import StartChecks
 from app.timeutil import DayCalendar, from_datetime, iso, now_ms, to_datetime
 from app.validation import parse_agent_create, parse_agent_update
@@ -341,10 +342,43 @@ class AgentService:
             "dailyRuns": daily,
         }
 
+    async def cost_by_agent(self, period: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """(each agent's cost and runs in the period with its spend today and this month,
+        the spend of all agents today and this month against the global caps)."""
+        now = self.clock()
+        today = self.calendar.today(now)
+        day, month = today.isoformat(), today.isoformat()[:7] + "-01"
+        if period == "24h":
+            rows = await self.store.stats.cost_by_agent_since(now - 86_400_000, day, month)
+        else:
+            first = self.calendar.last_days(now, PERIOD_DAYS[period])[0].isoformat()
+            rows = await self.store.stats.cost_by_agent(first, day, month)
+        by_agent = [
+            {
+                "agentId": r["agent_id"],
+                "name": r["name"],
+                "costUsd": _money(float(r["cost_usd"] or 0.0)),
+                "runs": int(r["runs"] or 0),
+                "todayUsd": _money(float(r["day_cost_usd"] or 0.0)),
+                "monthUsd": _money(float(r["month_cost_usd"] or 0.0)),
+            }
+            for r in rows
+        ]
+        by_agent.sort(key=lambda a: (-a["costUsd"], sort_key(a["name"], a["agentId"])))
+        spend = await self.store.stats.window_spend("", day, month)
+        settings = await load_settings(self.store)
+        return by_agent, {
+            "todayUsd": _money(spend.global_day),
+            "monthUsd": _money(spend.global_month),
+            "dailyBudgetUsd": settings.daily_budget_usd,
+            "monthlyBudgetUsd": settings.monthly_budget_usd,
+        }
+
     async def global_stats(self, period: str) -> dict[str, Any]:
         daily = await self._daily(period, None)
         t = self._totals(daily)
         total_agents, active_agents = await self.store.agents.count()
+        by_agent, spend = await self.cost_by_agent(period)
         return {
             "totalAgents": total_agents,
             "activeAgents": active_agents,
@@ -356,6 +390,8 @@ class AgentService:
             "runningAgentIds": await self.store.runs.running_agent_ids(),
             "period": period,
             "dailyRuns": daily,
+            "costByAgent": by_agent,
+            "spend": spend,
         }
 
 

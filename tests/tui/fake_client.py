@@ -386,7 +386,36 @@ class FakeClient:
             ),
             "period": period,
             "dailyRuns": days,
+            "costByAgent": self._cost_by_agent(period),
+            "spend": {
+                "todayUsd": round(sum(a["todayUsd"] for a in self._cost_by_agent(period)), 6),
+                "monthUsd": round(sum(a["monthUsd"] for a in self._cost_by_agent(period)), 6),
+                "dailyBudgetUsd": None,
+                "monthlyBudgetUsd": None,
+            },
         }
+
+    def _cost_by_agent(self, period: str) -> list[dict[str, Any]]:
+        """Each agent's share of the period, as the real API lists it (most expensive first)."""
+        out = []
+        for agent_id, agent in self.agents.items():
+            days = _days(PERIOD_DAYS[period], AGENT_SHARE.get(agent_id, 0.0))
+            totals = _totals(days)
+            if totals["runs"] == 0:
+                continue
+            month = _days(7, AGENT_SHARE.get(agent_id, 0.0))  # 2025-01-01 .. 07
+            out.append(
+                {
+                    "agentId": agent_id,
+                    "name": agent["name"],
+                    "costUsd": totals["totalCostUsd"],
+                    "runs": totals["runs"],
+                    "todayUsd": days[-1]["costUsd"],
+                    "monthUsd": round(sum(d["costUsd"] for d in month), 6),
+                }
+            )
+        out.sort(key=lambda a: (-a["costUsd"], a["name"].casefold()))
+        return out
 
     async def events(self, agent_id: str | None = None) -> AsyncIterator[dict[str, Any]]:
         yield {"type": "stream.open"}
