@@ -96,9 +96,11 @@ async def busy_agent_ids(db: Database, besides_slot: int | None = None) -> set[s
     Written so SQLite uses the partial index ``runs_active`` (its ``IN`` list
     must match the index's, in order), not a scan of every run ever recorded.
     """
+    # (Not "scheduled_for IS NOT ?": with None that reads IS NOT NULL and leaves out manual runs and retries.)
     rows = await db.fetchall(
-        "SELECT DISTINCT agent_id FROM runs WHERE status IN ('running', 'queued') AND scheduled_for IS NOT ?",
-        (besides_slot,),
+        "SELECT DISTINCT agent_id FROM runs WHERE status IN ('running', 'queued')"
+        " AND (? IS NULL OR scheduled_for IS NULL OR scheduled_for != ?)",
+        (besides_slot, besides_slot),
     )
     return {r[0] for r in rows}
 
