@@ -182,6 +182,10 @@ class ChannelService:
         return await self.get_settings()
 
 
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
 def _type_problems(kind: str, parsed: BaseModel, sent: set[str], *, creating: bool) -> dict[str, str]:
     """What a channel of ``kind`` lacks, or holds that another type uses."""
     needs = CHANNEL_FIELDS_BY_TYPE[kind]
@@ -190,9 +194,9 @@ def _type_problems(kind: str, parsed: BaseModel, sent: set[str], *, creating: bo
         value = getattr(parsed, name)
         if name in needs:
             if (creating or name in sent) and value is None:
-                problems[name] = f"is required for a {kind} channel"
+                problems[name] = f"is required for {_a(kind)} channel"
         elif value is not None:
-            problems[name] = f"is not used by a {kind} channel"
+            problems[name] = f"is not used by {_a(kind)} channel"
     if creating and kind != "webhook" and getattr(parsed, "secret", None) is not None:
-        problems["secret"] = f"is not used by a {kind} channel (only webhooks are signed)"
+        problems["secret"] = f"is not used by {_a(kind)} channel (only webhooks are signed)"
     return problems

@@ -33,6 +33,13 @@ USAGE_HOLD = ("*", "usage.hold")
 DEFAULT_USAGE_HOLD_MS = 5 * 3_600_000
 
 
+def usd(amount: float) -> str:
+    """``$5.00``; small amounts with the digits that tell them apart (``$0.0002``)."""
+    if amount == 0 or abs(amount) >= 0.1:
+        return f"${amount:,.2f}"
+    return "$" + f"{amount:.6f}".rstrip("0")
+
+
 @dataclass(frozen=True)
 class Window:
     """One capped calendar window and what was spent in it."""
@@ -58,7 +65,7 @@ class Window:
         """``budget: daily cap $5.00 reached, $5.02 spent today``."""
         which = "global " if self.scope == "global" else ""
         when = "today" if self.window == "daily" else "this month"
-        return f"budget: {which}{self.window} cap ${self.cap:.2f} reached, ${self.spent:.2f} spent {when}"
+        return f"budget: {which}{self.window} cap {usd(self.cap)} reached, {usd(self.spent)} spent {when}"
 
     def json(self) -> dict[str, object]:
         return {

@@ -49,6 +49,7 @@ _BOUND_WORDING = {
     "string_too_short": ("too_short", "must not be empty"),
     "string_too_long": ("too_long", "must be at most {max_length} characters"),
     "too_long": ("too_long", "must list at most {max_length} items"),
+    "too_short": ("too_short", "must list at least {min_length} items"),
     "greater_than": ("greater_than", "must be greater than {gt}"),
     "greater_than_equal": ("greater_than_equal", "must be at least {ge}"),
     "less_than_equal": ("less_than_equal", "must be at most {le}"),

@@ -125,7 +125,7 @@ class Channel(BaseModel):
     to: Annotated[
         list[EmailAddress] | None,
         Field(min_length=1, max_length=MAX_RECIPIENTS),
-        Wording(type="must be a list of email addresses", item="each address"),
+        Wording(type="must be a list of email addresses", too_short="must not be empty", item="each address"),
         UNIQUE,
         Form("ops@example.com, me@example.com"),
     ] = Field(
