@@ -11,9 +11,7 @@ ids.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
 
-from app.http_body import MAX_BODY_BYTES
 from app.model import AGENT_FIELDS_BY_KEY, READ_ONLY_KEYS, Agent, AgentCreate, AgentUpdate, Run, RunEvent
 from app.model.channel import (
     CHANNEL_READ_ONLY,
@@ -23,30 +21,24 @@ from app.model.channel import (
     ChannelUpdate,
     Delivery,
 )
-from app.model.schema import REF_TEMPLATE, request_schema, response_schemas
+from app.model.schema import request_schema, response_schemas
 from app.model.settings import Settings, SettingsUpdate
-from app.service import MAX_RUN_LIMIT, PERIOD_DAYS
-from app.throttle import FAILURE_LIMIT, WINDOW_SECONDS
-
-Schema = dict[str, Any]
-
-_TS: Schema = {"type": ["string", "null"], "format": "date-time"}
-_INT: Schema = {"type": "integer"}
-_NUM: Schema = {"type": "number"}
-_STR: Schema = {"type": "string"}
-
-
-def _object(properties: dict[str, Schema], *, optional: tuple[str, ...] = ()) -> Schema:
-    required = [name for name in properties if name not in optional]
-    return {"type": "object", "properties": properties, "required": required}
-
-
-def _ref(name: str) -> Schema:
-    return {"$ref": REF_TEMPLATE.format(model=name)}
-
-
-def _data(schema: Schema) -> Schema:
-    return _object({"data": schema})
+from app.openapi_parts import (
+    AGENT_STATS,
+    CANCELLED,
+    DELETED,
+    ERROR,
+    ERRORS,
+    GLOBAL_STATS,
+    PERIOD_NAMES,
+    STARTED,
+    STR,
+    Schema,
+    data_of,
+    object_of,
+    ref,
+)
+from app.service import MAX_RUN_LIMIT
 
 
 def agent_input(*, creating: bool) -> Schema:
@@ -58,7 +50,7 @@ def agent_input(*, creating: bool) -> Schema:
         + ") are accepted and ignored, so a client may send back what it read."
     )
     # The zone list is long: written once, as a component.
-    schema["properties"]["timezone"] = _ref("Timezone")
+    schema["properties"]["timezone"] = ref("Timezone")
     return schema
 
 
@@ -72,11 +64,11 @@ def run_with_events() -> Schema:
     event = response_schemas(RunEvent)["RunEvent"]
     return {
         "allOf": [
-            _ref("Run"),
-            _object(
+            ref("Run"),
+            object_of(
                 {
                     "events": {"type": "array", "items": event},
-                    "deliveries": {"type": "array", "items": _ref("Delivery")},
+                    "deliveries": {"type": "array", "items": ref("Delivery")},
                 }
             ),
         ]
@@ -93,118 +85,17 @@ def channel_input(*, creating: bool) -> Schema:
     return schema
 
 
-DAILY: Schema = {
-    "type": "array",
-    "items": _object(
-        {
-            "date": {"type": "string", "format": "date"},
-            "success": _INT,
-            "error": _INT,
-            "total": _INT,
-            "skipped": _INT,
-            "costUsd": _NUM,
-        }
-    ),
-}
-_PERIOD_NAMES = list(PERIOD_DAYS)
-_STATS_COMMON: dict[str, Schema] = {
-    "successRate": {"type": "integer", "minimum": 0, "maximum": 100},
-    "avgDurationMs": _INT,
-    "totalCostUsd": _NUM,
-    "skippedRuns": _INT,
-    "period": {"enum": _PERIOD_NAMES},
-    "dailyRuns": DAILY,
-}
-AGENT_STATS = _object({"totalRuns": _INT, "lastRunAt": _TS, **_STATS_COMMON})
-_NULLABLE_NUM: Schema = {"type": ["number", "null"]}
-COST_BY_AGENT: Schema = {
-    "type": "array",
-    "description": "Agents with runs or spend in the period or this month, most expensive first "
-    "(an agent not listed spent nothing)",
-    "items": _object(
-        {
-            "agentId": _STR,
-            "name": _STR,
-            "costUsd": _NUM,
-            "runs": _INT,
-            "todayUsd": _NUM,
-            "monthUsd": _NUM,
-        }
-    ),
-}
-SPEND: Schema = {
-    **_object(
-        {
-            "todayUsd": _NUM,
-            "monthUsd": _NUM,
-            "dailyBudgetUsd": _NULLABLE_NUM,
-            "monthlyBudgetUsd": _NULLABLE_NUM,
-        }
-    ),
-    "description": "What all agents spent today and this month (the stats time zone), and the global caps",
-}
-GLOBAL_STATS = _object(
-    {
-        "totalAgents": _INT,
-        "activeAgents": _INT,
-        "runsInPeriod": _INT,
-        "runningAgentIds": {"type": "array", "items": _STR},
-        **_STATS_COMMON,
-        "costByAgent": COST_BY_AGENT,
-        "spend": SPEND,
-    }
-)
-DELETED = _object({"id": _STR, "name": _STR, "deletedRuns": _INT})
-STARTED = _object({"message": {"const": "Agent started"}, "runId": _STR})
-CANCELLED = _object(
-    {"success": {"const": True}, "message": _STR, "cancelledCount": {"type": "integer", "minimum": 1}}
-)
-ERROR: Schema = {
-    **_object(
-        {
-            "statusCode": _INT,
-            "statusMessage": _STR,
-            "message": _STR,
-            "data": {"type": "object", "additionalProperties": _STR},
-        },
-        optional=("data",),
-    ),
-    "description": "data: one problem per field, for 400 validation errors",
-}
-
-_HEADER_INT = {"schema": {"type": "integer", "minimum": 1}}
-ERRORS: dict[int, Schema] = {
-    400: {"description": "Invalid input: data names each bad field"},
-    401: {
-        "description": "Missing, bad or revoked token",
-        "headers": {"WWW-Authenticate": {"schema": _STR, "required": True}},
-    },
-    404: {"description": "No such agent, run or channel (or path)"},
-    405: {
-        "description": "Method not allowed here (an id holding '/' can reach another path)",
-        "headers": {"Allow": {"schema": _STR, "required": True}},
-    },
-    413: {"description": f"Body over {MAX_BODY_BYTES} bytes (decided from Content-Length, or while reading)"},
-    409: {"description": "Refused now: a spend cap is reached, or runs are held after a usage limit"},
-    415: {"description": "A body that is not application/json"},
-    429: {
-        "description": f"More than {FAILURE_LIMIT} failed authentications from this address within "
-        f"{WINDOW_SECONDS:g} s; a valid token is never throttled",
-        "headers": {"Retry-After": {**_HEADER_INT, "required": True}},
-    },
-    503: {"description": "The server is shutting down"},
-}
 _SECURED = (401, 429)
 _ON_AGENT = (*_SECURED, 404, 405)
 _WITH_BODY = (413, 415)
 
-_ID = {"name": "id", "in": "path", "required": True, "schema": _STR}
-_RUN_ID = {"name": "runId", "in": "path", "required": True, "schema": _STR}
-_PERIOD = {"name": "period", "in": "query", "schema": {"enum": _PERIOD_NAMES, "default": "7d"}}
+_ID = {"name": "id", "in": "path", "required": True, "schema": STR}
+_RUN_ID = {"name": "runId", "in": "path", "required": True, "schema": STR}
+_PERIOD = {"name": "period", "in": "query", "schema": {"enum": PERIOD_NAMES, "default": "7d"}}
 _RUNS_PERIOD = {
     "name": "period",
     "in": "query",
-    "schema": {"enum": _PERIOD_NAMES},
+    "schema": {"enum": PERIOD_NAMES},
     "description": "only runs started in this window (default: all)",
 }
 _LIMIT = {
@@ -236,7 +127,7 @@ def _json(schema: Schema, description: str = "OK") -> Schema:
 
 
 def _error(code: int) -> Schema:
-    return {**ERRORS[code], "content": {"application/json": {"schema": _ref("Error")}}}
+    return {**ERRORS[code], "content": {"application/json": {"schema": ref("Error")}}}
 
 
 def _op(
@@ -266,28 +157,28 @@ def _op(
 
 @cache
 def openapi_document() -> Schema:
-    agent = _ref("Agent")
-    channel = _ref("Channel")
+    agent = ref("Agent")
+    channel = ref("Channel")
     paths: dict[str, Schema] = {
         "/healthz": {
             "get": {
                 "operationId": "health",
                 "summary": "Liveness",
                 "security": [],
-                "responses": {"200": _json(_object({"status": {"const": "ok"}}), "up")},
+                "responses": {"200": _json(object_of({"status": {"const": "ok"}}), "up")},
             }
         },
         "/api/agents": {
             "get": _op(
                 "listAgents",
                 "List agents, by name",
-                _data({"type": "array", "items": agent}),
+                data_of({"type": "array", "items": agent}),
                 errors=_SECURED,
             ),
             "post": _op(
                 "createAgent",
                 "Create an agent",
-                _data(agent),
+                data_of(agent),
                 body=agent_input(creating=True),
                 errors=(400, *_SECURED, *_WITH_BODY),
                 links=AGENT_LINKS,
@@ -295,15 +186,19 @@ def openapi_document() -> Schema:
         },
         "/api/agents/stats": {
             "get": _op(
-                "globalStats", "Global stats", _data(GLOBAL_STATS), params=(_PERIOD,), errors=(400, *_SECURED)
+                "globalStats",
+                "Global stats",
+                data_of(GLOBAL_STATS),
+                params=(_PERIOD,),
+                errors=(400, *_SECURED),
             ),
         },
         "/api/agents/{id}": {
-            "get": _op("getAgent", "Get an agent", _data(agent), params=(_ID,), errors=_ON_AGENT),
+            "get": _op("getAgent", "Get an agent", data_of(agent), params=(_ID,), errors=_ON_AGENT),
             "patch": _op(
                 "updateAgent",
                 "Update an agent",
-                _data(agent),
+                data_of(agent),
                 params=(_ID,),
                 body=agent_input(creating=False),
                 errors=(400, *_ON_AGENT, *_WITH_BODY),
@@ -311,7 +206,7 @@ def openapi_document() -> Schema:
             "delete": _op(
                 "deleteAgent",
                 "Delete an agent with its runs",
-                _data(DELETED),
+                data_of(DELETED),
                 params=(_ID,),
                 errors=_ON_AGENT,
             ),
@@ -342,7 +237,7 @@ def openapi_document() -> Schema:
             "get": _op(
                 "listRuns",
                 "Run history, newest first",
-                _data({"type": "array", "items": _ref("Run")}),
+                data_of({"type": "array", "items": ref("Run")}),
                 params=(_ID, _LIMIT, _RUNS_PERIOD),
                 errors=(400, *_ON_AGENT),
             ),
@@ -351,7 +246,7 @@ def openapi_document() -> Schema:
             "get": _op(
                 "getRun",
                 "One run with its transcript",
-                _data(run_with_events()),
+                data_of(run_with_events()),
                 params=(_ID, _RUN_ID),
                 errors=_ON_AGENT,
             ),
@@ -360,30 +255,30 @@ def openapi_document() -> Schema:
             "get": _op(
                 "agentStats",
                 "Agent stats",
-                _data(AGENT_STATS),
+                data_of(AGENT_STATS),
                 params=(_ID, _PERIOD),
                 errors=(400, *_ON_AGENT),
             ),
         },
         "/api/channels": {
             "get": _op(
-                "listChannels", "List channels", _data({"type": "array", "items": channel}), errors=_SECURED
+                "listChannels", "List channels", data_of({"type": "array", "items": channel}), errors=_SECURED
             ),
             "post": _op(
                 "createChannel",
                 "Create a channel (a webhook's signing secret is answered only here)",
-                _data(_ref("ChannelCreated")),
+                data_of(ref("ChannelCreated")),
                 body=channel_input(creating=True),
                 errors=(400, *_SECURED, *_WITH_BODY),
                 links=CHANNEL_LINKS,
             ),
         },
         "/api/channels/{id}": {
-            "get": _op("getChannel", "Get a channel", _data(channel), params=(_ID,), errors=_ON_AGENT),
+            "get": _op("getChannel", "Get a channel", data_of(channel), params=(_ID,), errors=_ON_AGENT),
             "patch": _op(
                 "updateChannel",
                 "Update a channel",
-                _data(channel),
+                data_of(channel),
                 params=(_ID,),
                 body=channel_input(creating=False),
                 errors=(400, *_ON_AGENT, *_WITH_BODY),
@@ -391,7 +286,7 @@ def openapi_document() -> Schema:
             "delete": _op(
                 "deleteChannel",
                 "Delete a channel (and name it no more in agents and settings)",
-                _data(_object({"id": _STR, "name": _STR})),
+                data_of(object_of({"id": STR, "name": STR})),
                 params=(_ID,),
                 errors=_ON_AGENT,
             ),
@@ -400,17 +295,17 @@ def openapi_document() -> Schema:
             "post": _op(
                 "testChannel",
                 "Send a test message now, once (no body); the delivery as recorded",
-                _data(_ref("Delivery")),
+                data_of(ref("Delivery")),
                 params=(_ID,),
                 errors=(*_ON_AGENT, *_WITH_BODY),
             ),
         },
         "/api/settings": {
-            "get": _op("getSettings", "The settings", _data(_ref("Settings")), errors=_SECURED),
+            "get": _op("getSettings", "The settings", data_of(ref("Settings")), errors=_SECURED),
             "patch": _op(
                 "updateSettings",
                 "Change settings: only the fields sent",
-                _data(_ref("Settings")),
+                data_of(ref("Settings")),
                 body=request_schema(SettingsUpdate, defaults=False),
                 errors=(400, *_SECURED, *_WITH_BODY),
             ),
@@ -420,11 +315,11 @@ def openapi_document() -> Schema:
                 "operationId": "events",
                 "summary": "Server-sent events: run and agent changes; "
                 "the stream ends when its token is revoked",
-                "parameters": [{"name": "agentId", "in": "query", "schema": _STR}],
+                "parameters": [{"name": "agentId", "in": "query", "schema": STR}],
                 "responses": {
                     "200": {
                         "description": "An endless stream",
-                        "content": {"text/event-stream": {"schema": _STR}},
+                        "content": {"text/event-stream": {"schema": STR}},
                     },
                     **{str(c): _error(c) for c in _SECURED},
                 },

@@ -23,7 +23,6 @@ runs are cancelled and recorded as ``cancelled`` before the database closes.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -39,6 +38,7 @@ from app.processes import DB_ID_ENV, SERVER_ID_ENV
 from app.settle import Settler
 from app.start_checks import Skipped, StartChecks
 from app.timeutil import iso, now_ms
+from app.transcript import Transcript
 from storage.files import private_dir
 from storage.interface import DayOf, Row, RunOutcome, Storage
 
@@ -47,8 +47,6 @@ log = logging.getLogger("cronagents.runner")
 INTERRUPTED = "interrupted: the server stopped during this run"
 CANCELLED_BY_USER = "cancelled"
 CANCELLED_BY_SHUTDOWN = "cancelled: the server stopped"
-EVENT_FLUSH_SECONDS = 0.2
-EVENT_FLUSH_BATCH = 200
 CANCEL_WAIT_SECONDS = 10.0
 SHUTDOWN_WAIT_SECONDS = 15.0
 REMOTE_CANCEL_POLL_SECONDS = 0.05
@@ -59,7 +57,7 @@ class _Run:
     """One queued or running run in this process."""
 
     def __init__(
-        self, run_id: str, agent_id: str, agent: Agent | None, not_before: int | None = None
+        self, run_id: str, agent_id: str, agent: Agent | None, store: Storage, not_before: int | None = None
     ) -> None:
         self.run_id = run_id
         self.agent_id = agent_id
@@ -69,9 +67,7 @@ class _Run:
         self.task: asyncio.Task[None] | None = None
         self.cancel_reason: str | None = None
         self.started_at: int | None = None
-        self.seq = 0
-        self.pending: list[tuple[int, int, str, str]] = []
-        self.flusher: asyncio.TimerHandle | None = None
+        self.transcript = Transcript(run_id, store)
 
 
 class Runner:
@@ -153,7 +149,7 @@ class Runner:
         self._refuse_when_stopping()
         # Registered and started with no await in between, so a cancel always
         # finds the run together with its task.
-        run = _Run(run_id, agent_id, agent, not_before)
+        run = _Run(run_id, agent_id, agent, self.store, not_before)
         self._runs[run_id] = run
         run.task = asyncio.create_task(self._execute(run), name=f"run-{run_id}")
         self._publish("run.queued", run, run=run_json(row) if row else None)
@@ -316,7 +312,7 @@ class Runner:
         log.info("run %s of agent %s started", run.run_id, run.agent_id)
 
         async def on_event(event: dict[str, Any]) -> None:
-            self._add_event(run, event)
+            self._publish("run.event", run, event=run.transcript.add(event))
 
         result: SessionResult = await run_session(spec, on_event)
         output = result.output
@@ -363,34 +359,8 @@ class Runner:
         await asyncio.to_thread(private_dir, path)
         return path
 
-    def _add_event(self, run: _Run, event: dict[str, Any]) -> None:
-        run.seq += 1
-        at = now_ms()
-        event_type = str(event.get("type", "unknown"))
-        data = {k: v for k, v in event.items() if k != "type"}
-        run.pending.append((run.seq, at, event_type, json.dumps(data, default=str)))
-        self._publish("run.event", run, event={"seq": run.seq, "at": iso(at), **event})
-        if len(run.pending) >= EVENT_FLUSH_BATCH:
-            self._schedule_flush(run, 0)
-        elif run.flusher is None:
-            self._schedule_flush(run, EVENT_FLUSH_SECONDS)
-
-    def _schedule_flush(self, run: _Run, delay: float) -> None:
-        if run.flusher is not None:
-            run.flusher.cancel()
-        loop = asyncio.get_running_loop()
-        run.flusher = loop.call_later(delay, lambda: asyncio.ensure_future(self._flush(run)))
-
-    async def _flush(self, run: _Run) -> None:
-        if run.flusher is not None:
-            run.flusher.cancel()
-            run.flusher = None
-        batch, run.pending = run.pending, []
-        if batch:
-            await self.store.runs.add_events(run.run_id, batch)
-
     async def _record_end(self, run: _Run, outcome: RunOutcome) -> None:
-        await self._flush(run)
+        await run.transcript.flush()
         row = await self.store.runs.finish(run.run_id, outcome, self.day_of)
         log.info("run %s of agent %s ended %s", run.run_id, run.agent_id, outcome.status)
         if row is None:
