@@ -245,6 +245,7 @@ class Runner:
     async def _execute(self, run: _Run) -> None:
         outcome: RunOutcome | None = None
         skipped: str | None = None
+        leave_queued = False
         try:
             if run.not_before is not None:
                 await self.clock.sleep_until(run.not_before)
@@ -256,13 +257,15 @@ class Runner:
         except asyncio.CancelledError:
             if run.waiting and self._stopping:
                 # A retry still waiting for its time: left queued for the next server to take over.
-                self._runs.pop(run.run_id, None)
-                return
+                leave_queued = True
             outcome = RunOutcome("cancelled", run.cancel_reason or CANCELLED_BY_USER, now_ms())
         except Exception as exc:
             log.exception("run %s failed", run.run_id)
             outcome = RunOutcome("error", f"run failed: {type(exc).__name__}: {exc}", now_ms())
         finally:
+            if leave_queued:
+                self._runs.pop(run.run_id, None)
+                return  # noqa: B012 - nothing to record: the run never started
             # Record the end even while being cancelled a second time (shutdown).
             if outcome is None and skipped is None:
                 outcome = RunOutcome("cancelled", run.cancel_reason or CANCELLED_BY_USER, now_ms())

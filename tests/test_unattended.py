@@ -299,3 +299,42 @@ def test_usage_limit_messages_are_understood():
     assert usage_limit_reset("Usage limit reached", now, "UTC") == now + 5 * hour
     for not_a_limit in ("Reached maximum number of turns (1)", "API Error: 500", "", None, "rate limit"):
         assert usage_limit_reset(not_a_limit, now, "UTC") is None
+
+
+async def test_a_scheduled_fire_over_a_cap_is_skipped_with_the_cap_named(env: Env):
+    agent = await env.agent(schedule="@hourly", dailyBudgetUsd=0.5)
+    await env.finished_run(agent["id"], "success", cost=0.6)
+    now = int(time.time() * 1000)
+    claim = env.store.slots.encode([("run_capped", agent["id"], now, "queued")])
+    assert await env.store.slots.claim(claim, now, env.server.server_id) == {"run_capped"}
+    await env.server.runner.enqueue_claimed(agent["id"], "run_capped")
+    for _ in range(100):
+        row = await env.store.runs.get("run_capped")
+        if row["status"] != "queued":
+            break
+        await asyncio.sleep(0.05)
+    assert row["status"] == "skipped"
+    assert row["output"] == "budget: daily cap $0.50 reached, $0.60 spent today"
+    fresh = await env.store.agents.get(agent["id"])
+    assert fresh["last_status"] == "success"  # a skipped slot is not the agent's last run
+
+
+async def test_a_waiting_retry_is_taken_over_by_the_next_server(server_config: ServerConfig):
+    clock = FakeClock(T0)
+    server_config.clock = clock
+    async with running(server_config) as first:
+        agent = await first.service.create_agent(
+            agent_body(retry={"attempts": 1, "backoffSeconds": 600}), None
+        )
+        env = Env(first, clock)
+        failed = await env.finished_run(agent["id"], "error")
+        await first.runner.settle_pending()
+        [retry] = [r for r in await first.store.runs.active(agent["id"])]
+        assert retry["trigger"] == "retry" and retry["owner"] == first.server_id
+    # The first server stopped while its retry waited: the retry is still queued, not interrupted.
+    async with running(server_config) as second:
+        row = await second.store.runs.get(retry["id"])
+        assert row["status"] == "queued" and row["owner"] == second.server_id
+        assert retry["id"] in second.runner._runs  # waiting for its time in this server's runner
+        assert row["retry_of"] == failed and row["not_before"] == retry["not_before"]
+        await second.runner.cancel_agent_runs(agent["id"])
