@@ -299,3 +299,20 @@ def _ms(iso_text: str) -> int:
     from datetime import datetime
 
     return int(datetime.fromisoformat(iso_text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+async def test_a_slack_channel_gets_text_and_blocks(client: httpx.AsyncClient):
+    async with webhook_receiver() as receiver:
+        resp = await client.post(
+            "/api/channels", json={"name": "Team", "type": "slack", "url": receiver.url("/slack")}
+        )
+        agent = await failing_agent(client, resp.json()["data"]["id"])
+        run = await run_once(client, agent["id"])
+        [got] = await receiver.wait_for(1)
+        message = got.json
+        assert message["text"] == f"{agent['name']}: run failed (error)"
+        header, facts, output = message["blocks"][:3]
+        assert header["type"] == "header" and header["text"]["text"] == message["text"]
+        assert "Status: error" in facts["text"]["text"]
+        assert run["output"][:30] in output["text"]["text"]
+        assert "webhook-signature" not in got.headers  # Slack's incoming webhooks are not signed
