@@ -4,8 +4,10 @@ verifies signatures with the standardwebhooks library, a real SMTP server (aiosm
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -316,3 +318,29 @@ async def test_a_slack_channel_gets_text_and_blocks(client: httpx.AsyncClient):
         assert "Status: error" in facts["text"]["text"]
         assert run["output"][:30] in output["text"]["text"]
         assert "webhook-signature" not in got.headers  # Slack's incoming webhooks are not signed
+
+
+def readme_verifier() -> Any:
+    """The stdlib verification function README gives users (the block after ``verify-snippet``)."""
+    text = (Path(__file__).parent.parent / "README.md").read_text()
+    block = text.split("<!-- verify-snippet -->", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(block, "README.md", "exec"), namespace)  # our own README
+    return namespace["verified"]
+
+
+async def test_the_readme_s_verification_snippet_accepts_real_deliveries_only(client: httpx.AsyncClient):
+    verified = readme_verifier()
+    async with webhook_receiver() as receiver:
+        channel = await hook_channel(client, receiver)
+        secret = receiver.secrets["/hook"]
+        resp = await client.post(f"/api/channels/{channel}/test")
+        assert resp.json()["data"]["status"] == "sent"
+        [got] = await receiver.wait_for(1)
+        assert got.verified is True  # the standardwebhooks library agrees
+        assert verified(secret, got.headers, got.body) is True
+        assert verified(secret, got.headers, got.body + b" ") is False
+        other = "whsec_" + base64.b64encode(b"x" * 32).decode()
+        assert verified(other, got.headers, got.body) is False
+        stale = {**got.headers, "webhook-timestamp": str(int(got.headers["webhook-timestamp"]) - 600)}
+        assert verified(secret, stale, got.body) is False
