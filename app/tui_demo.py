@@ -28,6 +28,7 @@ from app.timeutil import from_datetime
 from app.tui.app import build_app
 from app.tui.screens.editor import EditorScreen
 from storage import runs as run_store
+from storage.interface import Alert, DeliveryResult, NewDelivery
 
 DEMO_AGENTS: tuple[dict[str, Any], ...] = (
     {
@@ -141,8 +142,12 @@ async def add_run(
     events: Sequence[dict[str, Any]] = (),
     trigger: str = "schedule",
     run_id: str | None = None,
+    retry_of: tuple[str, int] | None = None,
 ) -> str:
-    """A finished (or, with status running/queued, unfinished) run, straight into storage."""
+    """A finished (or, with status running/queued, unfinished) run, straight into storage.
+
+    ``retry_of``: (the first run's id, this attempt's number) for a retry (trigger "retry").
+    """
     run_id = run_id or auth.new_id("run")
     started_ms = from_datetime(started)
     active = status in ("running", "queued")
@@ -155,6 +160,13 @@ async def add_run(
         trigger=trigger,
         scheduled_for=started_ms if trigger == "schedule" else None,
     )
+    if retry_of is not None:
+        first, attempt = retry_of
+        await server.db.transaction(
+            lambda conn: conn.execute(
+                "UPDATE runs SET attempt = ?, retry_of = ? WHERE id = ?", (attempt, first, run_id)
+            )
+        )
     if events:
         rows = [(i + 1, started_ms + i * 1500, str(e["type"]), _event_data(e)) for i, e in enumerate(events)]
         await run_store.add_events(server.db, run_id, rows)
@@ -172,6 +184,41 @@ async def add_run(
     else:
         await run_store.mark_running(server.db, run_id, agent_id, started_ms)
     return run_id
+
+
+async def add_deliveries(
+    server: Server,
+    agent_id: str,
+    run_id: str,
+    at: datetime,
+    deliveries: Sequence[tuple[str, str, str, int, str | None]],
+) -> list[str]:
+    """A run's alerts, as sent (or given up on): (channel id, event, status, attempts, last error) each.
+
+    Recorded with their outcome at once and never due, so no server tries to send them.
+    """
+    at_ms = from_datetime(at)
+    new = [
+        NewDelivery(auth.new_id("msg"), channel, event, "{}", agent_id=agent_id, run_id=run_id)
+        for channel, event, _, _, _ in deliveries
+    ]
+    await server.store.deliveries.raise_alerts([Alert(new)], at_ms, due_at=at_ms + 365 * 86_400_000)
+    results = [
+        DeliveryResult(d.id, status, attempts, error, at_ms + 800)
+        for d, (_, _, status, attempts, error) in zip(new, deliveries, strict=True)
+    ]
+    await server.store.deliveries.record(results)
+    return [d.id for d in new]
+
+
+async def pause_agent(server: Server, agent_id: str, reason: str) -> None:
+    """The agent as the server leaves it after its failure streak reached ``pauseAfterFailures``."""
+    await server.db.transaction(
+        lambda conn: conn.execute(
+            "UPDATE agents SET enabled = 0, paused_reason = ?, next_run_at = NULL WHERE id = ?",
+            (reason, agent_id),
+        )
+    )
 
 
 def _event_data(event: dict[str, Any]) -> str:
