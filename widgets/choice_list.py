@@ -72,8 +72,8 @@ class ChoiceList(SelectionList[str]):
                 self.add_options(options)
             elif self.empty:
                 self.add_option(Selection(Text(self.empty, style="dim italic"), "", disabled=True))
-        if options and highlighted is not None:
-            self.highlighted = min(highlighted, len(options) - 1)
+        if options:  # space toggles the highlighted choice: there is always one
+            self.highlighted = min(highlighted or 0, len(options) - 1)
 
     @on(SelectionList.SelectedChanged)
     def _selected_changed(self, event: SelectionList.SelectedChanged[str]) -> None:
