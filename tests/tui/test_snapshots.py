@@ -210,7 +210,8 @@ def test_new_channel_field_error(snap_compare: Any) -> None:
 
 def test_editor_notifications_retries_and_caps(snap_compare: Any) -> None:
     """The editor for Daily digest (at 120x50) scrolled to its new sections: Notifications — the channels
-    (focused, the first highlighted) picked by name (On-call webhook and Team Slack checked, Ops mail shown "(email, off)" and not),
+    (focused, the first highlighted) picked by name (On-call webhook and Team Slack checked, Ops mail
+    shown "(email, off)" and not),
     the hint that none picked means the settings' default channels, the events to send on as
     checkboxes (failure, recovery, budget, paused checked; success, missed not), Only on change on;
     Retries and auto-pause — attempts 2, backoff 300, max backoff 3600, pause after 3; Spend caps —
