@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 
 from app.client import ApiClient, ApiError, DashboardClient
+from app.demo_data import add_deliveries, add_run, pause_agent
 from app.server import Server
 from app.tui_demo import TRANSCRIPT as DEMO_TRANSCRIPT
-from app.tui_demo import add_deliveries, add_run, pause_agent
 from tests.conftest import agent_body
 from tests.tui.fake_client import AGENTS, CHANNELS, RUNS, FakeClient
 from tests.tui.fake_data import DELIVERIES

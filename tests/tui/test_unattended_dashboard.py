@@ -17,12 +17,12 @@ from rich.text import Text
 from textual.widgets import Static
 
 from app.client import ApiClient
+from app.demo_data import add_deliveries, add_run, pause_agent
 from app.server import Server
 from app.tui.app import build_app
 from app.tui.screens.editor import EditorScreen
 from app.tui.screens.run_detail import RunScreen
 from app.tui.screens.settings import SettingsScreen
-from app.tui_demo import add_deliveries, add_run, pause_agent
 from tests.conftest import agent_body
 from tests.tui.conftest import ready, wait_until
 from widgets.choice_list import ChoiceList

@@ -77,6 +77,7 @@ class ChannelsScreen(DashboardScreen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._status("")
         self.table.focus()
         self.api.load()
 
@@ -85,7 +86,9 @@ class ChannelsScreen(DashboardScreen[None]):
         return self.query_one(ChannelTable)
 
     def _status(self, text: Text | str) -> None:
-        self.query_one("#channels-status", Static).update(text)
+        status = self.query_one("#channels-status", Static)
+        status.update(text)
+        status.display = bool(str(text))
 
     # -- answers -------------------------------------------------------------------------
 
