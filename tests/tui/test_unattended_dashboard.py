@@ -173,6 +173,27 @@ async def test_the_editor_picks_notify_channels_by_name_and_sets_retries_pause_a
     assert saved["dailyBudgetUsd"] == 5 and saved["monthlyBudgetUsd"] == 80
 
 
+async def test_an_agent_s_notifications_load_unchanged_when_the_channels_arrive(
+    make_app: Any, api: ApiClient
+) -> None:
+    """The channels come after the form is filled: the picks stay, in their order, and nothing is dirty."""
+    first = await api.create_channel({"name": "Zulu", "type": "webhook", "url": "http://127.0.0.1:9/z"})
+    second = await api.create_channel({"name": "Alpha", "type": "webhook", "url": "http://127.0.0.1:9/a"})
+    picked = [first["id"], second["id"]]  # not the order the picker lists them in (by name)
+    await api.create_agent(agent_body(name="Digest", notify={"channels": picked}))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, agents=1)
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, EditorScreen))
+        picker = app.screen.query_one("#input-notify-channels", ChoiceList)
+        await wait_until(pilot, lambda: picker.option_count == 2, what="the channels")
+        assert picker.value == picked and set(picker.selected) == set(picked)
+        assert app.screen.form.body(for_update=True) == {}
+        await pilot.press("escape")  # nothing changed: closes without asking
+        await wait_until(pilot, lambda: app.screen is app.main_screen)
+
+
 async def test_the_settings_dialog_saves_caps_and_default_channels(make_app: Any, api: ApiClient) -> None:
     pager = await api.create_channel({"name": "Pager", "type": "webhook", "url": "http://127.0.0.1:9/x"})
     app = make_app()
