@@ -19,6 +19,7 @@ from textual.widgets import Static
 from app.client import ApiClient
 from app.demo_data import add_deliveries, add_run, pause_agent
 from app.server import Server
+from app.tui import messages as server_messages
 from app.tui.app import build_app
 from app.tui.screens.editor import EditorScreen
 from app.tui.screens.run_detail import RunScreen
@@ -271,3 +272,28 @@ async def test_run_detail_lists_the_alerts_and_the_runs_tab_marks_the_retry(
         title = str(app.screen.query_one("#run-title").render())
         assert f"retry, attempt 2 of run {failed}" in title
         assert not app.screen.query_one(DeliveryTable).display  # no alerts
+
+
+async def test_a_run_that_ends_while_shown_gets_its_alerts(
+    make_app: Any, api: ApiClient, server: Server
+) -> None:
+    pager = await api.create_channel({"name": "Pager", "type": "webhook", "url": "http://127.0.0.1:9/x"})
+    agent = await api.create_agent(agent_body(name="Digest"))
+    run_id = await add_run(server, agent["id"], "running", datetime.now(UTC) - timedelta(seconds=30))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, agents=1)
+        app.push_screen(RunScreen(agent["id"], run_id, agent_name="Digest"))
+        await wait_until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.run is not None)
+        screen = app.screen
+        assert isinstance(screen, RunScreen)
+        assert not screen.query_one(DeliveryTable).display
+        now = datetime.now(UTC)
+        await add_deliveries(server, agent["id"], run_id, now, [(pager["id"], "run.failed", "sent", 1, None)])
+        # As the event stream says it (the run was written straight into storage, not by a runner).
+        screen.post_message(
+            server_messages.RunFinished(agent["id"], run_id, {**screen.run, "status": "error"})
+        )
+        table = screen.query_one(DeliveryTable)
+        await wait_until(pilot, lambda: table.row_count == 1, what="the alert, read again")
+        assert table.display and table.get_row_at(0)[0].plain == "Pager"

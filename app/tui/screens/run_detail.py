@@ -9,6 +9,7 @@ named (read in a worker, :class:`~app.tui.screens.channel_workers.ChannelsLoaded
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from rich.text import Text
@@ -24,6 +25,9 @@ from app.tui.screens.channel_workers import ChannelsLoaded, read_channels
 from widgets.delivery_table import DeliveryTable
 from widgets.formatting import run_summary
 from widgets.run_log import RunLog
+
+ALERTS_DELAY = 2.0
+"""A run that ends while shown is read again this much later, for the alerts it raised and how they went."""
 
 
 class RunScreen(DashboardScreen[None]):
@@ -149,6 +153,18 @@ class RunScreen(DashboardScreen[None]):
     def _run_changed(self, message: RunStarted | RunFinished) -> None:
         if message.run_id == self.run_id and message.run:
             self.show(message.run)
+            if isinstance(message, RunFinished):
+                self.reload_alerts()
+
+    @work(exclusive=True, group="reload-run-alerts")
+    async def reload_alerts(self) -> None:
+        """The alerts of a run that just ended: raised as it ends, sent moments later."""
+        await asyncio.sleep(ALERTS_DELAY)
+        try:
+            run = await self.dash.client.get_run(self.agent_id, self.run_id)
+        except ApiError:
+            return  # the run as shown stays; reopening it reads it again
+        self.show({k: v for k, v in run.items() if k != "events"})
 
     @on(AgentChanged)
     def _agent_changed(self, message: AgentChanged) -> None:
