@@ -180,22 +180,37 @@ class AgentTable(DataTable[Any]):
             self.upsert({**agent, "nextRunAt": next_run_at})
 
     def set_cost_by_agent(self, cost_by_agent: Iterable[dict[str, Any]]) -> None:
-        """The global stats' ``costByAgent``: the Cost and Today columns of every agent."""
-        self.spend = {str(entry["agentId"]): entry for entry in cost_by_agent}
-        self.spend_known = True
-        self.refresh_cells()
+        """The global stats' ``costByAgent``: the Cost and Today columns of every agent.
+
+        Only the rows whose figures changed are redrawn: the stats are read again after
+        every burst of changes, and a thousand rows redrawn each time would hold the loop.
+        """
+        spend = {str(entry["agentId"]): entry for entry in cost_by_agent}
+        figures = ("costUsd", "todayUsd")
+        changed = [
+            agent_id
+            for agent_id in self.agents
+            if not self.spend_known
+            or [self.spend.get(agent_id, {}).get(k) for k in figures]
+            != [spend.get(agent_id, {}).get(k) for k in figures]
+        ]
+        self.spend, self.spend_known = spend, True
+        for agent_id in changed:
+            self._update_row(agent_id, only=("today", "cost"))
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text
         self._rebuild(self.selected_id)
 
-    def _update_row(self, agent_id: str) -> None:
+    def _update_row(self, agent_id: str, only: tuple[str, ...] = ()) -> None:
+        """Redraw the agent's row (``only``: those columns)."""
         agent = self.agents.get(agent_id)
         if agent is None:
             return
         try:
             for (key, _), value in zip(self.columns_shown, self._cells(agent), strict=True):
-                self.update_cell(agent_id, key, value, update_width=self._widens(key, value))
+                if not only or key in only:
+                    self.update_cell(agent_id, key, value, update_width=self._widens(key, value))
         except (RowDoesNotExist, CellDoesNotExist):
             pass
 
