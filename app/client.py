@@ -48,6 +48,13 @@ class DashboardClient(Protocol):
     async def get_run(self, agent_id: str, run_id: str) -> Json: ...
     async def agent_stats(self, agent_id: str, period: str) -> Json: ...
     async def global_stats(self, period: str) -> Json: ...
+    async def list_channels(self) -> list[Json]: ...
+    async def create_channel(self, body: Json) -> Json: ...
+    async def update_channel(self, channel_id: str, body: Json) -> Json: ...
+    async def delete_channel(self, channel_id: str) -> Json: ...
+    async def test_channel(self, channel_id: str) -> Json: ...
+    async def get_settings(self) -> Json: ...
+    async def update_settings(self, body: Json) -> Json: ...
     def events(self, agent_id: str | None = None) -> AsyncIterator[Json]: ...
 
 
@@ -133,6 +140,31 @@ class ApiClient:
 
     async def global_stats(self, period: str) -> Json:
         return dict((await self._request("GET", "/api/agents/stats", params={"period": period}))["data"])
+
+    # -- channels and settings --------------------------------------------------------
+
+    async def list_channels(self) -> list[Json]:
+        return list((await self._request("GET", "/api/channels"))["data"])
+
+    async def create_channel(self, body: Json) -> Json:
+        """The new channel; a webhook's answer holds its signing ``secret``, the only time it is shown."""
+        return dict((await self._request("POST", "/api/channels", json=body))["data"])
+
+    async def update_channel(self, channel_id: str, body: Json) -> Json:
+        return dict((await self._request("PATCH", f"/api/channels/{channel_id}", json=body))["data"])
+
+    async def delete_channel(self, channel_id: str) -> Json:
+        return dict((await self._request("DELETE", f"/api/channels/{channel_id}"))["data"])
+
+    async def test_channel(self, channel_id: str) -> Json:
+        """Sends a test message now; the delivery as recorded (``status`` sent or failed, ``lastError``)."""
+        return dict((await self._request("POST", f"/api/channels/{channel_id}/test"))["data"])
+
+    async def get_settings(self) -> Json:
+        return dict((await self._request("GET", "/api/settings"))["data"])
+
+    async def update_settings(self, body: Json) -> Json:
+        return dict((await self._request("PATCH", "/api/settings", json=body))["data"])
 
     # -- the event stream -------------------------------------------------------------
 

@@ -2,9 +2,8 @@
 
     python -m app.tui_demo screenshots [--out screenshots]   # seeds a temporary database
 
-Agents are created through the API service; their run history (30 days, with
-costs) and one run's transcript are written straight into storage, since real
-history can only come from real runs over time. It sits beside the launcher
+The demo database is seeded by :mod:`app.demo_data` (agents with 30 days of
+history, a transcript, channels, alerts, a retry, a paused agent). It sits beside the launcher
 (``app/tui_main.py``), above the dashboard: it builds a server and a database,
 which the UI package itself never touches.
 """
@@ -13,210 +12,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import random
 import tempfile
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from app import auth
 from app.client import ApiClient
-from app.server import Server, ServerConfig, running, serving
-from app.timeutil import from_datetime
+from app.demo_data import TRANSCRIPT, add_deliveries, add_run, pause_agent, seed_demo
+from app.server import ServerConfig, running, serving
 from app.tui.app import build_app
 from app.tui.screens.editor import EditorScreen
-from storage import runs as run_store
+from app.tui.screens.run_detail import RunScreen
+from widgets.channel_table import ChannelTable
+from widgets.choice_list import ChoiceList
+from widgets.delivery_table import DeliveryTable
 
-DEMO_AGENTS: tuple[dict[str, Any], ...] = (
-    {
-        "name": "Daily digest",
-        "schedule": "0 9 * * 1-5",
-        "timezone": "Europe/Berlin",
-        "description": "Summarizes yesterday's commits and open issues",
-        "maxBudgetUsd": 0.5,
-        "prompt": "Summarize the last day of commits in this repository.",
-    },
-    {
-        "name": "Dependency audit",
-        "schedule": "30 6 * * 1",
-        "timezone": "UTC",
-        "description": "Checks for outdated and vulnerable packages",
-        "prompt": "List outdated dependencies and known advisories.",
-        "allowedTools": ["Read", "Grep"],
-    },
-    {
-        "name": "Flaky test hunter",
-        "schedule": "0 */4 * * *",
-        "timezone": "UTC",
-        "description": "Re-runs the slowest tests and reports flakes",
-        "prompt": "Find flaky tests in the last CI runs.",
-        "maxTurns": 30,
-    },
-    {
-        "name": "Inbox triage",
-        "schedule": "*/30 8-18 * * 1-5",
-        "timezone": "America/New_York",
-        "description": "Labels new issues",
-        "prompt": "Label and route new issues.",
-    },
-    {
-        "name": "Release notes",
-        "schedule": "0 17 * * 5",
-        "timezone": "Europe/London",
-        "description": "Drafts the weekly release notes",
-        "prompt": "Draft release notes for this week.",
-    },
-    {
-        "name": "Docs link checker",
-        "schedule": "@daily",
-        "timezone": "UTC",
-        "enabled": False,
-        "description": "Finds broken links in the docs",
-        "prompt": "Check every link under docs/.",
-    },
-)
-
-TRANSCRIPT: tuple[dict[str, Any], ...] = (
-    {"type": "system", "subtype": "init", "model": "claude-sonnet-4-5", "tools": ["Read", "Grep", "Bash"]},
-    {"type": "assistant_text", "text": "I'll look at yesterday's commits first."},
-    {
-        "type": "tool_use",
-        "id": "tu_1",
-        "name": "Bash",
-        "input": {"command": "git log --since=yesterday --oneline"},
-    },
-    {
-        "type": "tool_result",
-        "toolUseId": "tu_1",
-        "content": (
-            "3f2a1c9 scheduler: one heap, one sleep\n9b8e7d1 api: stats rollups\n0c4d2e5 tui: live log"
-        ),
-        "isError": False,
-    },
-    {"type": "thinking", "text": "Three commits; the scheduler change is the important one."},
-    {"type": "tool_use", "id": "tu_2", "name": "Grep", "input": {"pattern": "TODO", "path": "app/"}},
-    {
-        "type": "tool_result",
-        "toolUseId": "tu_2",
-        "content": "app/runner.py:88: # TODO: retry budget",
-        "isError": False,
-    },
-    {
-        "type": "assistant_text",
-        "text": "Summary: 3 commits landed — the scheduler now sleeps until the "
-        "earliest fire, stats come from daily rollups, and the dashboard streams run logs live. "
-        "One TODO remains in app/runner.py.",
-    },
-    {
-        "type": "result",
-        "subtype": "success",
-        "isError": False,
-        "costUsd": 0.0412,
-        "numTurns": 3,
-        "durationMs": 18450,
-        "usage": {"input_tokens": 5120, "output_tokens": 1380},
-    },
-)
-
-STATUS_WEIGHTS: tuple[tuple[str, int], ...] = (
-    ("success", 86),
-    ("error", 7),
-    ("budget_exceeded", 3),
-    ("cancelled", 2),
-    ("skipped", 2),
-)
-
-
-async def add_run(
-    server: Server,
-    agent_id: str,
-    status: str,
-    started: datetime,
-    *,
-    cost: float | None = None,
-    seconds: float = 30.0,
-    output: str | None = None,
-    events: Sequence[dict[str, Any]] = (),
-    trigger: str = "schedule",
-    run_id: str | None = None,
-) -> str:
-    """A finished (or, with status running/queued, unfinished) run, straight into storage."""
-    run_id = run_id or auth.new_id("run")
-    started_ms = from_datetime(started)
-    active = status in ("running", "queued")
-    await run_store.insert_run(
-        server.db,
-        run_id,
-        agent_id,
-        "running" if not active else status,
-        started_ms,
-        trigger=trigger,
-        scheduled_for=started_ms if trigger == "schedule" else None,
-    )
-    if events:
-        rows = [(i + 1, started_ms + i * 1500, str(e["type"]), _event_data(e)) for i, e in enumerate(events)]
-        await run_store.add_events(server.db, run_id, rows)
-    if not active:
-        outcome = run_store.RunOutcome(
-            status=status,
-            output=output if output is not None else _output_for(status),
-            completed_at=started_ms + int(seconds * 1000),
-            cost_usd=cost,
-            input_tokens=None if cost is None else int(cost * 120_000),
-            output_tokens=None if cost is None else int(cost * 30_000),
-            num_turns=None if cost is None else max(1, int(cost * 100) % 9),
-        )
-        await run_store.finish_run(server.db, run_id, outcome, server.service.day_of)
-    else:
-        await run_store.mark_running(server.db, run_id, agent_id, started_ms)
-    return run_id
-
-
-def _event_data(event: dict[str, Any]) -> str:
-    return json.dumps({k: v for k, v in event.items() if k != "type"})
-
-
-def _output_for(status: str) -> str:
-    return {
-        "success": "Done: summary written.",
-        "error": "error: API overloaded (529) after 3 retries",
-        "budget_exceeded": "stopped: cost passed maxBudgetUsd",
-        "cancelled": "cancelled from the dashboard",
-        "skipped": "skipped: previous run still running (overlap forbidden)",
-    }.get(status, "")
-
-
-async def seed_demo(server: Server, now: datetime, *, days: int = 30, seed: int = 7) -> list[dict[str, Any]]:
-    """The demo agents with ``days`` of history ending at ``now``; returns the agents' JSON."""
-    rng = random.Random(seed)
-    user, _ = await auth.create_token(server.store, "demo")
-    agents = [await server.service.create_agent(dict(body), user) for body in DEMO_AGENTS]
-    statuses, weights = zip(*STATUS_WEIGHTS, strict=True)
-    for index, agent in enumerate(agents[:5]):
-        per_day = (1, 1, 6, 8, 1)[index] if index < 5 else 1
-        for day in range(days, 0, -1):
-            for n in range(per_day if rng.random() > 0.15 else 0):
-                started = now - timedelta(days=day - 1, hours=rng.randint(0, 10), minutes=n * 7 + index)
-                if started >= now:
-                    continue
-                status = rng.choices(statuses, weights)[0]
-                cost = None if status == "skipped" else round(rng.uniform(0.01, 0.09) * (1 + index % 3), 4)
-                await add_run(server, agent["id"], status, started, cost=cost, seconds=rng.uniform(8, 95))
-    # The digest's latest run carries a whole transcript.
-    await add_run(
-        server,
-        agents[0]["id"],
-        "success",
-        now - timedelta(minutes=42),
-        cost=0.0412,
-        seconds=18.45,
-        output=TRANSCRIPT[-2]["text"],
-        events=TRANSCRIPT,
-        trigger="manual",
-    )
-    return [await server.service.get_agent(a["id"]) for a in agents]
+__all__ = ["TRANSCRIPT", "add_deliveries", "add_run", "pause_agent", "seed_demo", "write_screenshots"]
 
 
 async def write_screenshots(out: Path, size: tuple[int, int] = (120, 36)) -> list[Path]:
@@ -257,6 +69,28 @@ async def write_screenshots(out: Path, size: tuple[int, int] = (120, 36)) -> lis
                         app.push_screen(EditorScreen(main.selected_agent()))
                         await _settle(pilot, lambda: isinstance(app.screen, EditorScreen))
                         shot("editor")
+                        picker = app.screen.query_one("#input-notify-channels", ChoiceList)
+                        await _settle(pilot, lambda: picker.option_count > 0)
+                        picker.focus()
+                        await _settle(pilot, lambda: True)
+                        scroll = app.screen.query_one("#form-scroll")
+                        heading = next(w for w in scroll.query(".form-section") if "Notif" in str(w.render()))
+                        scroll.scroll_to_widget(heading, animate=False, top=True)
+                        await _settle(pilot, lambda: True)
+                        shot("notifications")
+                        app.pop_screen()
+                        await pilot.press("1")
+                        retry = next(r for r in main.history.runs if r.get("trigger") == "retry")
+                        name = str((main.selected_agent() or {}).get("name"))
+                        app.push_screen(
+                            RunScreen(str(retry["agentId"]), str(retry["retryOf"]), agent_name=name)
+                        )
+                        await _settle(pilot, lambda: any(t.names for t in app.screen.query(DeliveryTable)))
+                        shot("alerts")
+                        app.pop_screen()
+                        await pilot.press("C")
+                        await _settle(pilot, lambda: any(t.row_count for t in app.screen.query(ChannelTable)))
+                        shot("channels")
                 finally:
                     await client.aclose()
     return written

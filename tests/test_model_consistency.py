@@ -24,6 +24,7 @@ from app.openapi import openapi_document
 from app.validation import parse_agent_update
 from widgets.agent_form import FIELDS as FORM_FIELDS
 from widgets.agent_form import AgentForm, help_text
+from widgets.choice_list import ChoiceList
 
 KEYS = [f.key for f in AGENT_FIELDS]
 # The parts of each group of settings (notify, retry): (group, part).
@@ -207,10 +208,15 @@ async def test_the_editor_has_a_control_per_field_with_its_choices_and_bounds_in
         for spec, wid in controls:
             control = form.query_one(f"#input-{wid}")
             expected = TextArea if spec.multiline else kinds.get(spec.kind, Input)
+            item = spec.rules.item
+            if wid in AgentForm.CHANNEL_PICKERS or (item is not None and item.kind == "choice"):
+                expected = ChoiceList  # picked from the channels by name, or from the item's choices
             assert isinstance(control, expected), spec.key
             if isinstance(control, Select):
                 options = [value for _, value in control._options]
                 assert options == list(spec.rules.choices)
+            if isinstance(control, ChoiceList) and item is not None and item.kind == "choice":
+                assert [str(o.value) for o in control.options] == list(item.choices)
             assert control.tooltip == help_text(spec)
             assert spec.label and spec.help
             for value in spec.rules.bounds.values():

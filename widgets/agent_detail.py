@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static, TabbedContent, TabPane
 
-from widgets.formatting import Clock, money, parse_iso, run_header, run_summary, truncate
+from widgets.formatting import Clock, money, parse_iso, run_header, run_summary, spend_against, truncate
 from widgets.run_history import RunHistory
 from widgets.run_log import RunLog
 from widgets.stats_chart import CostChart, RunsChart
@@ -22,9 +22,20 @@ from widgets.stats_chart import CostChart, RunsChart
 ACTIVE = ("running", "queued")
 
 
-def agent_title(agent: dict[str, Any]) -> Text:
-    """Name, schedule, description, then time zone, turns and budget, dim."""
+def agent_title(agent: dict[str, Any], spend: dict[str, Any] | None = None) -> Text:
+    """Name, schedule, why the server paused it, spend against its caps, description, then time zone,
+    turns and budget, dim. ``spend``: the agent's ``costByAgent`` entry."""
     text = Text.assemble((str(agent.get("name", "")), "bold"), (f"  {agent.get('schedule')}", "bold cyan"))
+    if agent.get("pausedReason") and not agent.get("enabled"):
+        text.append(f"  {agent['pausedReason']} (space: enable)", style="bold yellow")
+    spend = spend or {}
+    for label, spent, cap in (
+        ("today", spend.get("todayUsd"), agent.get("dailyBudgetUsd")),
+        ("month", spend.get("monthUsd"), agent.get("monthlyBudgetUsd")),
+    ):
+        if cap:
+            text.append(f"  {label} ", style="dim")
+            text.append_text(spend_against(spent, cap))
     if agent.get("description"):
         text.append("  " + truncate(str(agent["description"]), 70), style="dim")
     budget = money(agent.get("maxBudgetUsd")) if agent.get("maxBudgetUsd") else "none"
@@ -92,21 +103,24 @@ class AgentDetail(Vertical):
     def show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
 
-    def show_agent(self, agent: dict[str, Any] | None, period: str) -> None:
+    def show_agent(
+        self, agent: dict[str, Any] | None, period: str, spend: dict[str, Any] | None = None
+    ) -> None:
         """Another agent (or none): its title now; with None, empty tabs too."""
         self.agent_id = str(agent["id"]) if agent else None
-        self.show_title(agent)
+        self.show_title(agent, spend)
         if agent is None:
             self.history.set_runs([])
             self.live.show_run(None, Text("No agent selected.", style="dim"))
             self.show_days([], period)
 
-    def show_title(self, agent: dict[str, Any] | None) -> None:
+    def show_title(self, agent: dict[str, Any] | None, spend: dict[str, Any] | None = None) -> None:
+        """The title line; ``spend``: the agent's ``costByAgent`` entry (its spend against its caps)."""
         title = self.query_one("#detail-title", Static)
         if agent is None:
             title.update(Text("No agents yet — press n to create one.", style="dim"))
         else:
-            title.update(agent_title(agent))
+            title.update(agent_title(agent, spend))
 
     def show_days(self, days: list[dict[str, Any]], period: str) -> None:
         """The Stats tab: the agent's ``dailyRuns`` for ``period``."""

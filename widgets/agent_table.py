@@ -1,4 +1,12 @@
-"""AgentTable: one row per agent, kept current by upserts from the event stream."""
+"""AgentTable: one row per agent, kept current by upserts from the event stream.
+
+The Cost column is each agent's cost in the period, from the global stats'
+``costByAgent`` (one call for every agent; an agent it does not list spent
+nothing). The Today column (wide layout) is the agent's spend today, against its
+daily cap where it has one ("$1.20/$5.00"). An agent the server paused says why in
+the Next run column ("paused: 3 failures"). The cron expression itself is on the
+detail line below the table (and in the editor): the table says it in plain English.
+"""
 
 from __future__ import annotations
 
@@ -13,21 +21,21 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
 
 from app import cron
-from widgets.formatting import money, relative, status_text, truncate
+from widgets.formatting import money, paused_text, relative, spend_against, status_text, truncate
 
 WIDE_COLUMNS = (
     ("name", "Name"),
     ("on", "On"),
-    ("schedule", "Schedule"),
-    ("when", "In plain English"),
+    ("when", "Schedule"),
     ("next", "Next run"),
     ("last", "Last run"),
     ("status", "Status"),
+    ("today", "Today"),
     ("cost", "Cost"),
 )
-# Under WIDE_FROM columns the expression gives way to its description (the detail line shows
-# both) and the on/off dot to "paused" in the next-run column.
-NARROW_COLUMNS = tuple(c for c in WIDE_COLUMNS if c[0] not in ("schedule", "on"))
+# Under WIDE_FROM columns the on/off dot gives way to "paused" in the next-run column, and
+# today's spend to the detail line.
+NARROW_COLUMNS = tuple(c for c in WIDE_COLUMNS if c[0] not in ("on", "today"))
 WIDE_FROM = 110
 
 
@@ -48,8 +56,10 @@ class AgentTable(DataTable[Any]):
         self._clock = clock
         self.agents: dict[str, dict[str, Any]] = {}
         """Every agent known, filtered or not, by id."""
-        self.costs: dict[str, float] = {}
-        """Cost in the current period, by agent id (when known)."""
+        self.spend: dict[str, dict[str, Any]] = {}
+        """Each agent's ``costByAgent`` entry (cost in the period, spend today and this month), by id."""
+        self.spend_known = False
+        """Whether the costs were read (before, the Cost column shows "—")."""
         self.running: set[str] = set()
         """Agents with a run in progress."""
         self.filter_text = ""
@@ -88,28 +98,31 @@ class AgentTable(DataTable[Any]):
 
     def _cells(self, agent: dict[str, Any]) -> list[Any]:
         now = self._clock()
-        schedule = str(agent.get("schedule", ""))
-        described = describe_schedule(schedule)
+        described = describe_schedule(str(agent.get("schedule", "")))
         wide = self.columns_shown is WIDE_COLUMNS
         agent_id = str(agent["id"])
         status = "running" if agent_id in self.running else agent.get("lastStatus")
         enabled = bool(agent.get("enabled"))
-        cost = self.costs.get(agent_id)
+        spend = self.spend.get(agent_id, {})
+        cost = float(spend.get("costUsd") or 0.0) if self.spend_known else None
+        cap = agent.get("dailyBudgetUsd")
+        if enabled:
+            next_run = Text(relative(agent.get("nextRunAt"), now))
+        else:
+            next_run = paused_text(agent.get("pausedReason"), narrow=not wide)
         cells = [
             Text(
-                truncate(str(agent.get("name", "")), 30 if wide else 16), style="bold" if enabled else "dim"
+                truncate(str(agent.get("name", "")), 24 if wide else 16), style="bold" if enabled else "dim"
             ),
             Text("●", style="green") if enabled else Text("○", style="dim"),
-            Text(schedule, style="bold"),
-            Text(truncate(described, 30 if wide else 14), style="dim"),
-            Text(
-                relative(agent.get("nextRunAt"), now) if enabled else "paused", style="" if enabled else "dim"
-            ),
+            Text(truncate(described, 28 if wide else 14)),
+            next_run,
             relative(agent.get("lastRunAt"), now),
             status_text(status),
+            spend_against(spend.get("todayUsd"), cap) if self.spend_known else Text("—", justify="right"),
             Text(money(cost) if cost is not None else "—", justify="right"),
         ]
-        return cells if wide else [cells[0], *cells[3:]]
+        return cells if wide else [cells[0], *cells[2:6], cells[7]]
 
     def set_agents(self, agents: Iterable[dict[str, Any]]) -> None:
         """Replace every row (keeps the cursor on the same agent when it is still there)."""
@@ -166,21 +179,38 @@ class AgentTable(DataTable[Any]):
         if agent is not None:
             self.upsert({**agent, "nextRunAt": next_run_at})
 
-    def set_costs(self, costs: dict[str, float]) -> None:
-        self.costs = dict(costs)
-        self.refresh_cells()
+    def set_cost_by_agent(self, cost_by_agent: Iterable[dict[str, Any]]) -> None:
+        """The global stats' ``costByAgent``: the Cost and Today columns of every agent.
+
+        Only the rows whose figures changed are redrawn: the stats are read again after
+        every burst of changes, and a thousand rows redrawn each time would hold the loop.
+        """
+        spend = {str(entry["agentId"]): entry for entry in cost_by_agent}
+        figures = ("costUsd", "todayUsd")
+        changed = [
+            agent_id
+            for agent_id in self.agents
+            if not self.spend_known
+            or [self.spend.get(agent_id, {}).get(k) for k in figures]
+            != [spend.get(agent_id, {}).get(k) for k in figures]
+        ]
+        self.spend, self.spend_known = spend, True
+        for agent_id in changed:
+            self._update_row(agent_id, only=("today", "cost"))
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text
         self._rebuild(self.selected_id)
 
-    def _update_row(self, agent_id: str) -> None:
+    def _update_row(self, agent_id: str, only: tuple[str, ...] = ()) -> None:
+        """Redraw the agent's row (``only``: those columns)."""
         agent = self.agents.get(agent_id)
         if agent is None:
             return
         try:
             for (key, _), value in zip(self.columns_shown, self._cells(agent), strict=True):
-                self.update_cell(agent_id, key, value, update_width=self._widens(key, value))
+                if not only or key in only:
+                    self.update_cell(agent_id, key, value, update_width=self._widens(key, value))
         except (RowDoesNotExist, CellDoesNotExist):
             pass
 

@@ -6,6 +6,7 @@ They live at the bottom of the UI, beside the widgets that use them, so no widge
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -69,6 +70,30 @@ def money(value: float | None) -> str:
     if value is None:
         return "—"
     return f"${value:,.2f}" if value >= 0.995 or value == 0 else f"${value:.3f}"
+
+
+def spend_against(spent: float | None, cap: float | None) -> Text:
+    """``$1.20/$5.00``: yellow from 80 % of the cap, red at the cap; just the spend without a cap."""
+    spent = float(spent or 0.0)
+    if not cap:
+        return Text(f"${spent:,.2f}", style="dim" if not spent else "", justify="right")
+    style = "bold red" if spent >= cap else "yellow" if spent >= 0.8 * cap else ""
+    return Text(f"${spent:,.2f}/${cap:,.2f}", style=style, justify="right")
+
+
+PAUSED_AFTER = re.compile(r"after (\d+) consecutive failures?")
+
+
+def paused_text(reason: str | None, *, narrow: bool = False) -> Text:
+    """A disabled agent's Next run: ``paused``, or why the server paused it: ``paused: 3 failures``
+    (narrow: ``paused (3)``; the detail line has the whole reason)."""
+    if not reason:
+        return Text("paused", style="dim")
+    found = PAUSED_AFTER.search(reason)
+    if narrow:
+        return Text(f"paused ({found.group(1)})" if found else "paused (!)", style="bold yellow")
+    short = f"{found.group(1)} failures" if found else reason.removeprefix("paused").strip(" :")
+    return Text(truncate(f"paused: {short}", 22), style="bold yellow")
 
 
 def duration(ms: int | None) -> str:

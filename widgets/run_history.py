@@ -1,4 +1,7 @@
-"""RunHistory: an agent's runs, newest first; Enter opens a run's transcript."""
+"""RunHistory: an agent's runs, newest first; Enter opens a run's transcript.
+
+A retry is marked in the Trigger column with its attempt (``↻ retry 2``, yellow).
+"""
 
 from __future__ import annotations
 
@@ -16,12 +19,20 @@ from widgets.formatting import duration, money, parse_iso, relative, status_text
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("started", "Started", 23),
     ("status", "Status", 11),
-    ("trigger", "Trigger", 8),
+    ("trigger", "Trigger", 9),
     ("duration", "Took", 6),
     ("cost", "Cost", 7),
     ("turns", "Turns", 5),
     ("output", "Output", 60),
 )
+
+
+def trigger_text(run: dict[str, Any]) -> Text:
+    """``schedule``, ``manual``, or ``↻ retry 2`` for a retry (its attempt number)."""
+    trigger = str(run.get("trigger") or "")
+    if trigger == "retry":
+        return Text(f"↻ retry {run.get('attempt') or ''}".rstrip(), style="yellow")
+    return Text(trigger)
 
 
 class RunHistory(DataTable[Any]):
@@ -44,7 +55,7 @@ class RunHistory(DataTable[Any]):
         return [
             Text.assemble((when, ""), (f" {ago}", "dim")),
             status_text(run.get("status")),
-            str(run.get("trigger") or ""),
+            trigger_text(run),
             duration(run.get("durationMs")),
             Text(money(run.get("costUsd")), justify="right"),
             Text(str(run.get("numTurns") if run.get("numTurns") is not None else "—"), justify="right"),

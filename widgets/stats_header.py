@@ -1,4 +1,8 @@
-"""StatsHeader: the global figures for the period, one line across the top."""
+"""StatsHeader: the global figures for the period, one line across the top.
+
+When the settings set global spend caps, the spend today and this month is shown
+against them (``today $1.20/$20.00``), yellow from 80 % of a cap, red at it.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,11 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from widgets.formatting import money
+from widgets.formatting import money, spend_against
 
 
 class StatsHeader(Static):
-    """Agents, active, runs in the period, success rate, cost and runs in progress."""
+    """Agents, active, runs in the period, success rate, cost, runs in progress, spend against the caps."""
 
     DEFAULT_CSS = """
     StatsHeader {
@@ -42,7 +46,20 @@ class StatsHeader(Static):
         if isinstance(rate, int) and s.get("runsInPeriod"):
             rate_style = "bold green" if rate >= 90 else "bold yellow" if rate >= 70 else "bold red"
         narrow = self.size.width < 100
-        parts = [] if narrow else [Text("Cron Agents", style="bold")]
+        spend = s.get("spend") or {}
+        capped = [
+            (label, spend.get(spent_key), spend.get(cap_key))
+            for label, spent_key, cap_key in (
+                ("today", "todayUsd", "dailyBudgetUsd"),
+                ("month", "monthUsd", "monthlyBudgetUsd"),
+            )
+            if spend.get(cap_key)
+        ]
+        if narrow:
+            capped = []  # no room left at 80 columns
+        # The name gives way to the spend against the caps when the line is short of room.
+        titled = not narrow and (not capped or self.size.width >= 140)
+        parts = [Text("Cron Agents", style="bold")] if titled else []
         parts += [
             item("agents", str(s.get("totalAgents", "…"))),
             item("active", str(s.get("activeAgents", "…"))),
@@ -51,6 +68,10 @@ class StatsHeader(Static):
             item("cost", money(s.get("totalCostUsd")) if s else "…"),
             item("running", str(self.running), "bold cyan" if self.running else "bold"),
         ]
+        for label, spent, cap in capped:
+            shown = spend_against(spent, cap)
+            shown.stylize("bold")
+            parts.append(Text.assemble((label + " ", "dim"), shown))
         text = Text("  ").join(parts)
         if self.source and not narrow:
             text.append("  " + self.source, style="dim")

@@ -13,239 +13,31 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.client import ApiError
+from tests.tui.fake_data import (
+    AGENT_SHARE,
+    AGENTS,
+    CHANNELS,
+    DELIVERIES,
+    NOW,
+    PERIOD_DAYS,
+    RUNS,
+    SETTINGS,
+    TRANSCRIPT,
+    WEBHOOK_SECRET,
+    _agent,
+    _days,
+    _iso,
+    _totals,
+    frozen_clock,
+)
 
-NOW = datetime(2025, 1, 7, 10, 0, tzinfo=UTC)
-
-
-def frozen_clock() -> datetime:
-    return NOW
-
-
-def _iso(moment: datetime) -> str:
-    """The API's timestamps: UTC, milliseconds, ``Z``."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _plus(timestamp: str, ms: int) -> str:
-    return _iso(datetime.fromisoformat(timestamp.replace("Z", "+00:00")) + timedelta(milliseconds=ms))
-
-
-def _agent(i: int, name: str, schedule: str, **extra: Any) -> dict[str, Any]:
-    agent = {
-        "id": f"agt_{i:012d}",
-        "name": name,
-        "description": extra.pop("description", None),
-        "schedule": schedule,
-        "prompt": extra.pop("prompt", "Do the thing."),
-        "enabled": True,
-        "maxTurns": 50,
-        "maxBudgetUsd": None,
-        "timezone": "UTC",
-        "model": None,
-        "cwd": None,
-        "allowedTools": ["Read", "Glob", "Grep"],
-        "permissionMode": "dontAsk",
-        "timeoutSeconds": 1800,
-        "concurrencyPolicy": "forbid",
-        "startingDeadlineSeconds": 3600,
-        "loadProjectSettings": False,
-        "notify": {
-            "channels": [],
-            "on": ["failure", "recovery", "budget", "missed", "paused"],
-            "onlyOnChange": True,
-        },
-        "retry": {"attempts": 0, "backoffSeconds": 60, "maxBackoffSeconds": 3600},
-        "pauseAfterFailures": None,
-        "dailyBudgetUsd": None,
-        "monthlyBudgetUsd": None,
-        "pausedReason": None,
-        "nextRunAt": None,
-        "lastRunAt": None,
-        "lastStatus": None,
-        "creator": {"id": "usr_1", "name": "Tony"},
-        "createdAt": "2025-01-01T00:00:00.000Z",
-        "updatedAt": "2025-01-01T00:00:00.000Z",
-    }
-    agent.update(extra)
-    return agent
-
-
-AGENTS = [
-    _agent(
-        1,
-        "Daily digest",
-        "0 9 * * 1-5",
-        description="Summarizes open tasks every morning",
-        timezone="Europe/Berlin",
-        maxBudgetUsd=0.5,
-        nextRunAt="2025-01-08T08:00:00.000Z",
-        lastRunAt="2025-01-07T09:55:00.000Z",
-        lastStatus="running",
-    ),
-    _agent(
-        2,
-        "Dependency audit",
-        "30 6 * * 1",
-        nextRunAt="2025-01-13T06:30:00.000Z",
-        lastRunAt="2025-01-06T06:30:00.000Z",
-        lastStatus="success",
-    ),
-    _agent(
-        3,
-        "Flaky test hunter",
-        "0 */4 * * *",
-        nextRunAt="2025-01-07T12:00:00.000Z",
-        lastRunAt="2025-01-07T08:00:00.000Z",
-        lastStatus="error",
-    ),
-    _agent(
-        4,
-        "Release notes",
-        "0 17 * * 5",
-        nextRunAt="2025-01-10T17:00:00.000Z",
-        lastRunAt="2025-01-03T17:00:00.000Z",
-        lastStatus="budget_exceeded",
-    ),
-    _agent(5, "Docs link checker", "@daily", enabled=False),
-]
-
-TRANSCRIPT = [
-    {
-        "seq": 1,
-        "at": "2025-01-07T09:55:00.000Z",
-        "type": "system",
-        "subtype": "init",
-        "model": "claude-sonnet-4-5",
-    },
-    {
-        "seq": 2,
-        "at": "2025-01-07T09:55:01.000Z",
-        "type": "assistant_text",
-        "text": "I'll look at the open tasks first.",
-    },
-    {
-        "seq": 3,
-        "at": "2025-01-07T09:55:02.000Z",
-        "type": "tool_use",
-        "id": "tu_1",
-        "name": "Grep",
-        "input": {"pattern": "TODO", "path": "app/"},
-    },
-    {
-        "seq": 4,
-        "at": "2025-01-07T09:55:03.000Z",
-        "type": "tool_result",
-        "toolUseId": "tu_1",
-        "content": "app/runner.py:88: # TODO: retry budget",
-        "isError": False,
-    },
-    {
-        "seq": 5,
-        "at": "2025-01-07T09:55:04.000Z",
-        "type": "tool_use",
-        "id": "tu_2",
-        "name": "Bash",
-        "input": {"command": "git log --oneline -3"},
-    },
-    {
-        "seq": 6,
-        "at": "2025-01-07T09:55:05.000Z",
-        "type": "tool_result",
-        "toolUseId": "tu_2",
-        "content": "permission denied: Bash is not in allowedTools",
-        "isError": True,
-    },
-    {
-        "seq": 7,
-        "at": "2025-01-07T09:55:06.000Z",
-        "type": "assistant_text",
-        "text": "Summary: one TODO remains in app/runner.py; git history was not available.",
-    },
-]
-
-STATUSES = ("success", "success", "error", "success", "budget_exceeded", "success", "skipped", "success")
-RUNS = [
-    {
-        "id": "run_000000000009",
-        "agentId": "agt_000000000001",
-        "status": "running",
-        "trigger": "manual",
-        "scheduledFor": None,
-        "output": None,
-        "costUsd": None,
-        "inputTokens": None,
-        "outputTokens": None,
-        "numTurns": None,
-        "startedAt": "2025-01-07T09:55:00.000Z",
-        "completedAt": None,
-        "durationMs": None,
-        "attempt": 1,
-        "retryOf": None,
-    },
-] + [
-    {
-        "id": f"run_00000000000{i}",
-        "agentId": "agt_000000000001",
-        "status": STATUSES[i],
-        "trigger": "schedule",
-        "scheduledFor": f"2025-01-0{7 - i if i < 7 else 1}T08:00:00.000Z",
-        "output": "Done: summary written." if i != 2 else "error: API overloaded",
-        "costUsd": None if i == 6 else round(0.02 + 0.01 * i, 3),
-        "inputTokens": 1500,
-        "outputTokens": 800,
-        "numTurns": 3 + i % 3,
-        "startedAt": f"2025-01-0{7 - i if i < 7 else 1}T08:00:00.000Z",
-        "completedAt": _plus(f"2025-01-0{7 - i if i < 7 else 1}T08:00:00.000Z", 30_000 + 7_000 * i),
-        "durationMs": 30_000 + 7_000 * i,
-        "attempt": 1,
-        "retryOf": None,
-    }
-    for i in range(1, 8)
-]
-
-
-# Each agent's share of the runs and cost per day (the Cost column, its Stats tab); the never-run,
-# disabled Docs link checker has none.
-AGENT_SHARE = {
-    "agt_000000000001": 1.0,
-    "agt_000000000002": 0.3,
-    "agt_000000000003": 1.6,
-    "agt_000000000004": 0.4,
-}
-PERIOD_DAYS = {"24h": 2, "7d": 7, "30d": 30}
-
-
-def _days(count: int, share: float = 1.0) -> list[dict[str, Any]]:
-    out = []
-    for i in range(count):
-        day = 7 - count + 1 + i
-        date = f"2025-01-{day:02d}" if day > 0 else f"2024-12-{31 + day:02d}"
-        success, error = round((3 + (i * 5) % 4) * share), round((i * 3) % 2 * share)
-        out.append(
-            {
-                "date": date,
-                "success": success,
-                "error": error,
-                "total": success + error,
-                "skipped": 0,
-                "costUsd": round(0.05 * success + 0.03 * error, 3),
-            }
-        )
-    return out
-
-
-def _totals(days: list[dict[str, Any]]) -> dict[str, Any]:
-    runs = sum(d["total"] for d in days)
-    success = sum(d["success"] for d in days)
-    return {
-        "runs": runs,
-        "successRate": round(100 * success / runs) if runs else 0,
-        "totalCostUsd": round(sum(d["costUsd"] for d in days), 6),
-    }
+__all__ = ["AGENTS", "CHANNELS", "NOW", "RUNS", "FakeClient", "frozen_clock"]
+CHANNEL_TYPES = ("webhook", "slack", "email")
+CHANNEL_FIELDS = {"webhook": "url", "slack": "url", "email": "to"}
+CAP = "must be greater than 0, or null for no cap"
 
 
 def _invalid_fields(body: dict[str, Any], creating: bool) -> dict[str, str]:
@@ -263,6 +55,28 @@ def _invalid_fields(body: dict[str, Any], creating: bool) -> dict[str, str]:
     return fields
 
 
+def _invalid_channel(body: dict[str, Any], kind: str, creating: bool) -> dict[str, str]:
+    """A channel's rules the tests need, worded as the server words them."""
+    fields: dict[str, str] = {}
+    if creating and "name" not in body:
+        fields["name"] = "is required"
+    elif "name" in body and not str(body["name"]).strip():
+        fields["name"] = "must not be empty"
+    if kind not in CHANNEL_TYPES:
+        return {**fields, "type": "is required" if not kind else "must be one of webhook, slack, email"}
+    article = "an" if kind == "email" else "a"
+    for name in ("url", "to"):
+        if CHANNEL_FIELDS[kind] == name:
+            if (creating or name in body) and body.get(name) is None:
+                fields[name] = f"is required for {article} {kind} channel"
+        elif body.get(name) is not None:
+            fields[name] = f"is not used by {article} {kind} channel"
+    url = body.get("url")
+    if isinstance(url, str) and not url.startswith(("http://", "https://")):
+        fields["url"] = "must be an http:// or https:// URL with a host"
+    return fields
+
+
 class FakeClient:
     """Same methods as :class:`app.client.ApiClient`; answers from the tables above."""
 
@@ -271,6 +85,8 @@ class FakeClient:
     def __init__(self) -> None:
         self.agents = {a["id"]: copy.deepcopy(a) for a in AGENTS}
         self.runs = copy.deepcopy(RUNS)
+        self.channels = {c["id"]: copy.deepcopy(c) for c in CHANNELS}
+        self.settings = copy.deepcopy(SETTINGS)
         self._next_id = 100
 
     def _new_id(self, prefix: str) -> str:
@@ -345,7 +161,7 @@ class FakeClient:
         return {
             **run,
             "events": TRANSCRIPT if run["status"] == "running" else TRANSCRIPT[:2],
-            "deliveries": [],
+            "deliveries": copy.deepcopy(DELIVERIES.get(run_id, [])),
         }
 
     async def agent_stats(self, agent_id: str, period: str) -> dict[str, Any]:
@@ -390,8 +206,8 @@ class FakeClient:
             "spend": {
                 "todayUsd": round(sum(a["todayUsd"] for a in self._cost_by_agent(period)), 6),
                 "monthUsd": round(sum(a["monthUsd"] for a in self._cost_by_agent(period)), 6),
-                "dailyBudgetUsd": None,
-                "monthlyBudgetUsd": None,
+                "dailyBudgetUsd": self.settings["dailyBudgetUsd"],
+                "monthlyBudgetUsd": self.settings["monthlyBudgetUsd"],
             },
         }
 
@@ -416,6 +232,93 @@ class FakeClient:
             )
         out.sort(key=lambda a: (-a["costUsd"], a["name"].casefold()))
         return out
+
+    # -- channels and settings ---------------------------------------------------------
+
+    def _channel(self, channel_id: str) -> dict[str, Any]:
+        try:
+            return self.channels[channel_id]
+        except KeyError:
+            raise ApiError(404, "Channel not found") from None
+
+    async def list_channels(self) -> list[dict[str, Any]]:
+        return [copy.deepcopy(c) for c in sorted(self.channels.values(), key=lambda c: (c["name"], c["id"]))]
+
+    async def create_channel(self, body: dict[str, Any]) -> dict[str, Any]:
+        kind = str(body.get("type") or "")
+        fields = _invalid_channel(body, kind, creating=True)
+        if fields:
+            raise ApiError(400, f"Invalid fields: {', '.join(sorted(fields))}", fields)
+        url = body.get("url")
+        channel = {
+            "id": self._new_id("chn"),
+            "name": str(body["name"]),
+            "type": kind,
+            "enabled": bool(body.get("enabled", True)),
+            "url": "https://hooks.slack.com/services/…" if kind == "slack" else url,
+            "to": body.get("to"),
+            "createdAt": _iso(NOW),
+            "updatedAt": _iso(NOW),
+        }
+        self.channels[channel["id"]] = channel
+        secret = (body.get("secret") or WEBHOOK_SECRET) if kind == "webhook" else None
+        return {**copy.deepcopy(channel), "secret": secret}
+
+    async def update_channel(self, channel_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(channel_id)
+        fields = _invalid_channel(body, channel["type"], creating=False)
+        if fields:
+            raise ApiError(400, f"Invalid fields: {', '.join(sorted(fields))}", fields)
+        channel.update({k: v for k, v in body.items() if k in ("name", "enabled", "url", "to")})
+        channel["updatedAt"] = _iso(NOW)
+        return copy.deepcopy(channel)
+
+    async def delete_channel(self, channel_id: str) -> dict[str, Any]:
+        channel = self._channel(channel_id)
+        del self.channels[channel_id]
+        for agent in self.agents.values():
+            agent["notify"]["channels"] = [c for c in agent["notify"]["channels"] if c != channel_id]
+        self.settings["notifyChannels"] = [c for c in self.settings["notifyChannels"] if c != channel_id]
+        return {"id": channel["id"], "name": channel["name"]}
+
+    async def test_channel(self, channel_id: str) -> dict[str, Any]:
+        channel = self._channel(channel_id)
+        error = None
+        if not channel["enabled"]:
+            error = "the channel is disabled"
+        elif channel["type"] == "email":  # the pictures' server has no SMTP server
+            error = "no SMTP server: set CRONAGENTS_SMTP_URL (smtp://user:pass@host:port)"
+        failed = error is not None
+        return {
+            "id": self._new_id("msg"),
+            "channelId": channel_id,
+            "type": "channel.test",
+            "status": "failed" if failed else "sent",
+            "attempts": 1,
+            "lastError": error,
+            "sentAt": None if failed else _iso(NOW),
+            "nextAttemptAt": None,
+            "createdAt": _iso(NOW),
+        }
+
+    async def get_settings(self) -> dict[str, Any]:
+        return copy.deepcopy(self.settings)
+
+    async def update_settings(self, body: dict[str, Any]) -> dict[str, Any]:
+        fields: dict[str, str] = {}
+        for key in ("dailyBudgetUsd", "monthlyBudgetUsd"):
+            value = body.get(key)
+            if value is not None and (not isinstance(value, int | float) or value <= 0):
+                fields[key] = CAP
+        missing = [c for c in body.get("notifyChannels") or [] if c not in self.channels]
+        if missing:
+            fields["notifyChannels"] = f"no such channel: {', '.join(missing)}"
+        if fields:
+            raise ApiError(400, f"Invalid fields: {', '.join(sorted(fields))}", fields)
+        for key, value in body.items():
+            if key in self.settings:
+                self.settings[key] = float(value) if isinstance(value, int) else value
+        return copy.deepcopy(self.settings)
 
     async def events(self, agent_id: str | None = None) -> AsyncIterator[dict[str, Any]]:
         yield {"type": "stream.open"}

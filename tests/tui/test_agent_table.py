@@ -55,7 +55,7 @@ async def test_a_wider_cell_widens_its_column() -> None:
         await pilot.pause()
         cost = next(c for c in table.columns.values() if c.key.value == "cost")
         before = cost.get_render_width(table)
-        table.set_costs({"agt_000000000001": 12345.678})
+        table.set_cost_by_agent([{"agentId": "agt_000000000001", "costUsd": 12345.678, "todayUsd": 0.0}])
         await pilot.pause()
         assert table.get_row_at(1)[-1].plain == "$12,345.68"
         assert cost.get_render_width(table) > before

@@ -6,9 +6,11 @@ from typing import Any
 
 from app.tui.app import CronAgentsApp, build_app
 from app.tui.commands import bound_commands
+from app.tui.screens.channels import ChannelsScreen
 from app.tui.screens.editor import EditorScreen
 from app.tui.screens.main import MainScreen
 from app.tui.screens.run_detail import RunScreen
+from app.tui.screens.settings import SettingsScreen
 from tests.tui.conftest import wait_until
 from tests.tui.fake_client import FakeClient, frozen_clock
 
@@ -58,3 +60,21 @@ async def test_elsewhere_the_palette_adds_the_home_screens_commands_and_goes_bac
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, EditorScreen), what="editor from the palette")
         assert [type(s) for s in app.screen_stack[1:]] == [MainScreen, EditorScreen]
+
+
+async def test_the_palette_opens_the_channels_and_the_settings() -> None:
+    """Neither is in the footer (it is full): the palette finds them by what they do."""
+    app = dashboard()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_until(pilot, lambda: app.first_paint_at is not None)
+        for query, screen in (("alert channels", ChannelsScreen), ("settings global caps", SettingsScreen)):
+            await pilot.press("ctrl+p")
+            await pilot.pause(0.2)
+            await pilot.press(*query)
+            await pilot.pause(0.5)
+            await pilot.press("enter")
+            await wait_until(
+                pilot, lambda s=screen: isinstance(app.screen, s), what=f"{query} from the palette"
+            )
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: app.screen is app.main_screen)

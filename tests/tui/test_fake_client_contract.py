@@ -23,15 +23,16 @@ from typing import Any
 import pytest
 
 from app.client import ApiClient, ApiError, DashboardClient
+from app.demo_data import add_deliveries, add_run, pause_agent
 from app.server import Server
 from app.tui_demo import TRANSCRIPT as DEMO_TRANSCRIPT
-from app.tui_demo import add_run
 from tests.conftest import agent_body
-from tests.tui.fake_client import AGENTS, RUNS, FakeClient
+from tests.tui.fake_client import AGENTS, CHANNELS, RUNS, FakeClient
+from tests.tui.fake_data import DELIVERIES
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-ID = re.compile(r"^(agt|run|usr)_[0-9a-z]+$")
+ID = re.compile(r"^(agt|run|usr|chn|msg)_[0-9a-z]+$")
 # Free-form objects whose keys are the agent's or the SDK's, not the API's.
 FREE_FORM = {"input", "usage", "modelUsage", "data"}
 PERIODS = ("24h", "7d", "30d")
@@ -80,14 +81,16 @@ def differences(fake: Any, real: Any, path: str = "") -> list[str]:
         if bool(fake) != bool(real):
             return [f"{path}: the fake gives {len(fake)} items, the API {len(real)} (give both some)"]
         for i, item in enumerate(fake):
-            counterpart = real[0]
-            if isinstance(item, dict) and "type" in item:  # run events: compare like with like
-                same = [r for r in real if isinstance(r, dict) and r.get("type") == item["type"]]
-                if not same:
-                    found.append(f"{path}[{i}]: the API never gave an event of type {item['type']!r}")
+            candidates = real
+            if isinstance(item, dict) and "type" in item:  # events, deliveries: compare like with like
+                candidates = [r for r in real if isinstance(r, dict) and r.get("type") == item["type"]]
+                if not candidates:
+                    found.append(f"{path}[{i}]: the API never gave an item of type {item['type']!r}")
                     continue
-                counterpart = same[0]
-            found += differences(item, counterpart, f"{path}[{i}]")
+            # Each fake item must look like some real one (agents differ in which lists are empty).
+            found += min(
+                (differences(item, counterpart, f"{path}[{i}]") for counterpart in candidates), key=len
+            )
     return found
 
 
@@ -109,10 +112,14 @@ async def first_event(client: DashboardClient) -> Any:
 
 @dataclass
 class Ids:
-    agent: str  # has a finished and a running run
+    agent: str  # has a finished and a running run, a failed one with alerts, and its retry
     idle: str  # never ran
     finished_run: str
     running_run: str
+    failed_run: str  # its alerts: one sent, one given up
+    retry_run: str
+    channel: str  # a webhook
+    email_channel: str
 
 
 NEW_AGENT = {"name": "Nightly report", "schedule": "0 2 * * *", "prompt": "Report on the night."}
@@ -146,6 +153,42 @@ async def agents_and_stats(client: DashboardClient, ids: Ids) -> dict[str, Any]:
     out["create_agent"] = created
     out["delete_agent"] = await answer(client.delete_agent(created["id"]))
     out["delete_agent (unknown)"] = await answer(client.delete_agent(created["id"]))
+    out["get_run (failed, with alerts)"] = await answer(client.get_run(ids.agent, ids.failed_run))
+    out["get_run (retry)"] = await answer(client.get_run(ids.agent, ids.retry_run))
+    return out
+
+
+NEW_WEBHOOK = {"name": "Pager", "type": "webhook", "url": "http://127.0.0.1:9/hook"}
+UNKNOWN_CHANNEL = "chn_0000000000000000"
+
+
+async def channels_and_settings(client: DashboardClient, ids: Ids) -> dict[str, Any]:
+    """Every call the dashboard makes about channels and settings, valid and not."""
+    out: dict[str, Any] = {
+        "list_channels": await answer(client.list_channels()),
+        "create_channel (no url)": await answer(client.create_channel({"name": "X", "type": "webhook"})),
+        "create_channel (bad url, empty name)": await answer(
+            client.create_channel({"name": " ", "type": "slack", "url": "ftp://x"})
+        ),
+        "create_channel (email without to)": await answer(
+            client.create_channel({"name": "M", "type": "email"})
+        ),
+        "update_channel": await answer(client.update_channel(ids.channel, {"name": "Renamed"})),
+        "update_channel (bad url)": await answer(client.update_channel(ids.channel, {"url": "nope"})),
+        "update_channel (unknown)": await answer(client.update_channel(UNKNOWN_CHANNEL, {"name": "x"})),
+        "test_channel (no SMTP server)": await answer(client.test_channel(ids.email_channel)),
+        "test_channel (unknown)": await answer(client.test_channel(UNKNOWN_CHANNEL)),
+        "get_settings": await answer(client.get_settings()),
+        "update_settings (bad cap)": await answer(client.update_settings({"dailyBudgetUsd": 0})),
+        "update_settings (unknown channel)": await answer(
+            client.update_settings({"notifyChannels": [UNKNOWN_CHANNEL]})
+        ),
+        "update_settings": await answer(client.update_settings({"monthlyBudgetUsd": 500})),
+    }
+    created = await answer(client.create_channel(NEW_WEBHOOK))
+    out["create_channel (webhook, with its secret)"] = created
+    out["delete_channel"] = await answer(client.delete_channel(created["id"]))
+    out["delete_channel (unknown)"] = await answer(client.delete_channel(created["id"]))
     return out
 
 
@@ -169,16 +212,73 @@ def fake_ids() -> Ids:
     agent = RUNS[0]["agentId"]
     running = next(r["id"] for r in RUNS if r["status"] == "running" and r["agentId"] == agent)
     finished = next(r["id"] for r in RUNS if r["status"] == "success" and r["agentId"] == agent)
-    return Ids(agent, idle, finished, running)
+    retry = next(r for r in RUNS if r["trigger"] == "retry")
+    email = next(c["id"] for c in CHANNELS if c["type"] == "email")
+    webhook = next(c["id"] for c in CHANNELS if c["type"] == "webhook")
+    assert DELIVERIES[retry["retryOf"]]
+    return Ids(agent, idle, finished, running, retry["retryOf"], retry["id"], webhook, email)
 
 
 async def seed_like_the_fake(server: Server, api: ApiClient) -> Ids:
-    """Real agents and runs in the situations the fake's tables show."""
+    """Real agents, runs, channels, alerts and settings in the situations the fake's tables show."""
+    webhook = await api.create_channel(
+        {"name": "On-call webhook", "type": "webhook", "url": "http://127.0.0.1:9/"}
+    )
+    slack = await api.create_channel(
+        {"name": "Team Slack", "type": "slack", "url": "https://hooks.slack.com/services/T0/B0/x"}
+    )
+    email = await api.create_channel({"name": "Ops mail", "type": "email", "to": ["ops@example.com"]})
+    await api.update_channel(email["id"], {"enabled": False})
+    await api.update_settings(
+        {"dailyBudgetUsd": 20, "monthlyBudgetUsd": 400, "notifyChannels": [webhook["id"]]}
+    )
     agent = await api.create_agent(
-        agent_body(name="Daily digest", maxBudgetUsd=0.5, timezone="Europe/Berlin", schedule="0 9 * * 1-5")
+        agent_body(
+            name="Daily digest",
+            maxBudgetUsd=0.5,
+            timezone="Europe/Berlin",
+            schedule="0 9 * * 1-5",
+            notify={"channels": [webhook["id"], slack["id"]], "on": ["failure", "recovery"]},
+            retry={"attempts": 2, "backoffSeconds": 300},
+            pauseAfterFailures=3,
+            dailyBudgetUsd=0.3,
+            monthlyBudgetUsd=10,
+        )
     )
     idle = await api.create_agent(agent_body(name="Docs link checker", schedule="@daily", enabled=False))
+    paused = await api.create_agent(agent_body(name="Flaky test hunter", pauseAfterFailures=3))
+    await pause_agent(server, paused["id"], "paused after 3 consecutive failures")
     now = datetime.now(UTC)
+    failed = await add_run(
+        server, agent["id"], "error", now - timedelta(hours=3), cost=0.02, events=DEMO_TRANSCRIPT[:2]
+    )
+    await add_deliveries(
+        server,
+        agent["id"],
+        failed,
+        now - timedelta(hours=3),
+        [
+            (webhook["id"], "run.failed", "sent", 1, None),
+            (slack["id"], "run.failed", "failed", 5, "HTTP 404"),
+        ],
+    )
+    retry = await add_run(
+        server,
+        agent["id"],
+        "success",
+        now - timedelta(hours=2, minutes=55),
+        cost=0.03,
+        trigger="retry",
+        retry_of=(failed, 2),
+        events=DEMO_TRANSCRIPT[:2],
+    )
+    await add_deliveries(
+        server,
+        agent["id"],
+        retry,
+        now - timedelta(hours=2, minutes=54),
+        [(webhook["id"], "run.recovered", "sent", 1, None)],
+    )
     finished = await add_run(
         server, agent["id"], "success", now - timedelta(hours=2), cost=0.03, events=DEMO_TRANSCRIPT
     )
@@ -190,13 +290,25 @@ async def seed_like_the_fake(server: Server, api: ApiClient) -> Ids:
         events=DEMO_TRANSCRIPT[:-1],
         trigger="manual",
     )
-    return Ids(agent["id"], idle["id"], finished, running)
+    return Ids(agent["id"], idle["id"], finished, running, failed, retry, webhook["id"], email["id"])
 
 
 async def test_fake_answers_agent_and_stats_calls_like_the_real_api(server: Server, api: ApiClient) -> None:
     real = await agents_and_stats(api, await seed_like_the_fake(server, api))
     fake = await agents_and_stats(FakeClient(), fake_ids())
     assert_same_answers(fake, real)
+
+
+async def test_fake_answers_channel_and_settings_calls_like_the_real_api(
+    server: Server, api: ApiClient
+) -> None:
+    """Channels (a new webhook's secret, the per-field 400s, a test's failed delivery), settings."""
+    real = await channels_and_settings(api, await seed_like_the_fake(server, api))
+    fake = await channels_and_settings(FakeClient(), fake_ids())
+    assert_same_answers(fake, real)
+    assert real["create_channel (webhook, with its secret)"]["secret"].startswith("whsec_")
+    assert fake["create_channel (webhook, with its secret)"]["secret"].startswith("whsec_")
+    assert real["test_channel (no SMTP server)"]["status"] == fake["test_channel (no SMTP server)"]["status"]
 
 
 def test_the_comparison_catches_a_fake_only_field() -> None:

@@ -15,9 +15,15 @@ from textual.pilot import Pilot
 
 from app.credentials import missing_credentials_message
 from app.tui.app import CronAgentsApp, build_app
+from app.tui.screens.channels import ChannelsScreen
 from app.tui.screens.editor import EditorScreen
+from app.tui.screens.run_detail import RunScreen
+from app.tui.screens.settings import SettingsScreen
 from tests.tui.fake_client import AGENTS, FakeClient, frozen_clock
 from widgets.agent_form import AgentForm
+from widgets.channel_table import ChannelTable
+from widgets.choice_list import ChoiceList
+from widgets.delivery_table import DeliveryTable
 
 SIZES = [pytest.param((120, 36), id="120x36"), pytest.param((80, 24), id="80x24")]
 NO_CREDENTIALS = missing_credentials_message({}, Path("/nonexistent")) or ""
@@ -54,12 +60,19 @@ async def main_loaded(pilot: Pilot[Any]) -> None:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_main_screen(snap_compare: Any, size: tuple[int, int]) -> None:
-    """The header (5 agents, 4 active, runs/7d 109, success 92%, cost $5.27, running 1), the agent
-    table by name with the schedule and its plain English, relative next/last run ("in 22h",
-    "5m ago"), coloured statuses ("running" cyan for Daily digest, error red, budget exceeded
-    magenta), "paused" for the disabled Docs link checker, each agent's 7d cost (summing to the
-    header's; $0.00 for the agent never run); below, Daily digest's Runs tab (running run on top,
-    then history newest first) and the footer with the keys."""
+    """The header (5 agents, 3 active, runs/7d 109, success 92%, cost $5.27, running 1, then the
+    spend against the global caps: today $0.85/$20.00, month $5.27/$400.00, the "Cron Agents" name
+    giving way to them; at 80 columns no room for them), the agent table by name with its schedule in plain
+    English, relative next/last run ("in 22h", "5m ago"), coloured statuses ("running" cyan for
+    Daily digest, error red, budget exceeded magenta), "paused" for the disabled Docs link checker
+    and "paused: 3 failures" in yellow for Flaky test hunter, which the server paused ("paused (3)"
+    at 80 columns, where the Cost column still fits); at 120
+    columns the Today column ($0.25/$0.30 in yellow for Daily digest, near its daily cap; plain
+    figures for agents without one), and each agent's 7d cost from costByAgent (summing to the
+    header's; $0.00 for the agent never run); the detail line of Daily digest with its cron
+    expression and today/month spend against its caps; below, its Runs tab (running run on top,
+    then history newest first, the retry of the failed run marked "↻ retry 2" in yellow) and the
+    footer with the keys."""
     assert snap_compare(dashboard(), terminal_size=size, run_before=main_loaded)
 
 
@@ -152,3 +165,113 @@ def test_main_screen_without_credentials(snap_compare: Any) -> None:
         notice=NO_CREDENTIALS,
     )
     assert snap_compare(app, terminal_size=(120, 36), run_before=main_loaded)
+
+
+async def channels_loaded(pilot: Pilot[Any]) -> None:
+    await main_loaded(pilot)
+    await pilot.press("C")
+    await settle(pilot, lambda: isinstance(pilot.app.screen, ChannelsScreen))
+    table = pilot.app.screen.query_one(ChannelTable)
+    await settle(pilot, lambda: table.row_count == 3)
+
+
+def test_channels_screen(snap_compare: Any) -> None:
+    """`C` on the main screen: the alert channels by name — On-call webhook (cyan webhook, green dot,
+    its URL), Ops mail (yellow email, disabled: hollow dot, dim, both addresses), Team Slack
+    (magenta slack, its URL shown only up to "services/…") — after `t` on the webhook: "✓ sent
+    10:00:00" in green in its Last test column and on the status line; the footer with n, e, d,
+    t, space and esc."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await channels_loaded(pilot)
+        await pilot.press("t")
+        table = pilot.app.screen.query_one(ChannelTable)
+        await settle(pilot, lambda: bool(table.tests))
+
+    assert snap_compare(dashboard(), terminal_size=(120, 36), run_before=run_before)
+
+
+def test_new_channel_field_error(snap_compare: Any) -> None:
+    """`n` on the channels screen, a webhook named "Pager" with the URL "ftp://pager": the API's
+    "✗ must be an http:// or https:// URL with a host" in red under URL (its label red), the
+    optional signing secret ("generated"), the summary "Invalid fields: url" above the buttons."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await channels_loaded(pilot)
+        await pilot.press("n")
+        await settle(pilot, lambda: pilot.app.screen.query("#input-url"))
+        await pilot.press(*"Pager")
+        pilot.app.screen.query_one("#input-url").focus()
+        await pilot.press(*"ftp://pager", "ctrl+s")
+        await settle(pilot, lambda: bool(pilot.app.screen.query_one("#error-url").display))
+
+    assert snap_compare(dashboard(), terminal_size=(120, 36), run_before=run_before)
+
+
+def test_editor_notifications_retries_and_caps(snap_compare: Any) -> None:
+    """The editor for Daily digest (at 120x50) scrolled to its new sections: Notifications — the channels
+    (focused, the first highlighted) picked by name (On-call webhook and Team Slack checked, Ops mail
+    shown "(email, off)" and not),
+    the hint that none picked means the settings' default channels, the events to send on as
+    checkboxes (failure, recovery, budget, paused checked; success, missed not), Only on change on;
+    Retries and auto-pause — attempts 2, backoff 300, max backoff 3600, pause after 3; Spend caps —
+    daily 0.3, monthly 10."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await main_loaded(pilot)
+        pilot.app.push_screen(EditorScreen(AGENTS[0]))
+        await settle(pilot, lambda: isinstance(pilot.app.screen, EditorScreen))
+        picker = pilot.app.screen.query_one("#input-notify-channels", ChoiceList)
+        await settle(pilot, lambda: picker.option_count == 3)
+        picker.focus()
+        await settle(pilot)
+        scroll = pilot.app.screen.query_one("#form-scroll")
+        section = next(w for w in scroll.query(".form-section") if "Notifications" in str(w.render()))
+        scroll.scroll_to_widget(section, animate=False, top=True)
+        await settle(pilot)
+
+    assert snap_compare(dashboard(), terminal_size=(120, 50), run_before=run_before)
+
+
+def test_settings_dialog(snap_compare: Any) -> None:
+    """`S`: the settings over the main screen — Daily cap (USD) 20, Monthly cap (USD) 400, the
+    default channels by name (On-call webhook checked), and what a cap does."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await main_loaded(pilot)
+        await pilot.press("S")
+        await settle(pilot, lambda: isinstance(pilot.app.screen, SettingsScreen))
+        picker = pilot.app.screen.query_one("#input-notifyChannels", ChoiceList)
+        await settle(pilot, lambda: picker.option_count == 3 and not picker.disabled)
+
+    assert snap_compare(dashboard(), terminal_size=(120, 36), run_before=run_before)
+
+
+def test_run_detail_with_deliveries(snap_compare: Any) -> None:
+    """The failed run of Daily digest (Enter on it in the Runs tab): "error" and its summary, "2
+    alerts (1 failed, 1 sent)", then a row per delivery — On-call webhook, run.failed, sent in green,
+    1 try, sent 01-05 08:00:45; Team Slack, run.failed, failed in red, 5 tries, "HTTP 404 from
+    hooks.slack.com: no_service" in red — then the transcript, and the output at the bottom."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await main_loaded(pilot)
+        pilot.app.push_screen(RunScreen("agt_000000000001", "run_000000000002", agent_name="Daily digest"))
+        await settle(pilot, lambda: isinstance(pilot.app.screen, RunScreen))
+        table = pilot.app.screen.query_one(DeliveryTable)
+        await settle(pilot, lambda: table.row_count == 2 and "On-call webhook" in table.names.values())
+
+    assert snap_compare(dashboard(), terminal_size=(120, 36), run_before=run_before)
+
+
+def test_run_detail_of_a_retry(snap_compare: Any) -> None:
+    """The retry of the failed run: the title says "↻ retry, attempt 2 of run run_000000000002" in
+    yellow, the summary "success retry ...", one alert — run.recovered to On-call webhook, sent."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await main_loaded(pilot)
+        pilot.app.push_screen(RunScreen("agt_000000000001", "run_000000000010", agent_name="Daily digest"))
+        await settle(pilot, lambda: isinstance(pilot.app.screen, RunScreen))
+        table = pilot.app.screen.query_one(DeliveryTable)
+        await settle(pilot, lambda: table.row_count == 1 and "On-call webhook" in table.names.values())
+
+    assert snap_compare(dashboard(), terminal_size=(120, 36), run_before=run_before)

@@ -2,6 +2,10 @@
 
 Bindings: ``ctrl+s`` save [editor.save], ``escape`` close [editor.close]
 (asks first when something changed).
+
+The notify channels are picked by name: the channels are read in a worker as the
+editor opens (:class:`~app.tui.screens.channel_workers.ChannelsLoaded`) and handed
+to the form.
 """
 
 from __future__ import annotations
@@ -9,121 +13,53 @@ from __future__ import annotations
 from typing import Any
 
 from textual import on, work
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Static
 
-from app.client import ApiError
-from app.tui.base import DashboardModalScreen
-from app.tui.screens.confirm import ConfirmScreen
+from app.tui.screens.channel_workers import ChannelsLoaded, read_channels
+from app.tui.screens.form_dialog import FormDialog, Json
 from widgets.agent_form import AgentForm
+from widgets.spec_form import SpecForm
 
 
-class EditorScreen(DashboardModalScreen[dict[str, Any] | None]):
+class EditorScreen(FormDialog):
     """Dismisses with the saved agent's JSON, or None when closed without saving."""
 
-    BINDINGS = [
-        Binding("ctrl+s", "save", "Save", id="editor.save", priority=True),
-        Binding("escape", "close", "Close", id="editor.close"),
-    ]
-
-    DEFAULT_CSS = """
-    EditorScreen {
-        align: center middle;
-    }
-    EditorScreen > #editor-dialog {
-        width: 100;
-        max-width: 100%;
-        height: 100%;
-        max-height: 44;
-        border: thick $accent;
-        background: $surface;
-        padding: 0 1;
-    }
-    #editor-title {
-        text-style: bold;
-        height: 1;
-        margin-bottom: 1;
-    }
-    #editor-message {
-        height: auto;
-        color: $text-muted;
-    }
-    #editor-message.-error {
-        color: $error;
-    }
-    #editor-buttons {
-        height: 1;
-        align-horizontal: right;
-    }
-    #editor-buttons Button {
-        margin-left: 2;
-    }
-    """
+    DISCARD_QUESTION = "Discard your changes to this agent?"
 
     def __init__(self, agent: dict[str, Any] | None) -> None:
         super().__init__()
         self.agent = agent
         """The agent edited, or None for a new one."""
 
-    def compose(self) -> ComposeResult:
-        title = f"Edit “{self.agent['name']}”" if self.agent else "New agent"
-        with Vertical(id="editor-dialog"):
-            yield Static(title, id="editor-title")
-            yield AgentForm(self.dash.clock, self.dash.default_timezone, id="agent-form")
-            yield Static("", id="editor-message")
-            with Horizontal(id="editor-buttons"):
-                yield Button("Save (ctrl+s)", variant="primary", id="editor-save", compact=True)
-                yield Button("Close (esc)", id="editor-close", compact=True)
+    def title_text(self) -> str:
+        return f"Edit “{self.agent['name']}”" if self.agent else "New agent"
+
+    def make_form(self) -> SpecForm:
+        return AgentForm(self.dash.clock, self.dash.default_timezone, id="agent-form")
 
     def on_mount(self) -> None:
-        form = self.query_one(AgentForm)
-        form.load(self.agent)
+        self.form.load(self.agent)
         self.query_one("#input-name").focus()
+        self.load_channels()
 
     @property
     def form(self) -> AgentForm:
         return self.query_one(AgentForm)
 
-    def action_save(self) -> None:
-        self.save()
+    @work(exclusive=True, group="editor-channels")
+    async def load_channels(self) -> None:
+        await read_channels(self)
 
-    @work(exclusive=True, group="editor-save")
-    async def save(self) -> None:
-        message = self.query_one("#editor-message", Static)
+    @on(ChannelsLoaded)
+    def _channels_loaded(self, message: ChannelsLoaded) -> None:
+        self.form.set_channels(message.channels)
+        if message.error is not None:
+            self.say(f"✗ The channels could not be read: {message.error.message}", error=True)
+
+    async def submit(self) -> Json | None:
         client = self.dash.client
-        try:
-            if self.agent is None:
-                saved = await client.create_agent(self.form.body(for_update=False))
-            else:
-                body = self.form.body(for_update=True)
-                if not body:
-                    self.dismiss(None)
-                    return
-                saved = await client.update_agent(str(self.agent["id"]), body)
-        except ApiError as exc:
-            self.form.show_errors(exc.fields)
-            message.update(f"✗ {exc.message}")
-            message.add_class("-error")
-            return
-        self.dismiss(saved)
-
-    def action_close(self) -> None:
-        self.close()
-
-    @work(exclusive=True, group="editor-close")
-    async def close(self) -> None:
-        if self.form.is_dirty:
-            question = "Discard your changes to this agent?"
-            if not await self.app.push_screen_wait(ConfirmScreen(question, confirm_label="Discard")):
-                return
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#editor-save")
-    def _save_pressed(self) -> None:
-        self.save()
-
-    @on(Button.Pressed, "#editor-close")
-    def _close_pressed(self) -> None:
-        self.close()
+        if self.agent is None:
+            return await client.create_agent(self.form.body(for_update=False))
+        body = self.form.body(for_update=True)
+        if not body:
+            return None
+        return await client.update_agent(str(self.agent["id"]), body)

@@ -5,6 +5,7 @@ Bindings (ids in brackets, overridable in the keymap): ``n`` new [agent.new],
 ``r`` run now [agent.run], ``c`` cancel the running run [agent.cancel],
 ``space`` enable/disable [agent.toggle], ``/`` filter by name [agents.filter],
 ``p`` cycle the period [stats.period], ``g`` global stats [stats.global],
+``C`` alert channels [channels.open], ``S`` settings [settings.open],
 ``?`` help [app.help], ``q`` quit [app.quit].
 
 The screen shows; it does not fetch. API calls run in :mod:`main_workers`, which
@@ -24,6 +25,7 @@ from textual.widgets import DataTable, Footer, Input
 
 from app.tui import messages as server
 from app.tui.base import DashboardScreen
+from app.tui.screens.channels import ChannelsScreen
 from app.tui.screens.editor import EditorScreen
 from app.tui.screens.global_stats import GlobalStatsScreen
 from app.tui.screens.help import HelpScreen
@@ -34,13 +36,13 @@ from app.tui.screens.main_workers import (
     AgentsLoaded,
     AgentStatsLoaded,
     CallFailed,
-    CostsLoaded,
     GlobalStatsLoaded,
     MainWorkers,
     RunRequested,
     TranscriptLoaded,
 )
 from app.tui.screens.run_detail import RunScreen
+from app.tui.screens.settings import SettingsScreen
 from widgets.agent_detail import AgentDetail
 from widgets.agent_table import AgentTable
 from widgets.banner import ConnectionBanner, NoticeBanner
@@ -70,6 +72,9 @@ class MainScreen(DashboardScreen[None]):
         Binding("slash", "filter", "Filter", id="agents.filter", tooltip="Filter agents by name"),
         Binding("p", "cycle_period", "Period", id="stats.period", tooltip="Stats period: 24h → 7d → 30d"),
         Binding("g", "global_stats", "Global", id="stats.global", tooltip="Global stats across all agents"),
+        # Not in the footer (full at 120 columns): in the help (?) and the command palette.
+        Binding("C", "channels", "Channels", show=False, id="channels.open", tooltip="Alert channels"),
+        Binding("S", "settings", "Settings", show=False, id="settings.open", tooltip="Settings: global caps"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="agents.clear_filter"),
         Binding("1", "show_tab('tab-runs')", "Runs", show=False, id="tabs.runs", tooltip="Runs tab"),
         Binding("2", "show_tab('tab-live')", "Live", show=False, id="tabs.live", tooltip="Live tab"),
@@ -143,17 +148,17 @@ class MainScreen(DashboardScreen[None]):
         self.api.load_agents()
         self.api.load_global_stats(self.dash.period)
 
-    def _load_costs(self) -> None:
-        self.api.load_costs(self.dash.period, self.table.agents)
-
     def _schedule_detail(self) -> None:
         if self._detail_timer is not None:
             self._detail_timer.stop()
         self._detail_timer = self.set_timer(DETAIL_DELAY, self._load_selected_detail)
 
+    def _spend_of(self, agent_id: str) -> dict[str, Any] | None:
+        return self.table.spend.get(agent_id)
+
     def _load_selected_detail(self) -> None:
         agent = self.selected_agent()
-        self.detail.show_agent(agent, self.dash.period)
+        self.detail.show_agent(agent, self.dash.period, self._spend_of(str(agent["id"])) if agent else None)
         if agent is not None:
             self.api.load_agent_runs(str(agent["id"]), self.dash.period)
 
@@ -173,7 +178,6 @@ class MainScreen(DashboardScreen[None]):
         self.table.set_agents(message.agents)
         self.dash.first_paint_done()
         self._schedule_detail()
-        self._load_costs()  # the agents may have come after the stats
 
     @on(GlobalStatsLoaded)
     def _global_stats_loaded(self, message: GlobalStatsLoaded) -> None:
@@ -184,11 +188,14 @@ class MainScreen(DashboardScreen[None]):
         for agent_id in running ^ self.table.running:
             self.table.set_running(agent_id, agent_id in running)
         header.running = len(self.table.running)
-        self._load_costs()
+        # One call gives every agent's cost for the period: the Cost column follows the period.
+        self.table.set_cost_by_agent(message.stats.get("costByAgent", []))
+        self._show_detail_title()
 
-    @on(CostsLoaded)
-    def _costs_loaded(self, message: CostsLoaded) -> None:
-        self.table.set_costs(message.costs)
+    def _show_detail_title(self) -> None:
+        agent_id = self.detail_agent_id
+        if agent_id and (agent := self.table.agents.get(agent_id)):
+            self.detail.show_title(agent, self._spend_of(agent_id))
 
     @on(AgentRunsLoaded)
     def _agent_runs_loaded(self, message: AgentRunsLoaded) -> None:
@@ -233,7 +240,7 @@ class MainScreen(DashboardScreen[None]):
         if message.agent is not None:
             self.table.upsert(message.agent)
             if message.agent_id == self.detail_agent_id:
-                self.detail.show_title(message.agent)
+                self._show_detail_title()
         self._schedule_stats()
 
     @on(server.AgentDeleted)
@@ -368,6 +375,17 @@ class MainScreen(DashboardScreen[None]):
 
     def action_global_stats(self) -> None:
         self.app.push_screen(GlobalStatsScreen())
+
+    def action_channels(self) -> None:
+        self.app.push_screen(ChannelsScreen())
+
+    def action_settings(self) -> None:
+        self.app.push_screen(SettingsScreen(), self._settings_saved)
+
+    def _settings_saved(self, settings: dict[str, Any] | None) -> None:
+        if settings is not None:
+            self.notify("Settings saved")
+            self.api.load_global_stats(self.dash.period)  # the header's caps
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.app.active_bindings))

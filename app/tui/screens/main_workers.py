@@ -10,7 +10,7 @@ that arrives while the app shuts down is simply dropped with the screen's queue.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -24,8 +24,6 @@ Json = dict[str, Any]
 
 RUN_COUNT_LIMIT = 1000
 """Counting an agent's runs for the delete question stops here ("1000+ runs")."""
-MAX_COSTED_AGENTS = 200
-"""Over this many agents the Cost column stays blank (it costs one request per agent)."""
 
 
 class AgentsLoaded(Message, bubble=False):
@@ -35,18 +33,12 @@ class AgentsLoaded(Message, bubble=False):
 
 
 class GlobalStatsLoaded(Message, bubble=False):
+    """The global stats: the header's figures, and each agent's cost (``costByAgent``) for the Cost column."""
+
     def __init__(self, period: str, stats: Json) -> None:
         super().__init__()
         self.period = period
         self.stats = stats
-
-
-class CostsLoaded(Message, bubble=False):
-    """Each agent's cost in the period, by id (agents whose stats failed are missing)."""
-
-    def __init__(self, costs: dict[str, float]) -> None:
-        super().__init__()
-        self.costs = costs
 
 
 class AgentRunsLoaded(Message, bubble=False):
@@ -149,26 +141,6 @@ class MainWorkers:
             self._failed("Loading stats", exc)
             return
         self._post(GlobalStatsLoaded(period, stats))
-
-    def load_costs(self, period: str, agent_ids: Iterable[str]) -> None:
-        """The Cost column: each agent's cost in the period, from its stats (one call per agent).
-
-        The API has no per-agent costs in one call, so over ``MAX_COSTED_AGENTS`` the column
-        stays blank rather than cost a request per agent on every change.
-        """
-        self._start(partial(self._load_costs, period, list(agent_ids)), "load-costs")
-
-    async def _load_costs(self, period: str, agent_ids: list[str]) -> None:
-        if not agent_ids or len(agent_ids) > MAX_COSTED_AGENTS:
-            return
-        costs: dict[str, float] = {}
-        for agent_id in agent_ids:
-            try:
-                stats = await self._screen.dash.client.agent_stats(agent_id, period)
-            except ApiError:
-                continue
-            costs[agent_id] = float(stats.get("totalCostUsd") or 0.0)
-        self._post(CostsLoaded(costs))
 
     def load_agent_runs(self, agent_id: str, period: str) -> None:
         self._start(partial(self._load_agent_runs, agent_id, period), "load-detail")

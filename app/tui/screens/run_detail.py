@@ -1,10 +1,15 @@
 """RunScreen: one run's whole transcript (``GET /api/agents/:id/runs/:runId``), live if running.
 
 Bindings: ``escape``/``q`` back [run.back].
+
+Above the transcript: how the run was started (a retry names its attempt and the run
+it retries) and the alerts it raised, one row per delivery to a channel, the channels
+named (read in a worker, :class:`~app.tui.screens.channel_workers.ChannelsLoaded`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from rich.text import Text
@@ -16,8 +21,13 @@ from textual.widgets import Footer, Static
 from app.client import ApiError
 from app.tui.base import DashboardScreen
 from app.tui.messages import AgentChanged, RunEvents, RunFinished, RunStarted
+from app.tui.screens.channel_workers import ChannelsLoaded, read_channels
+from widgets.delivery_table import DeliveryTable
 from widgets.formatting import run_summary
 from widgets.run_log import RunLog
+
+ALERTS_DELAY = 2.0
+"""A run that ends while shown is read again this much later, for the alerts it raised and how they went."""
 
 
 class RunScreen(DashboardScreen[None]):
@@ -35,8 +45,14 @@ class RunScreen(DashboardScreen[None]):
         height: 1;
         padding: 0 1;
     }
+    RunScreen > #run-alerts {
+        height: auto;
+        padding: 0 1;
+        border-top: solid $panel;
+    }
     RunScreen > #run-log {
         height: 1fr;
+        border-top: solid $panel;
     }
     RunScreen > #run-output {
         height: auto;
@@ -53,16 +69,31 @@ class RunScreen(DashboardScreen[None]):
         self.agent_name = agent_name or agent_id
         """Shown in the title; kept current from the event stream."""
         self.run: dict[str, Any] | None = None
+        self.channel_names: dict[str, str] = {}
+        """Channel names by id, for the alerts."""
 
     def compose(self) -> ComposeResult:
         yield Static("Loading the run…", id="run-title")
         yield Static("", id="run-summary")
+        yield Static("", id="run-alerts")
+        yield DeliveryTable(id="run-deliveries")
         yield RunLog(id="run-log")
         yield Static("", id="run-output")
         yield Footer()
 
     def on_mount(self) -> None:
         self.load()
+        self.load_channels()
+
+    @work(exclusive=True, group="load-run-channels")
+    async def load_channels(self) -> None:
+        await read_channels(self)
+
+    @on(ChannelsLoaded)
+    def _channels_loaded(self, message: ChannelsLoaded) -> None:
+        self.channel_names = {str(c["id"]): str(c.get("name", c["id"])) for c in message.channels}
+        if self.run is not None:
+            self.show_deliveries(self.run)
 
     @work(exclusive=True, group="load-run")
     async def load(self) -> None:
@@ -77,19 +108,38 @@ class RunScreen(DashboardScreen[None]):
         log.add_events(list(run.get("events", [])))
 
     def show(self, run: dict[str, Any]) -> None:
-        self.run = run
-        self.query_one("#run-title", Static).update(
-            Text.assemble(
-                ("Run ", "dim"),
-                (self.run_id, "bold"),
-                (" of ", "dim"),
-                (self.agent_name, "bold"),
-                (f"  started {run.get('startedAt') or '—'}", "dim"),
-            )
+        self.run = {**(self.run or {}), **run}  # a stream event's run has no deliveries: keep them
+        title = Text.assemble(
+            ("Run ", "dim"),
+            (self.run_id, "bold"),
+            (" of ", "dim"),
+            (self.agent_name, "bold"),
+            (f"  started {run.get('startedAt') or '—'}", "dim"),
         )
+        if run.get("retryOf"):
+            title.append(f"  ↻ retry, attempt {run.get('attempt')}", style="bold yellow")
+            title.append(" of run ", style="dim")
+            title.append(str(run["retryOf"]), style="yellow")
+        self.query_one("#run-title", Static).update(title)
+        self.show_deliveries(self.run)
         self.query_one("#run-summary", Static).update(run_summary(run))
         output = str(run.get("output") or "")
         self.query_one("#run-output", Static).update(Text(output, style="dim") if output else "")
+
+    def show_deliveries(self, run: dict[str, Any]) -> None:
+        """The alerts the run raised (the table hides when there are none)."""
+        deliveries = list(run.get("deliveries") or [])
+        counts: dict[str, int] = {}
+        for d in deliveries:
+            counts[str(d.get("status"))] = counts.get(str(d.get("status")), 0) + 1
+        alerts = self.query_one("#run-alerts", Static)
+        table = self.query_one(DeliveryTable)
+        alerts.display = table.display = bool(deliveries)
+        if deliveries:
+            parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+            noun = "alert" if len(deliveries) == 1 else "alerts"
+            alerts.update(Text.assemble((f"{len(deliveries)} {noun}", "bold"), (f" ({parts})", "dim")))
+            table.show(deliveries, self.channel_names)
 
     @on(RunEvents)
     def _run_events(self, message: RunEvents) -> None:
@@ -103,6 +153,18 @@ class RunScreen(DashboardScreen[None]):
     def _run_changed(self, message: RunStarted | RunFinished) -> None:
         if message.run_id == self.run_id and message.run:
             self.show(message.run)
+            if isinstance(message, RunFinished):
+                self.reload_alerts()
+
+    @work(exclusive=True, group="reload-run-alerts")
+    async def reload_alerts(self) -> None:
+        """The alerts of a run that just ended: raised as it ends, sent moments later."""
+        await asyncio.sleep(ALERTS_DELAY)
+        try:
+            run = await self.dash.client.get_run(self.agent_id, self.run_id)
+        except ApiError:
+            return  # the run as shown stays; reopening it reads it again
+        self.show({k: v for k, v in run.items() if k != "events"})
 
     @on(AgentChanged)
     def _agent_changed(self, message: AgentChanged) -> None:
