@@ -51,6 +51,11 @@ def agent_input(*, creating: bool) -> Schema:
     )
     # The zone list is long: written once, as a component.
     schema["properties"]["timezone"] = ref("Timezone")
+    if creating:
+        # Exactly one way to fire: a schedule, or one time.
+        schema["oneOf"] = [
+            {"required": [key], "properties": {key: {"type": "string"}}} for key in ("schedule", "runAt")
+        ]
     return schema
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from app.agent_list import AgentListBody, sort_key
+from app.agent_rules import check_trigger, next_run_at
 from app.auth import User, new_id
 from app.channel_service import ChannelService
 from app.cron import next_fire_time
@@ -138,11 +139,6 @@ class AgentService:
         self._list_cache = (generation, body)
         return body
 
-    def _next_run_at(self, schedule: str, timezone: str, enabled: bool, now: int) -> int | None:
-        if not enabled:
-            return None
-        return from_datetime(next_fire_time(schedule, timezone, to_datetime(now)))
-
     async def _check_channels(self, parsed: Any) -> None:
         notify = getattr(parsed, "notify", None)
         if notify is not None and notify.channels and self.channels is not None:
@@ -155,14 +151,13 @@ class AgentService:
         if values["timezone"] is None:
             values["timezone"] = self.default_timezone
         now = self.clock()
+        check_trigger(values, values, False, now)
         values.update(
             id=new_id("agt"),
             creator_id=user.id if user else None,
             created_at=now,
             updated_at=now,
-            next_run_at=self._next_run_at(
-                values["schedule"], values["timezone"], bool(values["enabled"]), now
-            ),
+            next_run_at=next_run_at(values, now, _next_fire),
         )
         row = await self.store.agents.insert(values)
         agent = agent_json(row)
@@ -177,17 +172,14 @@ class AgentService:
         values = to_columns(parsed, only_sent=True)
         now = self.clock()
         if values:
+            merged = {**agent_from_row(current).model_dump(), **values}
+            check_trigger(merged, values, bool(current["enabled"]), now)
             values["updated_at"] = now
             if values.get("enabled") and not current["enabled"]:
                 # Enabled again (by hand): a pause is over, and so is the streak that caused it.
                 values.update(paused_reason=None, failure_streak=0)
-            if {"schedule", "timezone", "enabled"} & values.keys():
-                values["next_run_at"] = self._next_run_at(
-                    values.get("schedule", current["schedule"]),
-                    values.get("timezone", current["timezone"]),
-                    bool(values.get("enabled", current["enabled"])),
-                    now,
-                )
+            if {"schedule", "run_at", "timezone", "enabled"} & values.keys():
+                values["next_run_at"] = next_run_at(merged, now, _next_fire)
         row = await self.store.agents.update(agent_id, values)
         if row is None:
             raise NotFound("Agent not found")
@@ -195,6 +187,14 @@ class AgentService:
         if values:
             self._changed("updated", agent_id, row, agent)
         return agent
+
+    async def end_one_shot(self, agent_id: str, run_at: int) -> None:
+        """A one-shot agent whose time came (it ran, was skipped or missed): disabled, as if edited.
+
+        Only while it is still enabled for that very time (an edit may have set another)."""
+        row = await self.store.agents.end_one_shot(agent_id, run_at, self.clock())
+        if row is not None:
+            self._changed("updated", agent_id, row, agent_json(row))
 
     async def delete_agent(self, agent_id: str) -> dict[str, Any]:
         row = await self._agent_row(agent_id)
@@ -276,6 +276,10 @@ class AgentService:
 
     async def global_stats(self, period: str) -> dict[str, Any]:
         return await self.stats.global_stats(period)
+
+
+def _next_fire(schedule: str, timezone: str, now: int) -> int:
+    return from_datetime(next_fire_time(schedule, timezone, to_datetime(now)))
 
 
 def _merge_parts(parsed: Any, current: Agent) -> Any:

@@ -67,9 +67,19 @@ class BodyShape:
     """By wire name."""
     read_only: frozenset[str] = frozenset()
     """Fields the server computes: accepted and ignored."""
+    one_of: tuple[tuple[str, str], ...] = ()
+    """``(key, alternative)``: a create needs one of the two (the service checks "not both")."""
+    one_of_why: str = ""
 
 
-AGENT_BODY = BodyShape(AgentCreate, AgentUpdate, AGENT_FIELDS_BY_KEY, READ_ONLY_KEYS)
+AGENT_BODY = BodyShape(
+    AgentCreate,
+    AgentUpdate,
+    AGENT_FIELDS_BY_KEY,
+    READ_ONLY_KEYS,
+    one_of=(("schedule", "runAt"),),
+    one_of_why="for an agent that runs once",
+)
 
 
 def parse_agent_create(body: Any) -> BaseModel:
@@ -98,10 +108,17 @@ def parse_body(shape: BodyShape, body: Any, *, creating: bool) -> BaseModel:
         parsed = model.model_validate(known)
     except pydantic.ValidationError as exc:
         problems.update(field_problems(exc.errors(), shape.fields))
+    if creating:
+        for key, alternative in shape.one_of:
+            if known.get(key) is None and known.get(alternative) is None:
+                problems.setdefault(key, f"is required (or {alternative}, {shape.one_of_why})")
     if problems:
-        # Named in the order the body holds them; fields left out at the end.
+        # Named in the order the body holds them; fields left out at the end, in the model's order.
         order = {key: i for i, key in enumerate(body)}
-        raise ValidationError(dict(sorted(problems.items(), key=lambda item: order.get(item[0], len(order)))))
+        later = {key: len(order) + i for i, key in enumerate(shape.fields)}
+        raise ValidationError(
+            dict(sorted(problems.items(), key=lambda item: order.get(item[0], later.get(item[0], 0))))
+        )
     return parsed
 
 

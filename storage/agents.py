@@ -41,10 +41,18 @@ AGENT_COLUMNS = (
     "monthly_budget_usd",
     "paused_reason",
     "failure_streak",
+    "run_at",
 )
 UPDATABLE = frozenset(AGENT_COLUMNS) - {"id", "creator_id", "created_at"}
 
 _SELECT = "SELECT a.*, u.name AS creator_name FROM agents a LEFT JOIN users u ON u.id = a.creator_id"
+
+
+def _writable(values: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A one-shot agent has no schedule: "" in the column, which is NOT NULL since v1."""
+    if "schedule" in values and values["schedule"] is None:
+        return {**values, "schedule": ""}
+    return values
 
 
 def _row_in(conn: sqlite3.Connection, agent_id: str) -> Row | None:
@@ -54,6 +62,7 @@ def _row_in(conn: sqlite3.Connection, agent_id: str) -> Row | None:
 
 async def insert_agent(db: Database, values: Mapping[str, Any]) -> Row:
     """Insert an agent; returns its row as read by the transaction that wrote it."""
+    values = _writable(values)
     cols = [c for c in AGENT_COLUMNS if c in values]
 
     def insert(conn: sqlite3.Connection) -> Row | None:
@@ -71,6 +80,7 @@ async def insert_agent(db: Database, values: Mapping[str, Any]) -> Row:
 
 async def update_agent(db: Database, agent_id: str, values: Mapping[str, Any]) -> Row | None:
     """Update an agent; returns its row as written (None: no such agent)."""
+    values = _writable(values)
     cols = [c for c in values if c in UPDATABLE]
     if not cols:
         return await get_agent(db, agent_id)
@@ -86,6 +96,22 @@ async def update_agent(db: Database, agent_id: str, values: Mapping[str, Any]) -
         return row
 
     return await db.transaction(update)
+
+
+async def end_one_shot(db: Database, agent_id: str, run_at: int, now_ms: int) -> Row | None:
+    """Disable a one-shot agent whose time came, if still enabled for that time; its row (or None)."""
+
+    def end(conn: sqlite3.Connection) -> Row | None:
+        if not conn.execute(
+            "UPDATE agents SET enabled = 0, next_run_at = NULL, updated_at = ?"
+            " WHERE id = ? AND run_at = ? AND enabled = 1",
+            (now_ms, agent_id, run_at),
+        ).rowcount:
+            return None
+        changes.append(conn, db.origin, "agent.updated", agent_id=agent_id)
+        return _row_in(conn, agent_id)
+
+    return await db.transaction(end)
 
 
 async def get_agent(db: Database, agent_id: str) -> Row | None:

@@ -129,6 +129,9 @@ class AgentStore(Protocol):
 
     async def get(self, agent_id: str) -> Row | None: ...
 
+    async def end_one_shot(self, agent_id: str, run_at: int, now_ms: int) -> Row | None:
+        """Disable a one-shot agent still enabled for ``run_at``; its row, None if it was not."""
+
     async def all(self) -> list[Row]:
         """Every agent (unordered: sorting by name is the service's rule)."""
 

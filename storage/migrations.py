@@ -204,6 +204,12 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (scope, kind)
     ) WITHOUT ROWID;
     """,
+    # v6: an agent may run once, at run_at, instead of on a schedule (its
+    # schedule is then "": the column is NOT NULL, and relaxing that would mean
+    # rebuilding the table, whose deletion cascades to the runs).
+    """
+    ALTER TABLE agents ADD COLUMN run_at INTEGER;
+    """,
 ]
 
 

@@ -41,6 +41,9 @@ class SqliteAgents(_Part):
     async def get(self, agent_id: str) -> Row | None:
         return await agents.get_agent(self.db, agent_id)
 
+    async def end_one_shot(self, agent_id: str, run_at: int, now_ms: int) -> Row | None:
+        return await agents.end_one_shot(self.db, agent_id, run_at, now_ms)
+
     async def all(self) -> list[Row]:
         return await agents.list_agents(self.db)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import schemathesis
@@ -26,6 +27,8 @@ from app.model.agent import CHANNEL_ID_MAX_LENGTH
 from app.model.channel import CHANNEL_FIELDS_BY_TYPE, MAX_RECIPIENTS, URL_MAX_LENGTH, _url
 from app.model.rules import CWD_MAX_LENGTH, CWD_PATTERN, SCHEDULE_MAX_LENGTH
 
+RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)")
+FUTURE = "2099-01-05T09:00:00Z"
 SCHEDULES = ("0 9 * * *", "*/15 * * * *", "@daily", "30 8 * * 1-5", "@yearly")
 EXISTING_DIRECTORY = os.environ.get("CRONAGENTS_TEST_CWD", "/")
 
@@ -35,6 +38,8 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     """Runs before every request of every phase (``map_body`` is not applied in all of them)."""
     if isinstance(case.body, dict):
         case.body = keep_server_rules(case.body)
+        if case.path.startswith("/api/agents"):
+            case.body = keep_one_trigger(case.body, creating=case.method.upper() == "POST")
         if case.path.startswith("/api/channels"):
             case.body = keep_channel_rules(case.body, creating=case.method.upper() == "POST")
 
@@ -61,6 +66,33 @@ def keep_server_rules(body: dict[str, Any]) -> dict[str, Any]:
     if _ids(body.get("notifyChannels")):
         body = {**body, "notifyChannels": []}
     return body
+
+
+def keep_one_trigger(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+    """A ``runAt`` in the schema's format is a time to come that Python reads; an update sets
+    exactly one of ``schedule`` and ``runAt`` (the agent it changes may have either)."""
+    body = dict(body)
+    run_at = body.get("runAt")
+    if isinstance(run_at, str) and RFC3339.fullmatch(run_at) and not _to_come(run_at):
+        body["runAt"] = FUTURE
+    if creating:
+        return body
+    if isinstance(body.get("schedule"), str):
+        body["runAt"] = None
+    elif isinstance(body.get("runAt"), str):
+        body["schedule"] = None
+    elif body.get("schedule", 0) is None and body.get("runAt", 0) is None:
+        body.pop("schedule", None)
+        body.pop("runAt", None)
+    return body
+
+
+def _to_come(text: str) -> bool:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return moment.tzinfo is not None and moment > datetime.now(UTC) + timedelta(hours=1)
 
 
 def _ids(value: Any) -> bool:

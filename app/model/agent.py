@@ -38,6 +38,7 @@ from app.model.rules import (
     Stored,
     TimezoneName,
     ToolName,
+    When,
     Wording,
     request_model,
 )
@@ -85,6 +86,8 @@ def _creator_of(row: Row) -> dict[str, Any] | None:
 
 _AS_FLAG = Stored(load=bool, dump=int)
 _AS_JSON = Stored(load=json.loads, dump=json.dumps)
+_BLANK_IS_NULL = Stored(load=lambda value: value or None)
+"""A one-shot agent's schedule: stored as "" (the column predates one-shots and is NOT NULL)."""
 
 
 class Creator(BaseModel):
@@ -184,8 +187,11 @@ class Agent(BaseModel):
         description="What the agent does, for people; null: none",
         examples=["Summarizes open tasks every morning"],
     )
-    schedule: Annotated[Schedule, Form("0 9 * * 1-5  or  @daily")] = Field(
-        title="Schedule", description=SCHEDULE_HELP, examples=["0 9 * * 1-5", "@daily"]
+    schedule: Annotated[Schedule | None, _BLANK_IS_NULL, Form("0 9 * * 1-5  or  @daily")] = Field(
+        None,
+        title="Schedule",
+        description=SCHEDULE_HELP + "; null for an agent that runs once (runAt)",
+        examples=["0 9 * * 1-5", "@daily"],
     )
     timezone: Annotated[TimezoneName, Form("server default (IANA name, e.g. Europe/Berlin)")] = Field(
         title="Time zone",
@@ -311,6 +317,13 @@ class Agent(BaseModel):
         title="Monthly cap (USD)",
         description="Most the agent may spend in a calendar month (the stats time zone); null: no cap",
         examples=[100],
+    )
+    run_at: Annotated[When | None, Form("ISO time, e.g. 2026-01-05T09:00:00Z", section="Triggers")] = Field(
+        None,
+        title="Run once at",
+        description="Instead of a schedule: the one time the agent runs (caught up like a scheduled "
+        "slot if the server was down); it then disables itself. Exactly one of schedule and runAt",
+        examples=["2026-01-05T09:00:00Z"],
     )
     paused_reason: Annotated[str | None, ReadOnly()] = Field(
         description="Why the server disabled the agent "

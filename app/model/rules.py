@@ -151,6 +151,13 @@ class Allowed:
         return json_schema
 
 
+class Moment:
+    """The field is an instant a client writes as ISO text (an editor shows it as text)."""
+
+    def __repr__(self) -> str:
+        return "Moment()"
+
+
 def is_read_only(info: FieldInfo) -> bool:
     return any(isinstance(m, ReadOnly) for m in info.metadata)
 
@@ -236,6 +243,25 @@ def _ms(value: Any) -> Any:
     return value
 
 
+WHEN_HELP = "an ISO time with its offset, e.g. 2026-01-05T09:00:00Z or 2026-01-05T10:00:00+01:00"
+
+
+def _when(value: Any) -> Any:
+    """An instant written by a client: ISO text with its offset, to milliseconds."""
+    if not isinstance(value, str):
+        raise problem(f"must be {WHEN_HELP}")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise problem(f"must be {WHEN_HELP}") from None
+    if moment.tzinfo is None:
+        raise problem(f"must say its offset (Z for UTC): {WHEN_HELP}")
+    try:
+        return from_datetime(moment)
+    except (OverflowError, ValueError):
+        raise problem(f"must be {WHEN_HELP}") from None
+
+
 def _money(value: float) -> float:
     return round(value, 6)
 
@@ -314,6 +340,15 @@ Instant = Annotated[
     WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
 ]
 """Milliseconds since the Unix epoch; on the wire ISO 8601 UTC with milliseconds and ``Z``."""
+
+When = Annotated[
+    int,
+    BeforeValidator(_when),
+    PlainSerializer(iso, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+    Moment(),
+]
+"""An instant a client sets (ISO 8601 text with its offset); milliseconds since the epoch inside."""
 
 Money = Annotated[float, PlainSerializer(_money, return_type=float, when_used="json")]
 """US dollars, shown to a millionth."""
