@@ -22,7 +22,7 @@ from app.auth import TokenAuthenticator, User
 from app.channel_service import ChannelService
 from app.events import EventBus
 from app.http_auth import BearerAuthMiddleware
-from app.http_body import BodyLimits, read_json
+from app.http_body import BodyLimits, read_json, read_optional_json
 from app.http_errors import EXCEPTION_HANDLERS
 from app.model.channel import delivery_json
 from app.notify.deliverer import Deliverer
@@ -66,7 +66,8 @@ def build_api(
         return data(await service.delete_agent(request.path_params["id"]))
 
     async def run_agent(request: Request) -> Response:
-        run_id = await service.trigger_run(request.path_params["id"])
+        body = await read_optional_json(request, absent={})
+        run_id = await service.trigger_run(request.path_params["id"], body)
         return JSONResponse({"message": "Agent started", "runId": run_id})
 
     async def cancel_agent(request: Request) -> Response:

@@ -90,6 +90,20 @@ async def read_json(request: Request) -> Any:
     return decode_json(bytes(raw))
 
 
+async def read_optional_json(request: Request, absent: Any) -> Any:
+    """The request's JSON body, or ``absent`` when it has none (an empty body)."""
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            raise too_large()
+    if not raw.strip():
+        return absent
+    if len(raw) > _THREAD_DECODE_BYTES:
+        return await run_in_threadpool(decode_json, bytes(raw))
+    return decode_json(bytes(raw))
+
+
 def decode_json(raw: bytes) -> Any:
     if not raw.strip():
         raise ServiceError("Request body must be a JSON object")

@@ -31,6 +31,7 @@ from app.openapi_parts import (
     ERRORS,
     GLOBAL_STATS,
     PERIOD_NAMES,
+    RUN_BODY,
     STARTED,
     STR,
     Schema,
@@ -143,6 +144,7 @@ def _op(
     errors: tuple[int, ...],
     params: tuple[Schema, ...] = (),
     body: Schema | None = None,
+    body_required: bool = True,
     links: dict[str, tuple[str, dict[str, str]]] | None = None,
 ) -> Schema:
     responses: dict[str, Schema] = {"200": _json(ok)}
@@ -156,7 +158,7 @@ def _op(
     if params:
         op["parameters"] = list(params)
     if body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        op["requestBody"] = {"required": body_required, "content": {"application/json": {"schema": body}}}
     return op
 
 
@@ -219,10 +221,12 @@ def openapi_document() -> Schema:
         "/api/agents/{id}/run": {
             "post": _op(
                 "runAgent",
-                "Start a run now (no body)",
+                "Start a run now, optionally given input (no body: none)",
                 STARTED,
                 params=(_ID,),
-                errors=(*_ON_AGENT, *_WITH_BODY, 409, 503),
+                body=RUN_BODY,
+                body_required=False,
+                errors=(400, *_ON_AGENT, *_WITH_BODY, 409, 503),
                 links={
                     "GetRun": ("getRun", {**_ON_PATH, "runId": "$response.body#/runId"}),
                     "CancelStartedRun": ("cancelRuns", _ON_PATH),

@@ -91,6 +91,16 @@ GLOBAL_STATS = object_of(
         "spend": SPEND,
     }
 )
+RUN_BODY: Schema = {
+    "type": "object",
+    "properties": {
+        "input": {
+            "description": "What the run is given: its prompt's {{input}}, or appended under a heading "
+            "when the prompt has none; text as is, other JSON indented. null: none"
+        }
+    },
+    "additionalProperties": False,
+}
 DELETED = object_of({"id": STR, "name": STR, "deletedRuns": INT})
 STARTED = object_of({"message": {"const": "Agent started"}, "runId": STR})
 CANCELLED = object_of(

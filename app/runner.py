@@ -28,18 +28,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from app.agent_session import SessionResult, SessionSpec, run_session
+from app.agent_session import SessionResult, run_session
 from app.auth import new_id
 from app.clock import Clock, SystemClock
 from app.errors import Unavailable
 from app.events import EventBus
 from app.model import Agent, agent_from_row, agent_json, run_json
 from app.processes import DB_ID_ENV, SERVER_ID_ENV
+from app.run_spec import RunSpecs
 from app.settle import Settler
 from app.start_checks import Skipped, StartChecks
 from app.timeutil import iso, now_ms
 from app.transcript import Transcript
-from storage.files import private_dir
 from storage.interface import DayOf, Row, RunOutcome, Storage
 
 log = logging.getLogger("cronagents.runner")
@@ -100,6 +100,7 @@ class Runner:
         self.settler = settler
         self.checks = checks
         self.clock: Clock = clock or SystemClock()
+        self.specs = RunSpecs(store, self.clock, agent_env=self.agent_env, workspaces_dir=workspaces_dir)
         self._slots = asyncio.Semaphore(max_concurrent)
         self._runs: dict[str, _Run] = {}
         self._stopping = False
@@ -120,11 +121,11 @@ class Runner:
 
     # -- what the service and scheduler call --------------------------------
 
-    async def start_manual(self, agent: Agent) -> str:
-        """Queue a run of ``agent`` now; returns its id at once."""
+    async def start_manual(self, agent: Agent, run_input: str | None = None) -> str:
+        """Queue a run of ``agent`` now, given ``run_input`` (its prompt's ``{{input}}``); its id at once."""
         self._refuse_when_stopping()
         run_id = new_id("run")
-        await self.store.runs.insert(run_id, agent.id, "queued", now_ms(), owner=self.owner)
+        await self.store.runs.insert(run_id, agent.id, "queued", now_ms(), owner=self.owner, input=run_input)
         await self._enqueue(run_id, agent.id, agent)
         return run_id
 
@@ -297,20 +298,12 @@ class Runner:
             raise asyncio.CancelledError  # ended while queued (a cancel, or its agent deleted)
         row = await self.store.runs.get(run.run_id)
         self._publish("run.started", run, run=run_json(row) if row else None)
-        cwd = agent.cwd or str(await self._workspace(run.agent_id))
-        spec = SessionSpec(
-            prompt=agent.prompt,
-            cwd=cwd,
-            max_turns=agent.max_turns,
+        spec = await self.specs.spec(
+            agent,
+            queued,
             max_budget_usd=verdict.max_budget_usd,
-            model=agent.model,
-            allowed_tools=tuple(agent.allowed_tools),
-            permission_mode=agent.permission_mode,
-            timeout_seconds=float(agent.timeout_seconds),
-            env=self.agent_env,
             # Every process of the run says whose it is, so leftovers can be found.
             labels={DB_ID_ENV: self.db_id, SERVER_ID_ENV: self.owner},
-            load_project_settings=agent.load_project_settings,
         )
         log.info("run %s of agent %s started", run.run_id, run.agent_id)
 
@@ -356,11 +349,6 @@ class Runner:
             await self._enqueue(retry.run_id, settlement.agent_id, None, retry.not_before)
         except Unavailable:
             pass  # stopping: the queued retry is taken over by the next server
-
-    async def _workspace(self, agent_id: str) -> Path:
-        path = self.workspaces_dir / agent_id
-        await asyncio.to_thread(private_dir, path)
-        return path
 
     async def _record_end(self, run: _Run, outcome: RunOutcome) -> None:
         await run.transcript.flush()

@@ -8,7 +8,8 @@ API's JSON shape (camelCase keys, ISO timestamps).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from app.agent_list import AgentListBody, sort_key
@@ -29,9 +30,10 @@ from app.model.channel import delivery_json
 from app.start_checks import StartChecks
 from app.stats import PERIOD_DAYS, Stats
 from app.timeutil import DayCalendar, from_datetime, now_ms, to_datetime
-from app.validation import parse_agent_create, parse_agent_update
+from app.validation import parse_agent_create, parse_agent_update, parse_run_body
 from storage.interface import Row, Storage
 
+NO_BODY: Mapping[str, Any] = MappingProxyType({})
 DEFAULT_PERIOD = "7d"
 DEFAULT_RUN_LIMIT = 100
 MAX_RUN_LIMIT = 1000
@@ -40,7 +42,7 @@ MAX_RUN_LIMIT = 1000
 class RunControl(Protocol):
     """What the service needs from the runner."""
 
-    async def start_manual(self, agent: Agent) -> str: ...
+    async def start_manual(self, agent: Agent, run_input: str | None = None) -> str: ...
 
     async def cancel_agent_runs(self, agent_id: str) -> int: ...
 
@@ -236,7 +238,9 @@ class AgentService:
 
     # -- runs -------------------------------------------------------------
 
-    async def trigger_run(self, agent_id: str) -> str:
+    async def trigger_run(self, agent_id: str, body: Mapping[str, Any] | Any = NO_BODY) -> str:
+        """Start a run now; ``body``: the request's JSON (``{"input": ...}``; ``{}``: none sent)."""
+        run_input = parse_run_body(body)
         agent = agent_from_row(await self._agent_row(agent_id))
         if self.runner is None:
             raise ServiceError("This server has no runner", None)
@@ -244,7 +248,7 @@ class AgentService:
             refusal = await self.checks.refuse_manual(agent)
             if refusal is not None:
                 raise Conflict(refusal)
-        return await self.runner.start_manual(agent)
+        return await self.runner.start_manual(agent, run_input)
 
     async def cancel_runs(self, agent_id: str) -> int:
         await self._agent_row(agent_id)

@@ -21,6 +21,7 @@ from pydantic_core import ErrorDetails
 
 from app.errors import ValidationError
 from app.model import AGENT_FIELDS_BY_KEY, READ_ONLY_KEYS, AgentCreate, AgentUpdate, FieldSpec, Rules
+from app.templates import input_text
 
 _TYPE_ERRORS = frozenset(
     {
@@ -120,6 +121,16 @@ def parse_body(shape: BodyShape, body: Any, *, creating: bool) -> BaseModel:
             dict(sorted(problems.items(), key=lambda item: order.get(item[0], later.get(item[0], 0))))
         )
     return parsed
+
+
+def parse_run_body(body: Any) -> str | None:
+    """A run body (``{"input": ...}``; ``{}`` when none was sent) to the run's input text (None: none)."""
+    if not isinstance(body, Mapping):
+        raise ValidationError({"body": "must be a JSON object"}, "Request body must be a JSON object")
+    unknown = {str(key): "unknown field" for key in body if key != "input"}
+    if unknown:
+        raise ValidationError(unknown)
+    return input_text(body.get("input"))
 
 
 def field_problems(

@@ -158,7 +158,11 @@ class RunStore(Protocol):
         trigger: str = "manual",
         scheduled_for: int | None = None,
         owner: str | None = None,
+        input: str | None = None,
     ) -> None: ...
+
+    async def last_output(self, agent_id: str, besides_run_id: str) -> str | None:
+        """The output of the agent's latest successful run other than ``besides_run_id``."""
 
     async def skip(self, run_id: str, reason: str, at: int, day_of: DayOf) -> Row | None:
         """End a queued run as ``skipped`` (not started: counted as a skipped slot, not a run)."""

@@ -210,6 +210,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE agents ADD COLUMN run_at INTEGER;
     """,
+    # v7: a run may be given input (its prompt's {{input}}); a retry gets its run's.
+    """
+    ALTER TABLE runs ADD COLUMN input TEXT;
+    """,
 ]
 
 

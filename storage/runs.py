@@ -32,15 +32,26 @@ async def insert_run(
     trigger: str = "manual",
     scheduled_for: int | None = None,
     owner: str | None = None,
+    input: str | None = None,
 ) -> None:
     """Insert a run; an active run needs its ``owner`` (a server id) from the start."""
     await db.transaction(
         lambda conn: conn.execute(
-            "INSERT INTO runs (id, agent_id, status, trigger, scheduled_for, started_at, owner)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (run_id, agent_id, status, trigger, scheduled_for, started_at, owner),
+            "INSERT INTO runs (id, agent_id, status, trigger, scheduled_for, started_at, owner, input)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, agent_id, status, trigger, scheduled_for, started_at, owner, input),
         )
     )
+
+
+async def last_output(db: Database, agent_id: str, besides_run_id: str) -> str | None:
+    """The output of the agent's latest successful run (by start) other than ``besides_run_id``."""
+    row = await db.fetchone(
+        "SELECT output FROM runs WHERE agent_id = ? AND status = 'success' AND id != ?"
+        " ORDER BY started_at DESC, id DESC LIMIT 1",
+        (agent_id, besides_run_id),
+    )
+    return None if row is None else row[0]
 
 
 async def mark_running(db: Database, run_id: str, agent_id: str, started_at: int) -> bool:
@@ -326,10 +337,12 @@ async def settle_run(db: Database, s: Settlement) -> str:
             conn.execute("UPDATE agents SET failure_streak = ? WHERE id = ?", (s.streak, s.agent_id))
         if s.retry is not None:
             r = s.retry
+            # A retry is given what its run was given.
             conn.execute(
                 "INSERT INTO runs (id, agent_id, status, trigger, started_at, owner, attempt, retry_of,"
-                " not_before) VALUES (?, ?, 'queued', 'retry', ?, ?, ?, ?, ?)",
-                (r.run_id, s.agent_id, now_ms, r.owner, r.attempt, r.retry_of, r.not_before),
+                " not_before, input) SELECT ?, ?, 'queued', 'retry', ?, ?, ?, ?, ?, input"
+                " FROM runs WHERE id = ?",
+                (r.run_id, s.agent_id, now_ms, r.owner, r.attempt, r.retry_of, r.not_before, s.run_id),
             )
         raise_in(conn, s.alerts, now_ms)
         return "settled"

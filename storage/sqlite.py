@@ -71,8 +71,14 @@ class SqliteRuns(_Part):
         trigger: str = "manual",
         scheduled_for: int | None = None,
         owner: str | None = None,
+        input: str | None = None,
     ) -> None:
-        await runs.insert_run(self.db, run_id, agent_id, status, started_at, trigger, scheduled_for, owner)
+        await runs.insert_run(
+            self.db, run_id, agent_id, status, started_at, trigger, scheduled_for, owner, input
+        )
+
+    async def last_output(self, agent_id: str, besides_run_id: str) -> str | None:
+        return await runs.last_output(self.db, agent_id, besides_run_id)
 
     async def mark_running(self, run_id: str, agent_id: str, started_at: int) -> bool:
         return await runs.mark_running(self.db, run_id, agent_id, started_at)

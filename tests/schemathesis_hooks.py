@@ -81,9 +81,10 @@ def keep_one_trigger(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
         body["runAt"] = None
     elif isinstance(body.get("runAt"), str):
         body["schedule"] = None
-    elif body.get("schedule", 0) is None and body.get("runAt", 0) is None:
-        body.pop("schedule", None)
-        body.pop("runAt", None)
+    else:  # null for both (or for the one sent) would leave the agent neither
+        for key in ("schedule", "runAt"):
+            if key in body and body[key] is None:
+                del body[key]
     return body
 
 

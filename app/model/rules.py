@@ -39,6 +39,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
 from app.cron import ALIASES, timezone_names, validate_schedule, validate_timezone
+from app.templates import unknown_placeholder_problem
 from app.timeutil import from_datetime, iso
 
 NAME_MAX_LENGTH = 200
@@ -223,6 +224,13 @@ def _schedule(value: str) -> str:
     return expr
 
 
+def _placeholders(value: str) -> str:
+    message = unknown_placeholder_problem(value)
+    if message:
+        raise problem(message)
+    return value
+
+
 def _timezone(value: str) -> str:
     message = validate_timezone(value)
     if message:
@@ -302,7 +310,9 @@ Prompt = Annotated[
     Field(max_length=PROMPT_MAX_LENGTH, pattern=PROMPT_PATTERN),
     Wording(pattern="must not be empty"),
     AfterValidator(_strip),
+    AfterValidator(_placeholders),
 ]
+"""A prompt: its placeholders (app.templates) are checked when it is saved."""
 Schedule = Annotated[
     str,
     Field(min_length=1, max_length=SCHEDULE_MAX_LENGTH),

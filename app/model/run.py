@@ -47,6 +47,10 @@ class Run(BaseModel):
     duration_ms: int | None = Field(description="How long the run took, in milliseconds")
     attempt: int = Field(description="1 for a first run, 2 for its first retry, and so on")
     retry_of: str | None = Field(description="On a retry, the id of the first run it retries; else null")
+    input: str | None = Field(
+        description="What the run was given ({{input}} in the prompt): a run body's input (JSON "
+        "indented as text); null: none"
+    )
 
 
 class RunEvent(BaseModel):
