@@ -40,7 +40,7 @@ from app.settle import Settler
 from app.start_checks import Skipped, StartChecks
 from app.timeutil import iso, now_ms
 from app.transcript import Transcript
-from storage.interface import DayOf, Row, RunOutcome, Storage
+from storage.interface import DayOf, Row, RunOutcome, Settlement, Storage
 
 log = logging.getLogger("cronagents.runner")
 
@@ -335,9 +335,12 @@ class Runner:
         except Exception:
             log.exception("run %s: could not settle its end; trying again later", run_id)
             return
-        if settlement is None or settlement.retry is None or self._stopping:
+        if settlement is None or self._stopping:
             return
+        await self._start_chained(settlement)
         retry = settlement.retry
+        if retry is None:
+            return
         log.info(
             "run %s of agent %s: attempt %d at %s",
             run_id,
@@ -349,6 +352,27 @@ class Runner:
             await self._enqueue(retry.run_id, settlement.agent_id, None, retry.not_before)
         except Unavailable:
             pass  # stopping: the queued retry is taken over by the next server
+
+    async def _start_chained(self, settlement: Settlement) -> None:
+        """Queue the runs a settled end chained to (and tell of those recorded skipped)."""
+        for chained in settlement.chained:
+            if chained.skipped is not None:
+                row = await self.store.runs.get(chained.run_id)
+                if row is not None:
+                    self.bus.publish(
+                        "run.finished", agentId=chained.agent_id, runId=chained.run_id, run=run_json(row)
+                    )
+                continue
+            log.info(
+                "run %s of agent %s chained to agent %s",
+                settlement.run_id,
+                settlement.agent_id,
+                chained.agent_id,
+            )
+            try:
+                await self._enqueue(chained.run_id, chained.agent_id, None)
+            except Unavailable:
+                return  # stopping: the queued run is taken over by the next server
 
     async def _record_end(self, run: _Run, outcome: RunOutcome) -> None:
         await run.transcript.flush()

@@ -141,14 +141,22 @@ class AgentService:
         self._list_cache = (generation, body)
         return body
 
-    async def _check_channels(self, parsed: Any) -> None:
+    async def _check_references(self, parsed: Any) -> None:
+        """The channels and agents a body names exist."""
         notify = getattr(parsed, "notify", None)
         if notify is not None and notify.channels and self.channels is not None:
             await self.channels.check_channels("notify", notify.channels, prefix="channels: ")
+        problems = {}
+        for name, key in (("on_success", "onSuccess"), ("on_failure", "onFailure")):
+            missing = await self.store.agents.missing(getattr(parsed, name, None) or ())
+            if missing:
+                problems[key] = "no such agent: " + ", ".join(missing)
+        if problems:
+            raise ValidationError(problems)
 
     async def create_agent(self, body: Any, user: User | None) -> dict[str, Any]:
         parsed = parse_agent_create(body)
-        await self._check_channels(parsed)
+        await self._check_references(parsed)
         values = to_columns(parsed)
         if values["timezone"] is None:
             values["timezone"] = self.default_timezone
@@ -170,7 +178,7 @@ class AgentService:
         parsed = parse_agent_update(body)
         current = await self._agent_row(agent_id)
         parsed = _merge_parts(parsed, agent_from_row(current))
-        await self._check_channels(parsed)
+        await self._check_references(parsed)
         values = to_columns(parsed, only_sent=True)
         now = self.clock()
         if values:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from storage import changes
@@ -42,7 +43,10 @@ AGENT_COLUMNS = (
     "paused_reason",
     "failure_streak",
     "run_at",
+    "on_success",
+    "on_failure",
 )
+CHAIN_COLUMNS = ("on_success", "on_failure")
 UPDATABLE = frozenset(AGENT_COLUMNS) - {"id", "creator_id", "created_at"}
 
 _SELECT = "SELECT a.*, u.name AS creator_name FROM agents a LEFT JOIN users u ON u.id = a.creator_id"
@@ -157,9 +161,35 @@ async def delete_agent(db: Database, agent_id: str) -> int:
         )
         if conn.execute("DELETE FROM agents WHERE id = ?", (agent_id,)).rowcount:
             changes.append(conn, db.origin, "agent.deleted", agent_id=agent_id)
+            _unchain(conn, db.origin, agent_id)
         return int(row[0]) if row else 0
 
     return await db.transaction(delete)
+
+
+async def missing_agents(db: Database, agent_ids: Iterable[str]) -> list[str]:
+    ids = list(dict.fromkeys(agent_ids))
+    if not ids:
+        return []
+    rows = await db.fetchall(
+        "SELECT id FROM agents WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
+    )
+    found = {r[0] for r in rows}
+    return [i for i in ids if i not in found]
+
+
+def _unchain(conn: sqlite3.Connection, origin: str | None, agent_id: str) -> None:
+    """Take a deleted agent out of every other agent's ``on_success`` and ``on_failure``."""
+    for column in CHAIN_COLUMNS:
+        rows = conn.execute(
+            f"SELECT a.id, a.{column} FROM agents a, json_each(a.{column}) AS t WHERE t.value = ?",
+            (agent_id,),
+        ).fetchall()
+        for other_id, text in rows:
+            kept = [i for i in json.loads(text) if i != agent_id]
+            conn.execute(f"UPDATE agents SET {column} = ? WHERE id = ?", (json.dumps(kept), other_id))
+            # Origin none: every server follows it, this one too (its event stream tells of the change).
+            changes.append(conn, None, "agent.updated", agent_id=other_id)
 
 
 async def count_runs(db: Database, agent_id: str) -> int:

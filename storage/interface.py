@@ -88,6 +88,21 @@ class RetryRun:
 
 
 @dataclass(frozen=True)
+class ChainedRun:
+    """A run started by the end of another (its agent's ``onSuccess`` / ``onFailure``).
+
+    Queued with trigger ``chain``, or, with ``skipped``, recorded ``skipped`` with that reason.
+    """
+
+    run_id: str
+    agent_id: str
+    parent_run_id: str
+    input: str | None
+    owner: str
+    skipped: str | None = None
+
+
+@dataclass(frozen=True)
 class Settlement:
     """What follows the end of a run: the agent's failure streak, a retry, a pause, alerts.
 
@@ -105,6 +120,7 @@ class Settlement:
     pause_reason: str | None = None
     retry: RetryRun | None = None
     alerts: Sequence[Alert] = ()
+    chained: Sequence[ChainedRun] = ()
 
 
 @dataclass(frozen=True)
@@ -141,10 +157,14 @@ class AgentStore(Protocol):
         """(all agents, enabled agents)."""
 
     async def delete(self, agent_id: str) -> int:
-        """Delete with its runs, events and stats; returns the number of runs removed."""
+        """Delete with its runs, events and stats, and take it out of other agents' chains
+        (``onSuccess``, ``onFailure``); returns the number of runs removed."""
 
     async def count_runs(self, agent_id: str) -> int:
         """Runs of the agent, skipped slots not counted."""
+
+    async def missing(self, agent_ids: Iterable[str]) -> list[str]:
+        """Those of ``agent_ids`` that name no agent."""
 
 
 class RunStore(Protocol):
@@ -161,6 +181,9 @@ class RunStore(Protocol):
         input: str | None = None,
     ) -> None: ...
 
+    async def chain(self, run_id: str) -> list[str]:
+        """The agents of a run and of the runs that chained to it: its own first, the first run's last."""
+
     async def last_output(self, agent_id: str, besides_run_id: str) -> str | None:
         """The output of the agent's latest successful run other than ``besides_run_id``."""
 
@@ -170,8 +193,10 @@ class RunStore(Protocol):
     async def unsettled(self, limit: int = 100) -> list[Row]:
         """Ended runs whose aftermath (:class:`Settlement`) is not recorded yet, oldest end first."""
 
-    async def settle(self, settlement: Settlement) -> str:
-        """Apply a settlement: ``settled``, ``already`` (another did), or ``conflict`` (decide again)."""
+    async def settle(self, settlement: Settlement, day_of: DayOf) -> str:
+        """Apply a settlement: ``settled``, ``already`` (another did), or ``conflict`` (decide again).
+
+        Chained runs recorded ``skipped`` are counted in the stats of ``day_of(settlement.at)``."""
 
     async def adopt_retries(self, live_owners: Iterable[str], owner: str) -> list[Row]:
         """Take over the queued retries of servers without a live lease; the rows taken."""

@@ -214,6 +214,13 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE runs ADD COLUMN input TEXT;
     """,
+    # v8: chains. An agent names the agents to start when its run ends in
+    # success or in failure; a chained run knows the run that started it.
+    """
+    ALTER TABLE agents ADD COLUMN on_success TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE agents ADD COLUMN on_failure TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE runs ADD COLUMN parent_run_id TEXT;
+    """,
 ]
 
 

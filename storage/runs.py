@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from storage import changes
 from storage.alerts import raise_in
 from storage.db import Database
-from storage.interface import Row, Settlement
+from storage.interface import ChainedRun, Row, Settlement
 from storage.interface import RunOutcome as RunOutcome
 
 ACTIVE_STATUSES = ("queued", "running")
@@ -42,6 +42,19 @@ async def insert_run(
             (run_id, agent_id, status, trigger, scheduled_for, started_at, owner, input),
         )
     )
+
+
+async def chain(db: Database, run_id: str) -> list[str]:
+    """The agent of a run, then of the run that chained to it, and so on (at most 100)."""
+    rows = await db.fetchall(
+        "WITH RECURSIVE up(agent_id, parent, depth) AS ("
+        " SELECT agent_id, parent_run_id, 0 FROM runs WHERE id = ?"
+        " UNION ALL SELECT r.agent_id, r.parent_run_id, up.depth + 1 FROM runs r JOIN up ON r.id = up.parent"
+        " WHERE up.depth < 100)"
+        " SELECT agent_id FROM up ORDER BY depth",
+        (run_id,),
+    )
+    return [r[0] for r in rows]
 
 
 async def last_output(db: Database, agent_id: str, besides_run_id: str) -> str | None:
@@ -309,7 +322,36 @@ class _StreakMoved(Exception):
     """The agent's failure streak is not the one the settlement was decided on."""
 
 
-async def settle_run(db: Database, s: Settlement) -> str:
+def _insert_chained(
+    conn: sqlite3.Connection, c: ChainedRun, now_ms: int, day_of: Callable[[int], str]
+) -> None:
+    """A chained run, queued (or recorded skipped), unless its agent was deleted meanwhile."""
+    status, output, completed = ("queued", None, None) if c.skipped is None else (SKIPPED, c.skipped, now_ms)
+    if (
+        conn.execute(
+            "INSERT INTO runs (id, agent_id, status, trigger, started_at, owner, parent_run_id, input,"
+            " output, completed_at, duration_ms) SELECT ?, ?, ?, 'chain', ?, ?, ?, ?, ?, ?, ?"
+            " WHERE EXISTS (SELECT 1 FROM agents WHERE id = ?)",
+            (
+                c.run_id,
+                c.agent_id,
+                status,
+                now_ms,
+                c.owner,
+                c.parent_run_id,
+                c.input,
+                output,
+                completed,
+                None if completed is None else 0,
+                c.agent_id,
+            ),
+        ).rowcount
+        and c.skipped is not None
+    ):
+        add_to_rollups(conn, c.agent_id, day_of(now_ms), SKIPPED, 0.0, None)
+
+
+async def settle_run(db: Database, s: Settlement, day_of: Callable[[int], str]) -> str:
     """Apply a :class:`Settlement` in one transaction: ``settled``, ``already`` or ``conflict``."""
 
     now_ms = s.at
@@ -337,13 +379,15 @@ async def settle_run(db: Database, s: Settlement) -> str:
             conn.execute("UPDATE agents SET failure_streak = ? WHERE id = ?", (s.streak, s.agent_id))
         if s.retry is not None:
             r = s.retry
-            # A retry is given what its run was given.
+            # A retry is given what its run was given, and belongs to the same chain.
             conn.execute(
                 "INSERT INTO runs (id, agent_id, status, trigger, started_at, owner, attempt, retry_of,"
-                " not_before, input) SELECT ?, ?, 'queued', 'retry', ?, ?, ?, ?, ?, input"
-                " FROM runs WHERE id = ?",
+                " not_before, input, parent_run_id) SELECT ?, ?, 'queued', 'retry', ?, ?, ?, ?, ?, input,"
+                " parent_run_id FROM runs WHERE id = ?",
                 (r.run_id, s.agent_id, now_ms, r.owner, r.attempt, r.retry_of, r.not_before, s.run_id),
             )
+        for c in s.chained:
+            _insert_chained(conn, c, now_ms, day_of)
         raise_in(conn, s.alerts, now_ms)
         return "settled"
 
@@ -354,11 +398,12 @@ async def settle_run(db: Database, s: Settlement) -> str:
 
 
 async def adopt_retries(db: Database, live_owners: Iterable[str], owner: str) -> list[Row]:
-    """Queued retries of servers that hold no live lease become ``owner``'s; the rows taken."""
+    """Queued retries and chained runs of servers that hold no live lease become ``owner``'s;
+    the rows taken."""
     live = json.dumps(sorted(live_owners))
     return await db.transaction(
         lambda conn: conn.execute(
-            "UPDATE runs SET owner = ? WHERE status = 'queued' AND trigger = 'retry'"
+            "UPDATE runs SET owner = ? WHERE status = 'queued' AND trigger IN ('retry', 'chain')"
             " AND (owner IS NULL OR owner NOT IN (SELECT value FROM json_each(?))) RETURNING *",
             (owner, live),
         ).fetchall()

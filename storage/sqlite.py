@@ -59,6 +59,9 @@ class SqliteAgents(_Part):
     async def count_runs(self, agent_id: str) -> int:
         return await agents.count_runs(self.db, agent_id)
 
+    async def missing(self, agent_ids: Iterable[str]) -> list[str]:
+        return await agents.missing_agents(self.db, agent_ids)
+
 
 class SqliteRuns(_Part):
     async def insert(
@@ -77,6 +80,9 @@ class SqliteRuns(_Part):
             self.db, run_id, agent_id, status, started_at, trigger, scheduled_for, owner, input
         )
 
+    async def chain(self, run_id: str) -> list[str]:
+        return await runs.chain(self.db, run_id)
+
     async def last_output(self, agent_id: str, besides_run_id: str) -> str | None:
         return await runs.last_output(self.db, agent_id, besides_run_id)
 
@@ -89,8 +95,8 @@ class SqliteRuns(_Part):
     async def unsettled(self, limit: int = 100) -> list[Row]:
         return await runs.unsettled_runs(self.db, limit)
 
-    async def settle(self, settlement: Settlement) -> str:
-        return await runs.settle_run(self.db, settlement)
+    async def settle(self, settlement: Settlement, day_of: DayOf) -> str:
+        return await runs.settle_run(self.db, settlement, day_of)
 
     async def adopt_retries(self, live_owners: Iterable[str], owner: str) -> list[Row]:
         return await runs.adopt_retries(self.db, live_owners, owner)

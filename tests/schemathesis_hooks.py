@@ -4,7 +4,8 @@ The OpenAPI document declares every limit it can (types, lengths, patterns,
 ranges, enums). Some rules it cannot: a ``schedule`` must be a cron expression
 that fires, a ``cwd`` an existing directory on the server, channel ids must
 name channels, a channel's URL must be http(s) with a host and its addresses
-email addresses, and a channel's type says which of ``url`` / ``to`` it takes.
+email addresses, and a channel's type says which of ``url`` / ``to`` it takes; the agents of
+``onSuccess`` / ``onFailure`` must exist; an agent has either a ``schedule`` or a ``runAt`` to come.
 A generated value that fits the schema but breaks one of those rules is
 replaced here by one that keeps it; values outside the schema (the negative
 cases) are left alone, so the server must still refuse them.
@@ -65,6 +66,9 @@ def keep_server_rules(body: dict[str, Any]) -> dict[str, Any]:
         body = {**body, "notify": {**notify, "channels": []}}
     if _ids(body.get("notifyChannels")):
         body = {**body, "notifyChannels": []}
+    for key in ("onSuccess", "onFailure"):  # agent ids: none of those generated exists
+        if _ids(body.get(key)):
+            body = {**body, key: []}
     return body
 
 

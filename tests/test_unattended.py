@@ -156,7 +156,7 @@ async def test_settling_decides_again_when_the_streak_moved(env: Env):
     run, row = await env.store.runs.get(run_id), await env.store.agents.get(agent["id"])
     stale = await env.server.settler.decide(run, row)
     await env.server.db.transaction(lambda conn: conn.execute("UPDATE agents SET failure_streak = 5"))
-    assert await env.store.runs.settle(stale) == "conflict"
+    assert await env.store.runs.settle(stale, env.server.service.day_of) == "conflict"
     settled = await env.server.settler.settle(run_id)
     assert settled is not None and settled.expected_streak == 5 and settled.streak == 6
 

@@ -53,6 +53,8 @@ MAX_RETRY_ATTEMPTS = 10
 MAX_BACKOFF_SECONDS = 7 * 86_400
 MAX_PAUSE_AFTER_FAILURES = 1000
 CHANNEL_ID_MAX_LENGTH = 64
+AGENT_ID_MAX_LENGTH = 64
+MAX_CHAINED = 20
 ConcurrencyPolicy = Literal["forbid", "allow", "replace"]
 PERMISSION_MODES: tuple[PermissionMode, ...] = get_args(PermissionMode)
 CONCURRENCY_POLICIES: tuple[ConcurrencyPolicy, ...] = get_args(ConcurrencyPolicy)
@@ -160,6 +162,27 @@ def _part_column(part: type[Part]) -> Stored:
         dump=lambda value: part.model_validate(value).model_dump_json(by_alias=True),
     )
 
+
+def _chain_targets(when: str) -> Any:
+    """An ``onSuccess`` / ``onFailure`` field: agents started when a run ends ``when``."""
+    return Field(
+        [],
+        title=f"On {when}, run",
+        description=f"Ids of agents started when a run ends in {when} (after its retries), given its "
+        'output as input (their runs: trigger "chain", parentRunId); a chain never loops nor passes '
+        "5 runs deep",
+        examples=[["agt_5f3a9c1e2b7d"]],
+    )
+
+
+AgentIds = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=AGENT_ID_MAX_LENGTH)]],
+    Field(max_length=MAX_CHAINED),
+    Wording(type="must be a list of agent ids", item="each agent id"),
+    UNIQUE,
+    _AS_JSON,
+]
+"""Ids of other agents (each must exist: checked by the service)."""
 
 _CAP_WORDING = Wording(
     type="must be a number greater than 0, or null for no cap",
@@ -325,6 +348,8 @@ class Agent(BaseModel):
         "slot if the server was down); it then disables itself. Exactly one of schedule and runAt",
         examples=["2026-01-05T09:00:00Z"],
     )
+    on_success: Annotated[AgentIds, Form("agent ids, comma-separated")] = _chain_targets("success")
+    on_failure: Annotated[AgentIds, Form("agent ids, comma-separated")] = _chain_targets("failure")
     paused_reason: Annotated[str | None, ReadOnly()] = Field(
         description="Why the server disabled the agent "
         '("paused after 3 consecutive failures"); null: it did not'
