@@ -36,6 +36,7 @@ from app.events import EventBus
 from app.model import Agent, agent_from_row, agent_json, run_json
 from app.processes import DB_ID_ENV, SERVER_ID_ENV
 from app.run_spec import RunSpecs
+from app.secret_box import SecretBox
 from app.settle import Settler
 from app.start_checks import Skipped, StartChecks
 from app.timeutil import iso, now_ms
@@ -86,6 +87,7 @@ class Runner:
         settler: Settler,
         checks: StartChecks,
         clock: Clock | None = None,
+        secrets: SecretBox | None = None,
     ) -> None:
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
@@ -100,7 +102,9 @@ class Runner:
         self.settler = settler
         self.checks = checks
         self.clock: Clock = clock or SystemClock()
-        self.specs = RunSpecs(store, self.clock, agent_env=self.agent_env, workspaces_dir=workspaces_dir)
+        self.specs = RunSpecs(
+            store, self.clock, agent_env=self.agent_env, workspaces_dir=workspaces_dir, secrets=secrets
+        )
         self._slots = asyncio.Semaphore(max_concurrent)
         self._runs: dict[str, _Run] = {}
         self._stopping = False

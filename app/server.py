@@ -102,6 +102,7 @@ class Server:
             settler=self.settler,
             checks=StartChecks(self.store, self.gate, self.alerts),
             clock=clock,
+            secrets=self.secrets,
         )
         self.channels = ChannelService(self.store, self.secrets, clock.now_ms)
         self.service = AgentService(
@@ -113,6 +114,7 @@ class Server:
             clock=clock.now_ms,
             channels=self.channels,
             checks=self.runner.checks,
+            secrets=self.secrets,
         )
         self.deliverer = Deliverer(self.store, self.server_id, self.secrets, smtp=smtp, clock=clock.now_ms)
         self.alerts.on_raised(self.deliverer.wake)

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from app.agent_list import AgentListBody, sort_key
 from app.agent_rules import check_trigger, next_run_at
+from app.agent_secrets import sealed_env
 from app.auth import User, new_id
 from app.channel_service import ChannelService
 from app.cron import next_fire_time
@@ -27,6 +28,7 @@ from app.model import event_json as event_json
 from app.model import run_json as run_json
 from app.model.agent import Part
 from app.model.channel import delivery_json
+from app.secret_box import SecretBox
 from app.start_checks import StartChecks
 from app.stats import PERIOD_DAYS, Stats
 from app.timeutil import DayCalendar, from_datetime, now_ms, to_datetime
@@ -85,10 +87,12 @@ class AgentService:
         clock: Callable[[], int] = now_ms,
         channels: ChannelService | None = None,
         checks: StartChecks | None = None,
+        secrets: SecretBox | None = None,
     ) -> None:
         """``runner`` None: a service that manages agents but starts no run (tests, tools);
         ``calendar`` (the stats zone's days) defaults to one for ``stats_zone``; ``channels``
-        checks the channels agents name; ``checks`` refuses manual runs over a spend cap."""
+        checks the channels agents name; ``checks`` refuses manual runs over a spend cap;
+        ``secrets`` seals the agents' secrets (none: an agent with secrets cannot be saved)."""
         self.store = store
         self.bus = bus or EventBus()
         self.calendar = calendar or DayCalendar(stats_zone)
@@ -98,6 +102,7 @@ class AgentService:
         self.runner = runner
         self.channels = channels
         self.checks = checks
+        self.secrets = secrets
         self.listeners: list[AgentListener] = []
         self._list_cache: tuple[int, bytes] | None = None
         self._list_body = AgentListBody(agent_json)
@@ -158,6 +163,7 @@ class AgentService:
         parsed = parse_agent_create(body)
         await self._check_references(parsed)
         values = to_columns(parsed)
+        values["env"] = sealed_env(parsed.env, None, self.secrets)  # type: ignore[attr-defined]
         if values["timezone"] is None:
             values["timezone"] = self.default_timezone
         now = self.clock()
@@ -180,6 +186,8 @@ class AgentService:
         parsed = _merge_parts(parsed, agent_from_row(current))
         await self._check_references(parsed)
         values = to_columns(parsed, only_sent=True)
+        if "env" in values:
+            values["env"] = sealed_env(parsed.env, current["env"], self.secrets)
         now = self.clock()
         if values:
             merged = {**agent_from_row(current).model_dump(), **values}

@@ -155,6 +155,14 @@ def message(spec: FieldSpec, error: ErrorDetails) -> str:
 
 def _worded(rules: Rules, error: ErrorDetails, *, depth: int) -> str:
     kind, ctx, wording = error["type"], error.get("ctx") or {}, rules.wording
+    if len(error["loc"]) > depth and rules.kind == "mapping" and rules.item is not None:
+        # An error of one entry: its name, then what is wrong with the name or with the value.
+        name, rest = str(error["loc"][depth]), error["loc"][depth + 1 :]
+        if rest[:1] == ("[key]",):
+            return (
+                str(ctx["problem"]) if kind == "rule" else f"{name}: {wording.get('key', 'is not allowed')}"
+            )
+        return f"{name}: {_worded(rules.item, error, depth=depth + 1)}"
     if kind == "rule":
         return str(ctx["problem"])
     if len(error["loc"]) > depth and rules.item is not None:

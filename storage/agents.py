@@ -45,6 +45,7 @@ AGENT_COLUMNS = (
     "run_at",
     "on_success",
     "on_failure",
+    "env",
 )
 CHAIN_COLUMNS = ("on_success", "on_failure")
 UPDATABLE = frozenset(AGENT_COLUMNS) - {"id", "creator_id", "created_at"}

@@ -221,6 +221,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE agents ADD COLUMN on_failure TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE runs ADD COLUMN parent_run_id TEXT;
     """,
+    # v9: an agent's secrets, name -> value sealed with the server's key (Fernet).
+    """
+    ALTER TABLE agents ADD COLUMN env TEXT NOT NULL DEFAULT '{}';
+    """,
 ]
 
 

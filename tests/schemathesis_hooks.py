@@ -26,7 +26,7 @@ from pydantic_core import PydanticCustomError
 from app.cron import validate_schedule
 from app.model.agent import CHANNEL_ID_MAX_LENGTH
 from app.model.channel import CHANNEL_FIELDS_BY_TYPE, MAX_RECIPIENTS, URL_MAX_LENGTH, _url
-from app.model.rules import CWD_MAX_LENGTH, CWD_PATTERN, SCHEDULE_MAX_LENGTH
+from app.model.rules import CWD_MAX_LENGTH, CWD_PATTERN, SCHEDULE_MAX_LENGTH, SECRET_MASK
 
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)")
 FUTURE = "2099-01-05T09:00:00Z"
@@ -66,6 +66,14 @@ def keep_server_rules(body: dict[str, Any]) -> dict[str, Any]:
         body = {**body, "notify": {**notify, "channels": []}}
     if _ids(body.get("notifyChannels")):
         body = {**body, "notifyChannels": []}
+    env = body.get("env")
+    if isinstance(env, dict):  # the server's own names, and the mask (it keeps a value only of a known name)
+        kept = {
+            k: ("x" if v == SECRET_MASK else v)
+            for k, v in env.items()
+            if not k.upper().startswith("CRONAGENTS_")
+        }
+        body = {**body, "env": kept}
     for key in ("onSuccess", "onFailure"):  # agent ids: none of those generated exists
         if _ids(body.get(key)):
             body = {**body, key: []}

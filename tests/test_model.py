@@ -47,6 +47,8 @@ KEYWORDS = {
     "maxLength",
     "pattern",
     "maxItems",
+    "maxProperties",
+    "propertyNames",
     "format",
     "anyOf",
     "$ref",

@@ -90,7 +90,7 @@ def check_schema(spec: FieldSpec, prop: dict[str, Any]) -> None:
     bounds = spec.rules.bounds
     words = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
     stated = {name: prop[keyword] for name, keyword in words.items() if keyword in prop}
-    length = "Items" if spec.kind == "list" else "Length"
+    length = {"list": "Items", "mapping": "Properties"}.get(spec.kind, "Length")
     stated.update(
         {
             name: prop[f"{name[:3]}{length}"]
@@ -101,6 +101,8 @@ def check_schema(spec: FieldSpec, prop: dict[str, Any]) -> None:
     assert stated == dict(bounds)
     if spec.rules.item is not None and spec.rules.item.kind == "choice":
         assert prop["items"]["enum"] == list(spec.rules.item.choices)
+    elif spec.rules.item is not None and spec.kind == "mapping":
+        assert prop["additionalProperties"]["maxLength"] == spec.rules.item.bounds["max_length"]
     elif spec.rules.item is not None:
         assert prop["items"]["maxLength"] == spec.rules.item.bounds["max_length"]
     if spec.kind == "choice":
@@ -146,6 +148,15 @@ def probes(spec: FieldSpec) -> list[tuple[str, Any, bool]]:
             ]
         item = spec.rules.item.bounds["max_length"]
         out += [("longest item", ["R" * item], True), ("item too long", ["R" * (item + 1)], False)]
+    elif spec.kind == "mapping":
+        assert spec.rules.item is not None
+        names = {f"NAME_{i}": "v" for i in range(b["max_length"] + 1)}
+        most = dict(list(names.items())[:-1])
+        out += [("max names", most, True), ("max+1 names", names, False)]
+        item = spec.rules.item.bounds
+        out += [("longest value", {"N": "v" * item["max_length"]}, True)]
+        out += [("value too long", {"N": "v" * (item["max_length"] + 1)}, False)]
+        out += [("empty value", {"N": ""}, item["min_length"] == 0)]
     elif spec.kind == "choice":
         allowed = spec.rules.allowed.choices() if spec.rules.allowed else spec.rules.choices
         out += [(f"choice {c}", c, c in allowed) for c in spec.rules.choices]

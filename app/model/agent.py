@@ -35,6 +35,7 @@ from app.model.rules import (
     ReadOnly,
     Row,
     Schedule,
+    SecretEnv,
     Stored,
     TimezoneName,
     ToolName,
@@ -350,6 +351,14 @@ class Agent(BaseModel):
     )
     on_success: Annotated[AgentIds, Form("agent ids, comma-separated")] = _chain_targets("success")
     on_failure: Annotated[AgentIds, Form("agent ids, comma-separated")] = _chain_targets("failure")
+    env: Annotated[SecretEnv, _AS_JSON, Form(section="Capabilities")] = Field(
+        {},
+        title="Secrets",
+        description="Environment variables of the agent's runs, e.g. API tokens: written as "
+        '{"NAME": "value"} (null deletes NAME; other names are kept), read back as the names with '
+        "the value masked; stored encrypted, redacted from transcripts; usable in mcpServers as ${NAME}",
+        examples=[{"TRACKER_TOKEN": "********"}],
+    )
     paused_reason: Annotated[str | None, ReadOnly()] = Field(
         description="Why the server disabled the agent "
         '("paused after 3 consecutive failures"); null: it did not'
