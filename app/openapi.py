@@ -30,10 +30,14 @@ from app.openapi_parts import (
     ERROR,
     ERRORS,
     GLOBAL_STATS,
+    HOOK_ANSWER,
+    HOOK_HEADERS,
     PERIOD_NAMES,
     RUN_BODY,
     STARTED,
     STR,
+    TRIGGER_SECRET,
+    TRIGGER_SECRET_BODY,
     Schema,
     data_of,
     object_of,
@@ -116,6 +120,8 @@ AGENT_LINKS = {
     "UpdateAgent": ("updateAgent", _ON_CREATED),
     "DeleteAgent": ("deleteAgent", _ON_CREATED),
     "RunAgent": ("runAgent", _ON_CREATED),
+    "SetTriggerSecret": ("setTriggerSecret", _ON_CREATED),
+    "ReceiveWebhook": ("receiveWebhook", _ON_CREATED),
     "ListRuns": ("listRuns", _ON_CREATED),
     "AgentStats": ("agentStats", _ON_CREATED),
 }
@@ -232,6 +238,38 @@ def openapi_document() -> Schema:
                     "CancelStartedRun": ("cancelRuns", _ON_PATH),
                 },
             ),
+        },
+        "/api/agents/{id}/trigger-secret": {
+            "post": _op(
+                "setTriggerSecret",
+                "Create or rotate the agent's trigger secret for signed inbound webhooks (answered once)",
+                data_of(TRIGGER_SECRET),
+                params=(_ID,),
+                body=TRIGGER_SECRET_BODY,
+                body_required=False,
+                errors=(400, *_ON_AGENT, *_WITH_BODY),
+            ),
+            "delete": _op(
+                "removeTriggerSecret",
+                "Remove the agent's trigger secret: its webhooks are refused from now on",
+                data_of(agent),
+                params=(_ID,),
+                errors=_ON_AGENT,
+            ),
+        },
+        "/hooks/agents/{id}": {
+            "post": {
+                **_op(
+                    "receiveWebhook",
+                    "A signed inbound webhook starts the agent with the body as input (no token)",
+                    HOOK_ANSWER,
+                    params=(_ID, *HOOK_HEADERS),
+                    body={"description": "Any body; JSON is pretty-printed into the run's input"},
+                    body_required=False,
+                    errors=(400, 401, 404, 405, 409, 413, 429, 503),
+                ),
+                "security": [],
+            },
         },
         "/api/agents/{id}/cancel": {
             "post": _op(

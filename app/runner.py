@@ -127,7 +127,7 @@ class Runner:
 
     async def start_manual(self, agent: Agent, run_input: str | None = None) -> str:
         """Queue a run of ``agent`` now, given ``run_input`` (its prompt's ``{{input}}``); its id at once."""
-        self._refuse_when_stopping()
+        self.refuse_when_stopping()
         run_id = new_id("run")
         await self.store.runs.insert(run_id, agent.id, "queued", now_ms(), owner=self.owner, input=run_input)
         await self._enqueue(run_id, agent.id, agent)
@@ -149,9 +149,9 @@ class Runner:
     async def _enqueue(
         self, run_id: str, agent_id: str, agent: Agent | None, not_before: int | None = None
     ) -> None:
-        self._refuse_when_stopping()
+        self.refuse_when_stopping()
         row = await self.store.runs.get(run_id)
-        self._refuse_when_stopping()
+        self.refuse_when_stopping()
         # Registered and started with no await in between, so a cancel always
         # finds the run together with its task.
         run = _Run(run_id, agent_id, agent, self.store, not_before)
@@ -230,7 +230,8 @@ class Runner:
 
     # -- internals ----------------------------------------------------------
 
-    def _refuse_when_stopping(self) -> None:
+    def refuse_when_stopping(self) -> None:
+        """503 (:class:`Unavailable`) once the server has begun to stop."""
         if self._stopping:
             raise Unavailable("The server is shutting down")
 

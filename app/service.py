@@ -226,6 +226,10 @@ class AgentService:
         await self._agent_row(agent_id)
         return await self.store.agents.count_runs(agent_id)
 
+    def changed(self, row: Row) -> None:
+        """An agent's row changed other than by an edit (its trigger secret): tell as an update."""
+        self._changed("updated", row["id"], row, agent_json(row))
+
     def _changed(
         self, kind: str, agent_id: str, row: Row | None = None, agent: dict[str, Any] | None = None
     ) -> None:
@@ -253,6 +257,10 @@ class AgentService:
             self.listeners.remove(listener)
 
     # -- runs -------------------------------------------------------------
+
+    async def run_refusal(self, agent: Agent) -> str | None:
+        """Why a run asked for now (by hand, by a webhook) must not start; None: it may."""
+        return None if self.checks is None else await self.checks.refuse_manual(agent)
 
     async def trigger_run(self, agent_id: str, body: Mapping[str, Any] | Any = NO_BODY) -> str:
         """Start a run now; ``body``: the request's JSON (``{"input": ...}``; ``{}``: none sent)."""

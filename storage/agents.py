@@ -46,6 +46,7 @@ AGENT_COLUMNS = (
     "on_success",
     "on_failure",
     "env",
+    "trigger_secret",
 )
 CHAIN_COLUMNS = ("on_success", "on_failure")
 UPDATABLE = frozenset(AGENT_COLUMNS) - {"id", "creator_id", "created_at"}
@@ -99,6 +100,18 @@ async def update_agent(db: Database, agent_id: str, values: Mapping[str, Any]) -
         if row is not None:
             changes.append(conn, db.origin, "agent.updated", agent_id=agent_id)
         return row
+
+    return await db.transaction(update)
+
+
+async def set_trigger_secret(db: Database, agent_id: str, sealed: str | None) -> Row | None:
+    """Set (or with None, remove) an agent's sealed trigger secret; its row (None: no such agent)."""
+
+    def update(conn: sqlite3.Connection) -> Row | None:
+        if not conn.execute("UPDATE agents SET trigger_secret = ? WHERE id = ?", (sealed, agent_id)).rowcount:
+            return None
+        changes.append(conn, db.origin, "agent.updated", agent_id=agent_id)
+        return _row_in(conn, agent_id)
 
     return await db.transaction(update)
 

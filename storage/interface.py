@@ -145,6 +145,9 @@ class AgentStore(Protocol):
 
     async def get(self, agent_id: str) -> Row | None: ...
 
+    async def set_trigger_secret(self, agent_id: str, sealed: str | None) -> Row | None:
+        """Set or remove (None) the agent's sealed trigger secret; its row (None: no such agent)."""
+
     async def end_one_shot(self, agent_id: str, run_at: int, now_ms: int) -> Row | None:
         """Disable a one-shot agent still enabled for ``run_at``; its row, None if it was not."""
 
@@ -180,6 +183,20 @@ class RunStore(Protocol):
         owner: str | None = None,
         input: str | None = None,
     ) -> None: ...
+
+    async def insert_delivered(
+        self,
+        run_id: str,
+        agent_id: str,
+        started_at: int,
+        owner: str,
+        input: str | None,
+        delivery_ids: Sequence[str],
+        forget_before: int,
+    ) -> tuple[str, bool]:
+        """A queued ``webhook`` run for an inbound delivery, unless one of ``delivery_ids`` came
+        before: ``(run id, True)`` when inserted, ``(the earlier run's id, False)`` when not.
+        Deliveries received before ``forget_before`` are forgotten first."""
 
     async def chain(self, run_id: str) -> list[str]:
         """The agents of a run and of the runs that chained to it: its own first, the first run's last."""

@@ -225,6 +225,20 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE agents ADD COLUMN env TEXT NOT NULL DEFAULT '{}';
     """,
+    # v10: signed inbound webhooks. An agent's trigger secret (sealed), and the
+    # deliveries received (by the sender's delivery id), so a repeated one starts
+    # no second run; kept for a while, then forgotten (see storage/runs.py).
+    """
+    ALTER TABLE agents ADD COLUMN trigger_secret TEXT;
+    CREATE TABLE inbound_deliveries (
+        agent_id     TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+        delivery_id  TEXT NOT NULL,
+        run_id       TEXT NOT NULL,
+        received_at  INTEGER NOT NULL,
+        PRIMARY KEY (agent_id, delivery_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX inbound_deliveries_by_time ON inbound_deliveries(received_at);
+    """,
 ]
 
 

@@ -41,6 +41,9 @@ class SqliteAgents(_Part):
     async def get(self, agent_id: str) -> Row | None:
         return await agents.get_agent(self.db, agent_id)
 
+    async def set_trigger_secret(self, agent_id: str, sealed: str | None) -> Row | None:
+        return await agents.set_trigger_secret(self.db, agent_id, sealed)
+
     async def end_one_shot(self, agent_id: str, run_at: int, now_ms: int) -> Row | None:
         return await agents.end_one_shot(self.db, agent_id, run_at, now_ms)
 
@@ -78,6 +81,20 @@ class SqliteRuns(_Part):
     ) -> None:
         await runs.insert_run(
             self.db, run_id, agent_id, status, started_at, trigger, scheduled_for, owner, input
+        )
+
+    async def insert_delivered(
+        self,
+        run_id: str,
+        agent_id: str,
+        started_at: int,
+        owner: str,
+        input: str | None,
+        delivery_ids: Sequence[str],
+        forget_before: int,
+    ) -> tuple[str, bool]:
+        return await runs.insert_delivered(
+            self.db, run_id, agent_id, started_at, owner, input, delivery_ids, forget_before
         )
 
     async def chain(self, run_id: str) -> list[str]:

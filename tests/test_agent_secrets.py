@@ -70,7 +70,7 @@ async def test_secrets_are_write_only_merged_by_name_and_sealed_on_disk(
     # Sealed in the database, never in the clear, and opened with the server's key.
     on_disk = database_bytes(server)
     assert SECRET.encode() not in on_disk and OTHER.encode() not in on_disk
-    assert "fresh-value".encode() not in on_disk
+    assert b"fresh-value" not in on_disk
     row = await server.store.agents.get(agent["id"])
     sealed = json.loads(row["env"])
     assert sorted(sealed) == ["GREETING", "NEW"]

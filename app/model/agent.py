@@ -83,6 +83,15 @@ def _permission_refusal(value: Any) -> str | None:
     return None
 
 
+def hook_path(agent_id: str) -> str:
+    """Where signed inbound webhooks for the agent are received."""
+    return f"/hooks/agents/{agent_id}"
+
+
+def _trigger_url(row: Row) -> str | None:
+    return hook_path(row["id"]) if row["trigger_secret"] else None
+
+
 def _creator_of(row: Row) -> dict[str, Any] | None:
     return {"id": row["creator_id"], "name": row["creator_name"]} if row["creator_id"] else None
 
@@ -358,6 +367,11 @@ class Agent(BaseModel):
         '{"NAME": "value"} (null deletes NAME; other names are kept), read back as the names with '
         "the value masked; stored encrypted, redacted from transcripts; usable in mcpServers as ${NAME}",
         examples=[{"TRACKER_TOKEN": "********"}],
+    )
+    trigger_url: Annotated[str | None, ReadOnly(), Stored(read=_trigger_url)] = Field(
+        description="Where signed inbound webhooks start the agent (POST, no token), once it has a "
+        "trigger secret (POST /api/agents/{id}/trigger-secret); null: it has none",
+        examples=["/hooks/agents/agt_5f3a9c1e2b7d"],
     )
     paused_reason: Annotated[str | None, ReadOnly()] = Field(
         description="Why the server disabled the agent "
