@@ -99,6 +99,8 @@ class SessionSpec:
     # to find them later (see app.processes.sweep_leftovers).
     labels: Mapping[str, str] = field(default_factory=dict)
     load_project_settings: bool = False
+    # MCP servers in the SDK's format; Claude Code expands ${NAME} in them from the run's environment.
+    mcp_servers: Mapping[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------
@@ -163,6 +165,9 @@ def _options(spec: SessionSpec, marker: str, stderr: Callable[[str], None]) -> C
         env=env,
         # [] = SDK isolation mode: no user/project/local settings (hooks, CLAUDE.md).
         setting_sources=["project", "local"] if spec.load_project_settings else [],
+        mcp_servers=dict(spec.mcp_servers),
+        # Only the agent's own MCP servers, unless it loads its project's settings.
+        strict_mcp_config=not spec.load_project_settings,
         stderr=stderr,
         cli_path=cli_path(),
         max_buffer_size=SDK_BUFFER_BYTES,

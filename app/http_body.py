@@ -110,7 +110,7 @@ async def read_body(request: Request) -> bytes:
 async def read_optional_json(request: Request, absent: Any) -> Any:
     """The request's JSON body, or ``absent`` when it has none (an empty body)."""
     raw = await read_body(request)
-    if not raw.strip():
+    if not raw:  # (spaces alone are not an empty body, nor JSON: a 400)
         return absent
     if len(raw) > _THREAD_DECODE_BYTES:
         return await run_in_threadpool(decode_json, bytes(raw))

@@ -63,6 +63,7 @@ class RunSpecs:
             secrets=secrets,
             labels=labels,
             load_project_settings=agent.load_project_settings,
+            mcp_servers=agent.mcp_servers,
         )
 
     def open_secrets(self, agent: Agent) -> dict[str, str]:

@@ -190,7 +190,7 @@ class AgentService:
             values["env"] = sealed_env(parsed.env, current["env"], self.secrets)
         now = self.clock()
         if values:
-            merged = {**agent_from_row(current).model_dump(), **values}
+            merged = {**dict(agent_from_row(current)), **values}
             check_trigger(merged, values, bool(current["enabled"]), now)
             values["updated_at"] = now
             if values.get("enabled") and not current["enabled"]:

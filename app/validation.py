@@ -163,7 +163,7 @@ def _worded(rules: Rules, error: ErrorDetails, *, depth: int) -> str:
                 str(ctx["problem"]) if kind == "rule" else f"{name}: {wording.get('key', 'is not allowed')}"
             )
         return f"{name}: {_worded(rules.item, error, depth=depth + 1)}"
-    if kind == "rule":
+    if kind == "rule" and not (len(error["loc"]) > depth and rules.kind == "object"):
         return str(ctx["problem"])
     if len(error["loc"]) > depth and rules.item is not None:
         return wording.get("item", "each item") + " " + _worded(rules.item, error, depth=depth + 1)

@@ -47,6 +47,7 @@ AGENT_COLUMNS = (
     "on_failure",
     "env",
     "trigger_secret",
+    "mcp_servers",
 )
 CHAIN_COLUMNS = ("on_success", "on_failure")
 UPDATABLE = frozenset(AGENT_COLUMNS) - {"id", "creator_id", "created_at"}

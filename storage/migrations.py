@@ -239,6 +239,10 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX inbound_deliveries_by_time ON inbound_deliveries(received_at);
     """,
+    # v11: an agent's MCP servers, in the Claude Agent SDK's format (JSON).
+    """
+    ALTER TABLE agents ADD COLUMN mcp_servers TEXT NOT NULL DEFAULT '{}';
+    """,
 ]
 
 

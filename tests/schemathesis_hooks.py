@@ -74,6 +74,9 @@ def keep_server_rules(body: dict[str, Any]) -> dict[str, Any]:
             if not k.upper().startswith("CRONAGENTS_")
         }
         body = {**body, "env": kept}
+    servers = body.get("mcpServers")
+    if isinstance(servers, dict):  # a remote server's url must be http(s) with a host
+        body = {**body, "mcpServers": {name: _keep_url(server) for name, server in servers.items()}}
     for key in ("onSuccess", "onFailure"):  # agent ids: none of those generated exists
         if _ids(body.get(key)):
             body = {**body, key: []}
@@ -106,6 +109,16 @@ def _to_come(text: str) -> bool:
     except ValueError:
         return False
     return moment.tzinfo is not None and moment > datetime.now(UTC) + timedelta(hours=1)
+
+
+def _keep_url(server: Any) -> Any:
+    url = server.get("url") if isinstance(server, dict) else None
+    if isinstance(url, str) and len(url) <= URL_MAX_LENGTH:
+        try:
+            _url(url)
+        except PydanticCustomError:
+            return {**server, "url": "http://127.0.0.1:9/mcp"}
+    return server
 
 
 def _ids(value: Any) -> bool:

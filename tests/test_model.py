@@ -51,6 +51,7 @@ KEYWORDS = {
     "propertyNames",
     "format",
     "anyOf",
+    "oneOf",
     "$ref",
     "title",
     "description",

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from app.model.mcp import McpServers
 from app.model.rules import (
     INTEGRAL,
     SCHEDULE_HELP,
@@ -360,7 +361,25 @@ class Agent(BaseModel):
     )
     on_success: Annotated[AgentIds, Form("agent ids, comma-separated")] = _chain_targets("success")
     on_failure: Annotated[AgentIds, Form("agent ids, comma-separated")] = _chain_targets("failure")
-    env: Annotated[SecretEnv, _AS_JSON, Form(section="Capabilities")] = Field(
+    mcp_servers: Annotated[McpServers, Form(section="Capabilities")] = Field(
+        {},
+        title="MCP servers",
+        description='Named MCP servers in the SDK\'s format: {"name": {"command", "args", "env"}} (stdio) '
+        'or {"name": {"type": "http" | "sse", "url", "headers"}}; ${NAME} takes a variable of the run '
+        "(e.g. a secret). Their tools run unattended only when allowedTools lists them: "
+        "mcp__<server>__<tool>, or mcp__<server> for all of a server's tools",
+        examples=[
+            {
+                "tracker": {
+                    "type": "stdio",
+                    "command": "npx",
+                    "args": ["-y", "@acme/tracker-mcp"],
+                    "env": {"TRACKER_TOKEN": "${TRACKER_TOKEN}"},
+                }
+            }
+        ],
+    )
+    env: Annotated[SecretEnv, _AS_JSON] = Field(
         {},
         title="Secrets",
         description="Environment variables of the agent's runs, e.g. API tokens: written as "
