@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 
 from app.errors import ServiceError, ValidationError
-from app.model.rules import SECRET_MASK
+from app.model.secrets import SECRET_MASK
 from app.secret_box import SecretBox
 
 

@@ -40,7 +40,7 @@ from app.auth import new_id
 from app.channel_service import new_secret
 from app.errors import Conflict, NotFound, ServiceError, TooManyRequests, ValidationError
 from app.model import agent_from_row, agent_json
-from app.model.agent import hook_path
+from app.model.triggers import hook_path
 from app.runner import Runner
 from app.secret_box import SecretBox, SecretUnreadable
 from app.service import AgentService

@@ -37,11 +37,11 @@ from app.model import Agent, agent_from_row, agent_json, run_json
 from app.processes import DB_ID_ENV, SERVER_ID_ENV
 from app.run_spec import RunSpecs
 from app.secret_box import SecretBox
-from app.settle import Settler
+from app.settle import Settler, runs_to_start
 from app.start_checks import Skipped, StartChecks
-from app.timeutil import iso, now_ms
+from app.timeutil import now_ms
 from app.transcript import Transcript
-from storage.interface import DayOf, Row, RunOutcome, Settlement, Storage
+from storage.interface import DayOf, Row, RunOutcome, Storage
 
 log = logging.getLogger("cronagents.runner")
 
@@ -342,42 +342,15 @@ class Runner:
             return
         if settlement is None or self._stopping:
             return
-        await self._start_chained(settlement)
-        retry = settlement.retry
-        if retry is None:
-            return
-        log.info(
-            "run %s of agent %s: attempt %d at %s",
-            run_id,
-            settlement.agent_id,
-            retry.attempt,
-            iso(retry.not_before),
-        )
-        try:
-            await self._enqueue(retry.run_id, settlement.agent_id, None, retry.not_before)
-        except Unavailable:
-            pass  # stopping: the queued retry is taken over by the next server
-
-    async def _start_chained(self, settlement: Settlement) -> None:
-        """Queue the runs a settled end chained to (and tell of those recorded skipped)."""
-        for chained in settlement.chained:
-            if chained.skipped is not None:
-                row = await self.store.runs.get(chained.run_id)
-                if row is not None:
-                    self.bus.publish(
-                        "run.finished", agentId=chained.agent_id, runId=chained.run_id, run=run_json(row)
-                    )
-                continue
-            log.info(
-                "run %s of agent %s chained to agent %s",
-                settlement.run_id,
-                settlement.agent_id,
-                chained.agent_id,
-            )
+        for chained in settlement.chained:  # recorded skipped (a loop, too deep): tell of them
+            row = await self.store.runs.get(chained.run_id) if chained.skipped else None
+            if row is not None:
+                self.bus.publish("run.finished", agentId=row["agent_id"], runId=row["id"], run=run_json(row))
+        for follow_up_id, agent_id, not_before in runs_to_start(settlement):
             try:
-                await self._enqueue(chained.run_id, chained.agent_id, None)
+                await self._enqueue(follow_up_id, agent_id, None, not_before)
             except Unavailable:
-                return  # stopping: the queued run is taken over by the next server
+                return  # stopping: queued runs are taken over by the next server
 
     async def _record_end(self, run: _Run, outcome: RunOutcome) -> None:
         await run.transcript.flush()

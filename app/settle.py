@@ -37,7 +37,7 @@ from app.auth import new_id
 from app.chains import chained_runs
 from app.model import Agent, agent_from_row, agent_json, run_json
 from app.spend import THRESHOLD, SpendGate
-from app.timeutil import now_ms
+from app.timeutil import iso, now_ms
 from storage.interface import Alert, ChainedRun, RetryRun, Row, Settlement, Storage
 
 log = logging.getLogger("cronagents.settle")
@@ -54,6 +54,25 @@ def backoff_ms(agent: Agent, attempt: int, unit: float) -> int:
     base = min(retry.max_backoff_seconds, retry.backoff_seconds * 2 ** (attempt - 1))
     jittered = base * (1 - JITTER + 2 * JITTER * unit)
     return int(min(retry.max_backoff_seconds, jittered) * 1000)
+
+
+def runs_to_start(settlement: Settlement) -> list[tuple[str, str, int | None]]:
+    """The runs a settlement queued, ``(run_id, agent_id, not_before)``: its retry, its chained runs."""
+    out: list[tuple[str, str, int | None]] = []
+    if (retry := settlement.retry) is not None:
+        log.info(
+            "run %s of agent %s: attempt %d at %s",
+            settlement.run_id,
+            settlement.agent_id,
+            retry.attempt,
+            iso(retry.not_before),
+        )
+        out.append((retry.run_id, settlement.agent_id, retry.not_before))
+    for chained in settlement.chained:
+        if chained.skipped is None:
+            log.info("run %s chained to agent %s", settlement.run_id, chained.agent_id)
+            out.append((chained.run_id, chained.agent_id, None))
+    return out
 
 
 class Settler:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from storage import agents, alerts, changes, runs, servers, slots, stats, users
+from storage import aftermath, agents, alerts, changes, inbound, runs, servers, slots, stats, users
 from storage.db import Database
 from storage.interface import (
     Alert,
@@ -93,7 +93,7 @@ class SqliteRuns(_Part):
         delivery_ids: Sequence[str],
         forget_before: int,
     ) -> tuple[str, bool]:
-        return await runs.insert_delivered(
+        return await inbound.insert_delivered(
             self.db, run_id, agent_id, started_at, owner, input, delivery_ids, forget_before
         )
 
@@ -110,13 +110,13 @@ class SqliteRuns(_Part):
         return await runs.skip_run(self.db, run_id, reason, at, day_of)
 
     async def unsettled(self, limit: int = 100) -> list[Row]:
-        return await runs.unsettled_runs(self.db, limit)
+        return await aftermath.unsettled_runs(self.db, limit)
 
     async def settle(self, settlement: Settlement, day_of: DayOf) -> str:
-        return await runs.settle_run(self.db, settlement, day_of)
+        return await aftermath.settle_run(self.db, settlement, day_of)
 
     async def adopt_retries(self, live_owners: Iterable[str], owner: str) -> list[Row]:
-        return await runs.adopt_retries(self.db, live_owners, owner)
+        return await aftermath.adopt_retries(self.db, live_owners, owner)
 
     async def finish(self, run_id: str, outcome: RunOutcome, day_of: DayOf) -> Row | None:
         return await runs.finish_run(self.db, run_id, outcome, day_of)

@@ -26,7 +26,8 @@ from pydantic_core import PydanticCustomError
 from app.cron import validate_schedule
 from app.model.agent import CHANNEL_ID_MAX_LENGTH
 from app.model.channel import CHANNEL_FIELDS_BY_TYPE, MAX_RECIPIENTS, URL_MAX_LENGTH, _url
-from app.model.rules import CWD_MAX_LENGTH, CWD_PATTERN, SCHEDULE_MAX_LENGTH, SECRET_MASK
+from app.model.rules import CWD_MAX_LENGTH, CWD_PATTERN, SCHEDULE_MAX_LENGTH
+from app.model.secrets import SECRET_MASK
 
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)")
 FUTURE = "2099-01-05T09:00:00Z"

@@ -36,7 +36,6 @@ from app.model.rules import (
     ReadOnly,
     Row,
     Schedule,
-    SecretEnv,
     Stored,
     TimezoneName,
     ToolName,
@@ -45,6 +44,9 @@ from app.model.rules import (
     request_model,
 )
 from app.model.run import RunStatus
+from app.model.secrets import SecretEnv
+from app.model.triggers import AgentIds, chain_targets
+from app.model.triggers import trigger_url as _trigger_url  # (a field of the same name is declared here)
 
 PermissionMode = Literal["dontAsk", "default", "acceptEdits", "plan", "bypassPermissions"]
 NotifyOn = Literal["failure", "recovery", "success", "budget", "missed", "paused"]
@@ -55,8 +57,6 @@ MAX_RETRY_ATTEMPTS = 10
 MAX_BACKOFF_SECONDS = 7 * 86_400
 MAX_PAUSE_AFTER_FAILURES = 1000
 CHANNEL_ID_MAX_LENGTH = 64
-AGENT_ID_MAX_LENGTH = 64
-MAX_CHAINED = 20
 ConcurrencyPolicy = Literal["forbid", "allow", "replace"]
 PERMISSION_MODES: tuple[PermissionMode, ...] = get_args(PermissionMode)
 CONCURRENCY_POLICIES: tuple[ConcurrencyPolicy, ...] = get_args(ConcurrencyPolicy)
@@ -82,15 +82,6 @@ def _permission_refusal(value: Any) -> str | None:
     if value == "bypassPermissions" and value not in allowed_permission_modes():
         return "bypassPermissions is refused while the server runs as root"
     return None
-
-
-def hook_path(agent_id: str) -> str:
-    """Where signed inbound webhooks for the agent are received."""
-    return f"/hooks/agents/{agent_id}"
-
-
-def _trigger_url(row: Row) -> str | None:
-    return hook_path(row["id"]) if row["trigger_secret"] else None
 
 
 def _creator_of(row: Row) -> dict[str, Any] | None:
@@ -173,27 +164,6 @@ def _part_column(part: type[Part]) -> Stored:
         dump=lambda value: part.model_validate(value).model_dump_json(by_alias=True),
     )
 
-
-def _chain_targets(when: str) -> Any:
-    """An ``onSuccess`` / ``onFailure`` field: agents started when a run ends ``when``."""
-    return Field(
-        [],
-        title=f"On {when}, run",
-        description=f"Ids of agents started when a run ends in {when} (after its retries), given its "
-        'output as input (their runs: trigger "chain", parentRunId); a chain never loops nor passes '
-        "5 runs deep",
-        examples=[["agt_5f3a9c1e2b7d"]],
-    )
-
-
-AgentIds = Annotated[
-    list[Annotated[str, Field(min_length=1, max_length=AGENT_ID_MAX_LENGTH)]],
-    Field(max_length=MAX_CHAINED),
-    Wording(type="must be a list of agent ids", item="each agent id"),
-    UNIQUE,
-    _AS_JSON,
-]
-"""Ids of other agents (each must exist: checked by the service)."""
 
 _CAP_WORDING = Wording(
     type="must be a number greater than 0, or null for no cap",
@@ -359,8 +329,8 @@ class Agent(BaseModel):
         "slot if the server was down); it then disables itself. Exactly one of schedule and runAt",
         examples=["2026-01-05T09:00:00Z"],
     )
-    on_success: Annotated[AgentIds, Form("agent ids, comma-separated")] = _chain_targets("success")
-    on_failure: Annotated[AgentIds, Form("agent ids, comma-separated")] = _chain_targets("failure")
+    on_success: Annotated[AgentIds, Form("agent ids, comma-separated")] = chain_targets("success")
+    on_failure: Annotated[AgentIds, Form("agent ids, comma-separated")] = chain_targets("failure")
     mcp_servers: Annotated[McpServers, Form(section="Capabilities")] = Field(
         {},
         title="MCP servers",

@@ -19,15 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validat
 from pydantic.alias_generators import to_camel
 
 from app.model.channel import URL_MAX_LENGTH, Url
-from app.model.rules import (
-    ENV_NAME_MAX_LENGTH,
-    ENV_NAME_PATTERN,
-    SECRET_MAX_LENGTH,
-    Stored,
-    Wording,
-    problem,
-)
+from app.model.rules import Stored, Wording, problem
 from app.model.schema import ApiJsonSchema
+from app.model.secrets import ENV_NAME_MAX_LENGTH, ENV_NAME_PATTERN, SECRET_MAX_LENGTH
 
 SERVER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 SERVER_NAME_MAX_LENGTH = 64

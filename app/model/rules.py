@@ -49,13 +49,6 @@ SCHEDULE_MAX_LENGTH = 200
 MODEL_MAX_LENGTH = 200
 CWD_MAX_LENGTH = 4096
 TOOL_MAX_LENGTH = 500
-ENV_NAME_MAX_LENGTH = 128
-ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
-RESERVED_ENV_PREFIX = "CRONAGENTS_"
-SECRET_MAX_LENGTH = 10_000
-MAX_SECRETS = 50
-SECRET_MASK = "********"
-"""How a secret's value reads in every answer; sent back in an update, it keeps the value."""
 
 _CONTROL = r"\x00-\x1f\x7f-\x9f"  # C0, DEL and C1
 # What str.strip() removes: all of it lies in the Basic Multilingual Plane (a test checks).
@@ -370,58 +363,6 @@ When = Annotated[
 Money = Annotated[float, PlainSerializer(_money, return_type=float, when_used="json")]
 """US dollars, shown to a millionth."""
 
-
-def _not_reserved(name: str) -> str:
-    if name.upper().startswith(RESERVED_ENV_PREFIX):
-        raise problem(f"{name}: names starting with {RESERVED_ENV_PREFIX} are the server's own")
-    return name
-
-
-def _masked(values: dict[str, Any]) -> dict[str, str]:
-    return dict.fromkeys(values, SECRET_MASK)
-
-
-EnvName = Annotated[
-    str, Field(max_length=ENV_NAME_MAX_LENGTH, pattern=ENV_NAME_PATTERN), AfterValidator(_not_reserved)
-]
-SecretValue = Annotated[str, Field(min_length=1, max_length=SECRET_MAX_LENGTH, pattern=r"^[^\x00]*$")]
-SecretEnv = Annotated[
-    dict[EnvName, SecretValue | None],
-    Field(max_length=MAX_SECRETS),
-    Wording(
-        type='must be an object of names and values, e.g. {"API_TOKEN": "..."} (null deletes a name)',
-        too_long="must hold at most {max_length} names",
-        key="names are letters, digits and _, not starting with a digit",
-        pattern="must not contain NUL characters",
-    ),
-    PlainSerializer(_masked, return_type=dict[str, str], when_used="json"),
-    WithJsonSchema(
-        {
-            "type": "object",
-            "maxProperties": MAX_SECRETS,
-            "propertyNames": {"maxLength": ENV_NAME_MAX_LENGTH, "pattern": ENV_NAME_PATTERN},
-            "additionalProperties": {
-                "type": ["string", "null"],
-                "minLength": 1,
-                "maxLength": SECRET_MAX_LENGTH,
-                "pattern": "^[^\\x00]*$",
-            },
-        },
-        mode="validation",
-    ),
-    WithJsonSchema(
-        {
-            "type": "object",
-            "additionalProperties": {"const": "********"},
-            "description": "Each secret's name; its value is never shown",
-        },
-        mode="serialization",
-    ),
-]
-"""An agent's secrets: name → value when written (null deletes), name → the mask when read.
-
-Stored sealed (encrypted, :mod:`app.secret_box`) by the service; the typed agent holds
-the sealed values, which the runner opens for the run's environment."""
 
 SCHEDULE_HELP = (
     "5-field cron expression (minute hour day-of-month month day-of-week), or one of " + ", ".join(ALIASES)
