@@ -93,10 +93,14 @@ class SessionSpec:
     permission_mode: str = "dontAsk"
     timeout_seconds: float = 1800
     env: Mapping[str, str] = field(default_factory=dict)  # extra env on top of os.environ
+    # The agent's own secrets: in the environment too, and redacted whatever their names.
+    secrets: Mapping[str, str] = field(default_factory=dict)
     # Markers every process of the run carries (e.g. DB_ID_ENV, SERVER_ID_ENV),
     # to find them later (see app.processes.sweep_leftovers).
     labels: Mapping[str, str] = field(default_factory=dict)
     load_project_settings: bool = False
+    # MCP servers in the SDK's format; Claude Code expands ${NAME} in them from the run's environment.
+    mcp_servers: Mapping[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------
@@ -150,7 +154,7 @@ _quiet_expected_ends()
 
 
 def _options(spec: SessionSpec, marker: str, stderr: Callable[[str], None]) -> ClaudeAgentOptions:
-    env = {**spec.env, **spec.labels, **run_env(marker)}
+    env = {**spec.env, **spec.secrets, **spec.labels, **run_env(marker)}
     return ClaudeAgentOptions(
         cwd=spec.cwd,
         max_turns=spec.max_turns,
@@ -161,6 +165,9 @@ def _options(spec: SessionSpec, marker: str, stderr: Callable[[str], None]) -> C
         env=env,
         # [] = SDK isolation mode: no user/project/local settings (hooks, CLAUDE.md).
         setting_sources=["project", "local"] if spec.load_project_settings else [],
+        mcp_servers=dict(spec.mcp_servers),
+        # Only the agent's own MCP servers, unless it loads its project's settings.
+        strict_mcp_config=not spec.load_project_settings,
         stderr=stderr,
         cli_path=cli_path(),
         max_buffer_size=SDK_BUFFER_BYTES,
@@ -227,7 +234,7 @@ async def run_session(spec: SessionSpec, on_event: EventCallback) -> SessionResu
             ),
         )
 
-    redactor = Redactor(os.environ, spec.env)
+    redactor = Redactor(os.environ, spec.env, secrets=spec.secrets.values())
     marker = uuid.uuid4().hex
     stderr_tail: deque[str] = deque(maxlen=STDERR_LINES_KEPT)
     options = await asyncio.to_thread(_options, spec, marker, stderr_tail.append)

@@ -22,12 +22,14 @@ from app.auth import TokenAuthenticator, User
 from app.channel_service import ChannelService
 from app.events import EventBus
 from app.http_auth import BearerAuthMiddleware
-from app.http_body import BodyLimits, read_json
+from app.http_body import BodyLimits, read_body, read_json, read_optional_json
 from app.http_errors import EXCEPTION_HANDLERS
+from app.inbound import InboundHooks
 from app.model.channel import delivery_json
 from app.notify.deliverer import Deliverer
 from app.openapi import openapi_document
 from app.service import AgentService, parse_limit, parse_period
+from app.throttle import FailureThrottle
 
 log = logging.getLogger("cronagents.api")
 
@@ -48,7 +50,11 @@ def build_api(
     deliverer: Deliverer,
     authenticator: TokenAuthenticator,
     bus: EventBus,
+    hooks: InboundHooks,
+    throttle: FailureThrottle | None = None,
 ) -> Starlette:
+    """The API; ``throttle`` counts the failed tokens of each address (default: a new one)."""
+
     async def list_agents(request: Request) -> Response:
         return Response(await service.list_agents_body(), media_type="application/json")
 
@@ -66,8 +72,22 @@ def build_api(
         return data(await service.delete_agent(request.path_params["id"]))
 
     async def run_agent(request: Request) -> Response:
-        run_id = await service.trigger_run(request.path_params["id"])
+        body = await read_optional_json(request, absent={})
+        run_id = await service.trigger_run(request.path_params["id"], body)
         return JSONResponse({"message": "Agent started", "runId": run_id})
+
+    async def set_trigger_secret(request: Request) -> Response:
+        body = await read_optional_json(request, absent={})
+        return data(await hooks.set_secret(request.path_params["id"], body))
+
+    async def remove_trigger_secret(request: Request) -> Response:
+        return data(await hooks.remove_secret(request.path_params["id"]))
+
+    async def hook(request: Request) -> Response:
+        body = await read_body(request)
+        address = request.client.host if request.client else "unknown"
+        answer = await hooks.receive(request.path_params["id"], request.headers, body, address)
+        return JSONResponse(answer)
 
     async def cancel_agent(request: Request) -> Response:
         count = await service.cancel_runs(request.path_params["id"])
@@ -152,6 +172,8 @@ def build_api(
         resource("/api/agents/{id}", GET=get_agent, PATCH=update_agent, DELETE=delete_agent),
         resource("/api/agents/{id}/run", POST=run_agent),
         resource("/api/agents/{id}/cancel", POST=cancel_agent),
+        resource("/api/agents/{id}/trigger-secret", POST=set_trigger_secret, DELETE=remove_trigger_secret),
+        resource("/hooks/agents/{id}", POST=hook),
         resource("/api/agents/{id}/runs", GET=list_runs),
         resource("/api/agents/{id}/runs/{run_id}", GET=get_run),
         resource("/api/agents/{id}/stats", GET=agent_stats),
@@ -163,7 +185,7 @@ def build_api(
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
     # The last added runs first: authentication, then the body's headers.
     app.add_middleware(BodyLimits)
-    app.add_middleware(BearerAuthMiddleware, authenticator=authenticator)
+    app.add_middleware(BearerAuthMiddleware, authenticator=authenticator, throttle=throttle)
     return app
 
 

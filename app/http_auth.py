@@ -46,7 +46,7 @@ class BearerAuthMiddleware:
     ) -> None:
         self.app = app
         self.authenticator = authenticator
-        self.throttle = throttle or FailureThrottle()
+        self.throttle = throttle if throttle is not None else FailureThrottle()  # (an empty one is falsy)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not needs_token(scope["path"]):

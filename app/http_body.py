@@ -37,6 +37,10 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _LONE_SURROGATE = "contains a lone UTF-16 surrogate escape (such as \\ud800), which is not Unicode text"
 
 
+HOOKS_PREFIX = "/hooks/"
+"""Inbound webhooks: signed, not authenticated by token, any content type."""
+
+
 def too_large() -> PayloadTooLarge:
     return PayloadTooLarge(f"Request body is larger than {MAX_BODY_BYTES} bytes (1 MiB)")
 
@@ -46,8 +50,10 @@ def is_json_media_type(content_type: str | None) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
-def body_header_problem(method: str, headers: Headers) -> ServiceError | None:
-    """What is wrong with a request's body, judged from its headers; None if nothing."""
+def body_header_problem(method: str, headers: Headers, *, json_only: bool = True) -> ServiceError | None:
+    """What is wrong with a request's body, judged from its headers; None if nothing.
+
+    ``json_only``: a body must be JSON (not so for inbound webhooks, whose senders choose)."""
     if method not in BODY_METHODS:
         return None
     length_header = headers.get("content-length")
@@ -58,7 +64,7 @@ def body_header_problem(method: str, headers: Headers) -> ServiceError | None:
     if length is not None and length > MAX_BODY_BYTES:
         return too_large()
     has_body = bool(length) or "transfer-encoding" in headers
-    if has_body and not is_json_media_type(headers.get("content-type")):
+    if json_only and has_body and not is_json_media_type(headers.get("content-type")):
         return UnsupportedMediaType("Request body must be JSON, sent with Content-Type: application/json")
     return None
 
@@ -71,7 +77,8 @@ class BodyLimits:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            problem = body_header_problem(scope["method"], Headers(scope=scope))
+            json_only = not scope["path"].startswith(HOOKS_PREFIX)
+            problem = body_header_problem(scope["method"], Headers(scope=scope), json_only=json_only)
             if problem is not None:
                 await service_error_response(problem)(scope, receive, send)
                 return
@@ -85,6 +92,26 @@ async def read_json(request: Request) -> Any:
         raw += chunk
         if len(raw) > MAX_BODY_BYTES:
             raise too_large()
+    if len(raw) > _THREAD_DECODE_BYTES:
+        return await run_in_threadpool(decode_json, bytes(raw))
+    return decode_json(bytes(raw))
+
+
+async def read_body(request: Request) -> bytes:
+    """The request's raw body (at most MAX_BODY_BYTES, else PayloadTooLarge)."""
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            raise too_large()
+    return bytes(raw)
+
+
+async def read_optional_json(request: Request, absent: Any) -> Any:
+    """The request's JSON body, or ``absent`` when it has none (an empty body)."""
+    raw = await read_body(request)
+    if not raw:  # (spaces alone are not an empty body, nor JSON: a 400)
+        return absent
     if len(raw) > _THREAD_DECODE_BYTES:
         return await run_in_threadpool(decode_json, bytes(raw))
     return decode_json(bytes(raw))

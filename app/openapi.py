@@ -30,9 +30,14 @@ from app.openapi_parts import (
     ERROR,
     ERRORS,
     GLOBAL_STATS,
+    HOOK_ANSWER,
+    HOOK_HEADERS,
     PERIOD_NAMES,
+    RUN_BODY,
     STARTED,
     STR,
+    TRIGGER_SECRET,
+    TRIGGER_SECRET_BODY,
     Schema,
     data_of,
     object_of,
@@ -51,6 +56,11 @@ def agent_input(*, creating: bool) -> Schema:
     )
     # The zone list is long: written once, as a component.
     schema["properties"]["timezone"] = ref("Timezone")
+    if creating:
+        # Exactly one way to fire: a schedule, or one time.
+        schema["oneOf"] = [
+            {"required": [key], "properties": {key: {"type": "string"}}} for key in ("schedule", "runAt")
+        ]
     return schema
 
 
@@ -110,6 +120,8 @@ AGENT_LINKS = {
     "UpdateAgent": ("updateAgent", _ON_CREATED),
     "DeleteAgent": ("deleteAgent", _ON_CREATED),
     "RunAgent": ("runAgent", _ON_CREATED),
+    "SetTriggerSecret": ("setTriggerSecret", _ON_CREATED),
+    "ReceiveWebhook": ("receiveWebhook", _ON_CREATED),
     "ListRuns": ("listRuns", _ON_CREATED),
     "AgentStats": ("agentStats", _ON_CREATED),
 }
@@ -138,6 +150,7 @@ def _op(
     errors: tuple[int, ...],
     params: tuple[Schema, ...] = (),
     body: Schema | None = None,
+    body_required: bool = True,
     links: dict[str, tuple[str, dict[str, str]]] | None = None,
 ) -> Schema:
     responses: dict[str, Schema] = {"200": _json(ok)}
@@ -151,7 +164,7 @@ def _op(
     if params:
         op["parameters"] = list(params)
     if body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        op["requestBody"] = {"required": body_required, "content": {"application/json": {"schema": body}}}
     return op
 
 
@@ -214,15 +227,49 @@ def openapi_document() -> Schema:
         "/api/agents/{id}/run": {
             "post": _op(
                 "runAgent",
-                "Start a run now (no body)",
+                "Start a run now, optionally given input (no body: none)",
                 STARTED,
                 params=(_ID,),
-                errors=(*_ON_AGENT, *_WITH_BODY, 409, 503),
+                body=RUN_BODY,
+                body_required=False,
+                errors=(400, *_ON_AGENT, *_WITH_BODY, 409, 503),
                 links={
                     "GetRun": ("getRun", {**_ON_PATH, "runId": "$response.body#/runId"}),
                     "CancelStartedRun": ("cancelRuns", _ON_PATH),
                 },
             ),
+        },
+        "/api/agents/{id}/trigger-secret": {
+            "post": _op(
+                "setTriggerSecret",
+                "Create or rotate the agent's trigger secret for signed inbound webhooks (answered once)",
+                data_of(TRIGGER_SECRET),
+                params=(_ID,),
+                body=TRIGGER_SECRET_BODY,
+                body_required=False,
+                errors=(400, *_ON_AGENT, *_WITH_BODY),
+            ),
+            "delete": _op(
+                "removeTriggerSecret",
+                "Remove the agent's trigger secret: its webhooks are refused from now on",
+                data_of(agent),
+                params=(_ID,),
+                errors=_ON_AGENT,
+            ),
+        },
+        "/hooks/agents/{id}": {
+            "post": {
+                **_op(
+                    "receiveWebhook",
+                    "A signed inbound webhook starts the agent with the body as input (no token)",
+                    HOOK_ANSWER,
+                    params=(_ID, *HOOK_HEADERS),
+                    body={"description": "Any body; JSON is pretty-printed into the run's input"},
+                    body_required=False,
+                    errors=(400, 401, 404, 405, 409, 413, 429, 503),
+                ),
+                "security": [],
+            },
         },
         "/api/agents/{id}/cancel": {
             "post": _op(

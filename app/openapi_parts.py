@@ -91,6 +91,45 @@ GLOBAL_STATS = object_of(
         "spend": SPEND,
     }
 )
+RUN_BODY: Schema = {
+    "type": "object",
+    "properties": {
+        "input": {
+            "description": "What the run is given: its prompt's {{input}}, or appended under a heading "
+            "when the prompt has none; text as is, other JSON indented. null: none"
+        }
+    },
+    "additionalProperties": False,
+}
+TRIGGER_SECRET_BODY: Schema = {
+    "type": "object",
+    "properties": {
+        "secret": {
+            "type": ["string", "null"],
+            "minLength": 16,
+            "maxLength": 200,
+            "pattern": "^[^\\x00]*$",
+            "description": "The secret to use (e.g. the one a sender already has); absent or null: a "
+            "new whsec_ secret",
+        }
+    },
+    "additionalProperties": False,
+}
+TRIGGER_SECRET = {
+    **object_of({"secret": STR, "url": STR}),
+    "description": "The secret (shown only here) and the path signed webhooks go to",
+}
+HOOK_ANSWER = object_of({"message": {"enum": ["Agent started", "Already received"]}, "runId": STR})
+HOOK_HEADERS: list[Schema] = [
+    {"name": name, "in": "header", "schema": STR, "description": description}
+    for name, description in (
+        ("X-Hub-Signature-256", "GitHub: sha256=<hex HMAC-SHA256 of the raw body under the secret>"),
+        ("X-GitHub-Delivery", "GitHub: the delivery id (a repeated one starts no second run)"),
+        ("webhook-id", "Standard Webhooks: the message id (a repeated one starts no second run)"),
+        ("webhook-timestamp", "Standard Webhooks: Unix seconds, within 5 minutes of now"),
+        ("webhook-signature", "Standard Webhooks: v1,<base64 HMAC-SHA256 of id.timestamp.body>"),
+    )
+]
 DELETED = object_of({"id": STR, "name": STR, "deletedRuns": INT})
 STARTED = object_of({"message": {"const": "Agent started"}, "runId": STR})
 CANCELLED = object_of(
@@ -113,7 +152,7 @@ HEADER_INT = {"schema": {"type": "integer", "minimum": 1}}
 ERRORS: dict[int, Schema] = {
     400: {"description": "Invalid input: data names each bad field"},
     401: {
-        "description": "Missing, bad or revoked token",
+        "description": "Missing, bad or revoked token (on /hooks: a missing or bad signature)",
         "headers": {"WWW-Authenticate": {"schema": STR, "required": True}},
     },
     404: {"description": "No such agent, run or channel (or path)"},
@@ -125,8 +164,8 @@ ERRORS: dict[int, Schema] = {
     409: {"description": "Refused now: a spend cap is reached, or runs are held after a usage limit"},
     415: {"description": "A body that is not application/json"},
     429: {
-        "description": f"More than {FAILURE_LIMIT} failed authentications from this address within "
-        f"{WINDOW_SECONDS:g} s; a valid token is never throttled",
+        "description": f"More than {FAILURE_LIMIT} failed authentications (on /hooks: refused webhooks) "
+        f"from this address within {WINDOW_SECONDS:g} s; a valid token (signature) is never throttled",
         "headers": {"Retry-After": {**HEADER_INT, "required": True}},
     },
     503: {"description": "The server is shutting down"},

@@ -28,18 +28,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from app.agent_session import SessionResult, SessionSpec, run_session
+from app.agent_session import SessionResult, run_session
 from app.auth import new_id
 from app.clock import Clock, SystemClock
 from app.errors import Unavailable
 from app.events import EventBus
 from app.model import Agent, agent_from_row, agent_json, run_json
 from app.processes import DB_ID_ENV, SERVER_ID_ENV
-from app.settle import Settler
+from app.run_spec import RunSpecs
+from app.secret_box import SecretBox
+from app.settle import Settler, runs_to_start
 from app.start_checks import Skipped, StartChecks
-from app.timeutil import iso, now_ms
+from app.timeutil import now_ms
 from app.transcript import Transcript
-from storage.files import private_dir
 from storage.interface import DayOf, Row, RunOutcome, Storage
 
 log = logging.getLogger("cronagents.runner")
@@ -86,6 +87,7 @@ class Runner:
         settler: Settler,
         checks: StartChecks,
         clock: Clock | None = None,
+        secrets: SecretBox | None = None,
     ) -> None:
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
@@ -100,6 +102,9 @@ class Runner:
         self.settler = settler
         self.checks = checks
         self.clock: Clock = clock or SystemClock()
+        self.specs = RunSpecs(
+            store, self.clock, agent_env=self.agent_env, workspaces_dir=workspaces_dir, secrets=secrets
+        )
         self._slots = asyncio.Semaphore(max_concurrent)
         self._runs: dict[str, _Run] = {}
         self._stopping = False
@@ -120,11 +125,11 @@ class Runner:
 
     # -- what the service and scheduler call --------------------------------
 
-    async def start_manual(self, agent: Agent) -> str:
-        """Queue a run of ``agent`` now; returns its id at once."""
-        self._refuse_when_stopping()
+    async def start_manual(self, agent: Agent, run_input: str | None = None) -> str:
+        """Queue a run of ``agent`` now, given ``run_input`` (its prompt's ``{{input}}``); its id at once."""
+        self.refuse_when_stopping()
         run_id = new_id("run")
-        await self.store.runs.insert(run_id, agent.id, "queued", now_ms(), owner=self.owner)
+        await self.store.runs.insert(run_id, agent.id, "queued", now_ms(), owner=self.owner, input=run_input)
         await self._enqueue(run_id, agent.id, agent)
         return run_id
 
@@ -144,9 +149,9 @@ class Runner:
     async def _enqueue(
         self, run_id: str, agent_id: str, agent: Agent | None, not_before: int | None = None
     ) -> None:
-        self._refuse_when_stopping()
+        self.refuse_when_stopping()
         row = await self.store.runs.get(run_id)
-        self._refuse_when_stopping()
+        self.refuse_when_stopping()
         # Registered and started with no await in between, so a cancel always
         # finds the run together with its task.
         run = _Run(run_id, agent_id, agent, self.store, not_before)
@@ -225,7 +230,8 @@ class Runner:
 
     # -- internals ----------------------------------------------------------
 
-    def _refuse_when_stopping(self) -> None:
+    def refuse_when_stopping(self) -> None:
+        """503 (:class:`Unavailable`) once the server has begun to stop."""
         if self._stopping:
             raise Unavailable("The server is shutting down")
 
@@ -297,20 +303,12 @@ class Runner:
             raise asyncio.CancelledError  # ended while queued (a cancel, or its agent deleted)
         row = await self.store.runs.get(run.run_id)
         self._publish("run.started", run, run=run_json(row) if row else None)
-        cwd = agent.cwd or str(await self._workspace(run.agent_id))
-        spec = SessionSpec(
-            prompt=agent.prompt,
-            cwd=cwd,
-            max_turns=agent.max_turns,
+        spec = await self.specs.spec(
+            agent,
+            queued,
             max_budget_usd=verdict.max_budget_usd,
-            model=agent.model,
-            allowed_tools=tuple(agent.allowed_tools),
-            permission_mode=agent.permission_mode,
-            timeout_seconds=float(agent.timeout_seconds),
-            env=self.agent_env,
             # Every process of the run says whose it is, so leftovers can be found.
             labels={DB_ID_ENV: self.db_id, SERVER_ID_ENV: self.owner},
-            load_project_settings=agent.load_project_settings,
         )
         log.info("run %s of agent %s started", run.run_id, run.agent_id)
 
@@ -342,25 +340,17 @@ class Runner:
         except Exception:
             log.exception("run %s: could not settle its end; trying again later", run_id)
             return
-        if settlement is None or settlement.retry is None or self._stopping:
+        if settlement is None or self._stopping:
             return
-        retry = settlement.retry
-        log.info(
-            "run %s of agent %s: attempt %d at %s",
-            run_id,
-            settlement.agent_id,
-            retry.attempt,
-            iso(retry.not_before),
-        )
-        try:
-            await self._enqueue(retry.run_id, settlement.agent_id, None, retry.not_before)
-        except Unavailable:
-            pass  # stopping: the queued retry is taken over by the next server
-
-    async def _workspace(self, agent_id: str) -> Path:
-        path = self.workspaces_dir / agent_id
-        await asyncio.to_thread(private_dir, path)
-        return path
+        for chained in settlement.chained:  # recorded skipped (a loop, too deep): tell of them
+            row = await self.store.runs.get(chained.run_id) if chained.skipped else None
+            if row is not None:
+                self.bus.publish("run.finished", agentId=row["agent_id"], runId=row["id"], run=run_json(row))
+        for follow_up_id, agent_id, not_before in runs_to_start(settlement):
+            try:
+                await self._enqueue(follow_up_id, agent_id, None, not_before)
+            except Unavailable:
+                return  # stopping: queued runs are taken over by the next server
 
     async def _record_end(self, run: _Run, outcome: RunOutcome) -> None:
         await run.transcript.flush()

@@ -27,6 +27,7 @@ from app.channel_service import ChannelService
 from app.clock import Clock, SystemClock
 from app.errors import ConfigError
 from app.events import EventBus
+from app.inbound import InboundHooks
 from app.lease import LEASE_SECONDS, RENEW_SECONDS, ServerLease
 from app.notify.deliverer import Deliverer
 from app.notify.senders import SmtpConfig
@@ -37,6 +38,7 @@ from app.service import AgentService
 from app.settle import Settler
 from app.spend import SpendGate
 from app.start_checks import StartChecks
+from app.throttle import FailureThrottle
 from app.timeutil import DayCalendar
 from storage import StorageError
 from storage.files import tighten_all
@@ -102,6 +104,7 @@ class Server:
             settler=self.settler,
             checks=StartChecks(self.store, self.gate, self.alerts),
             clock=clock,
+            secrets=self.secrets,
         )
         self.channels = ChannelService(self.store, self.secrets, clock.now_ms)
         self.service = AgentService(
@@ -113,6 +116,7 @@ class Server:
             clock=clock.now_ms,
             channels=self.channels,
             checks=self.runner.checks,
+            secrets=self.secrets,
         )
         self.deliverer = Deliverer(self.store, self.server_id, self.secrets, smtp=smtp, clock=clock.now_ms)
         self.alerts.on_raised(self.deliverer.wake)
@@ -127,7 +131,11 @@ class Server:
         )
         self.changes = ChangeFeed(self.service, self.runner, self.store)
         self.authenticator = TokenAuthenticator(self.store)
-        self.app = build_api(self.service, self.channels, self.deliverer, self.authenticator, self.bus)
+        # Refused webhooks are throttled as failed tokens are, each in a window of its own.
+        self.hooks = InboundHooks(self.service, self.runner, self.secrets, FailureThrottle(), clock.now_ms)
+        self.app = build_api(
+            self.service, self.channels, self.deliverer, self.authenticator, self.bus, self.hooks
+        )
         self.extras: list[Any] = []
         self.scheduler: Scheduler | None = None
         self.clock = clock

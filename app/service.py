@@ -8,10 +8,13 @@ API's JSON shape (camelCase keys, ISO timestamps).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from app.agent_list import AgentListBody, sort_key
+from app.agent_rules import check_trigger, next_run_at
+from app.agent_secrets import sealed_env
 from app.auth import User, new_id
 from app.channel_service import ChannelService
 from app.cron import next_fire_time
@@ -25,12 +28,14 @@ from app.model import event_json as event_json
 from app.model import run_json as run_json
 from app.model.agent import Part
 from app.model.channel import delivery_json
+from app.secret_box import SecretBox
 from app.start_checks import StartChecks
 from app.stats import PERIOD_DAYS, Stats
 from app.timeutil import DayCalendar, from_datetime, now_ms, to_datetime
-from app.validation import parse_agent_create, parse_agent_update
+from app.validation import parse_agent_create, parse_agent_update, parse_run_body
 from storage.interface import Row, Storage
 
+NO_BODY: Mapping[str, Any] = MappingProxyType({})
 DEFAULT_PERIOD = "7d"
 DEFAULT_RUN_LIMIT = 100
 MAX_RUN_LIMIT = 1000
@@ -39,7 +44,7 @@ MAX_RUN_LIMIT = 1000
 class RunControl(Protocol):
     """What the service needs from the runner."""
 
-    async def start_manual(self, agent: Agent) -> str: ...
+    async def start_manual(self, agent: Agent, run_input: str | None = None) -> str: ...
 
     async def cancel_agent_runs(self, agent_id: str) -> int: ...
 
@@ -82,10 +87,12 @@ class AgentService:
         clock: Callable[[], int] = now_ms,
         channels: ChannelService | None = None,
         checks: StartChecks | None = None,
+        secrets: SecretBox | None = None,
     ) -> None:
         """``runner`` None: a service that manages agents but starts no run (tests, tools);
         ``calendar`` (the stats zone's days) defaults to one for ``stats_zone``; ``channels``
-        checks the channels agents name; ``checks`` refuses manual runs over a spend cap."""
+        checks the channels agents name; ``checks`` refuses manual runs over a spend cap;
+        ``secrets`` seals the agents' secrets (none: an agent with secrets cannot be saved)."""
         self.store = store
         self.bus = bus or EventBus()
         self.calendar = calendar or DayCalendar(stats_zone)
@@ -95,6 +102,7 @@ class AgentService:
         self.runner = runner
         self.channels = channels
         self.checks = checks
+        self.secrets = secrets
         self.listeners: list[AgentListener] = []
         self._list_cache: tuple[int, bytes] | None = None
         self._list_body = AgentListBody(agent_json)
@@ -138,31 +146,34 @@ class AgentService:
         self._list_cache = (generation, body)
         return body
 
-    def _next_run_at(self, schedule: str, timezone: str, enabled: bool, now: int) -> int | None:
-        if not enabled:
-            return None
-        return from_datetime(next_fire_time(schedule, timezone, to_datetime(now)))
-
-    async def _check_channels(self, parsed: Any) -> None:
+    async def _check_references(self, parsed: Any) -> None:
+        """The channels and agents a body names exist."""
         notify = getattr(parsed, "notify", None)
         if notify is not None and notify.channels and self.channels is not None:
             await self.channels.check_channels("notify", notify.channels, prefix="channels: ")
+        problems = {}
+        for name, key in (("on_success", "onSuccess"), ("on_failure", "onFailure")):
+            missing = await self.store.agents.missing(getattr(parsed, name, None) or ())
+            if missing:
+                problems[key] = "no such agent: " + ", ".join(missing)
+        if problems:
+            raise ValidationError(problems)
 
     async def create_agent(self, body: Any, user: User | None) -> dict[str, Any]:
         parsed = parse_agent_create(body)
-        await self._check_channels(parsed)
+        await self._check_references(parsed)
         values = to_columns(parsed)
+        values["env"] = sealed_env(parsed.env, None, self.secrets)  # type: ignore[attr-defined]
         if values["timezone"] is None:
             values["timezone"] = self.default_timezone
         now = self.clock()
+        check_trigger(values, values, False, now)
         values.update(
             id=new_id("agt"),
             creator_id=user.id if user else None,
             created_at=now,
             updated_at=now,
-            next_run_at=self._next_run_at(
-                values["schedule"], values["timezone"], bool(values["enabled"]), now
-            ),
+            next_run_at=next_run_at(values, now, _next_fire),
         )
         row = await self.store.agents.insert(values)
         agent = agent_json(row)
@@ -173,21 +184,20 @@ class AgentService:
         parsed = parse_agent_update(body)
         current = await self._agent_row(agent_id)
         parsed = _merge_parts(parsed, agent_from_row(current))
-        await self._check_channels(parsed)
+        await self._check_references(parsed)
         values = to_columns(parsed, only_sent=True)
+        if "env" in values:
+            values["env"] = sealed_env(parsed.env, current["env"], self.secrets)
         now = self.clock()
         if values:
+            merged = {**dict(agent_from_row(current)), **values}
+            check_trigger(merged, values, bool(current["enabled"]), now)
             values["updated_at"] = now
             if values.get("enabled") and not current["enabled"]:
                 # Enabled again (by hand): a pause is over, and so is the streak that caused it.
                 values.update(paused_reason=None, failure_streak=0)
-            if {"schedule", "timezone", "enabled"} & values.keys():
-                values["next_run_at"] = self._next_run_at(
-                    values.get("schedule", current["schedule"]),
-                    values.get("timezone", current["timezone"]),
-                    bool(values.get("enabled", current["enabled"])),
-                    now,
-                )
+            if {"schedule", "run_at", "timezone", "enabled"} & values.keys():
+                values["next_run_at"] = next_run_at(merged, now, _next_fire)
         row = await self.store.agents.update(agent_id, values)
         if row is None:
             raise NotFound("Agent not found")
@@ -195,6 +205,14 @@ class AgentService:
         if values:
             self._changed("updated", agent_id, row, agent)
         return agent
+
+    async def end_one_shot(self, agent_id: str, run_at: int) -> None:
+        """A one-shot agent whose time came (it ran, was skipped or missed): disabled, as if edited.
+
+        Only while it is still enabled for that very time (an edit may have set another)."""
+        row = await self.store.agents.end_one_shot(agent_id, run_at, self.clock())
+        if row is not None:
+            self._changed("updated", agent_id, row, agent_json(row))
 
     async def delete_agent(self, agent_id: str) -> dict[str, Any]:
         row = await self._agent_row(agent_id)
@@ -207,6 +225,10 @@ class AgentService:
     async def count_runs(self, agent_id: str) -> int:
         await self._agent_row(agent_id)
         return await self.store.agents.count_runs(agent_id)
+
+    def changed(self, row: Row) -> None:
+        """An agent's row changed other than by an edit (its trigger secret): tell as an update."""
+        self._changed("updated", row["id"], row, agent_json(row))
 
     def _changed(
         self, kind: str, agent_id: str, row: Row | None = None, agent: dict[str, Any] | None = None
@@ -236,7 +258,13 @@ class AgentService:
 
     # -- runs -------------------------------------------------------------
 
-    async def trigger_run(self, agent_id: str) -> str:
+    async def run_refusal(self, agent: Agent) -> str | None:
+        """Why a run asked for now (by hand, by a webhook) must not start; None: it may."""
+        return None if self.checks is None else await self.checks.refuse_manual(agent)
+
+    async def trigger_run(self, agent_id: str, body: Mapping[str, Any] | Any = NO_BODY) -> str:
+        """Start a run now; ``body``: the request's JSON (``{"input": ...}``; ``{}``: none sent)."""
+        run_input = parse_run_body(body)
         agent = agent_from_row(await self._agent_row(agent_id))
         if self.runner is None:
             raise ServiceError("This server has no runner", None)
@@ -244,7 +272,7 @@ class AgentService:
             refusal = await self.checks.refuse_manual(agent)
             if refusal is not None:
                 raise Conflict(refusal)
-        return await self.runner.start_manual(agent)
+        return await self.runner.start_manual(agent, run_input)
 
     async def cancel_runs(self, agent_id: str) -> int:
         await self._agent_row(agent_id)
@@ -276,6 +304,10 @@ class AgentService:
 
     async def global_stats(self, period: str) -> dict[str, Any]:
         return await self.stats.global_stats(period)
+
+
+def _next_fire(schedule: str, timezone: str, now: int) -> int:
+    return from_datetime(next_fire_time(schedule, timezone, to_datetime(now)))
 
 
 def _merge_parts(parsed: Any, current: Agent) -> Any:

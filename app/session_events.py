@@ -17,7 +17,7 @@ key"), each with an assistant message whose ``error`` is
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,8 +107,10 @@ def cut_deep(value: Any) -> Any:
 class Redactor:
     """Replaces the values of secret-looking environment variables in strings."""
 
-    def __init__(self, *envs: Mapping[str, str]) -> None:
-        values: set[str] = set()
+    def __init__(self, *envs: Mapping[str, str], secrets: Iterable[str] = ()) -> None:
+        """``envs``: variables redacted when their names look secret; ``secrets``: values redacted
+        whatever they are called (an agent's own secrets)."""
+        values: set[str] = {value for value in secrets if self._worth_redacting(value)}
         for env in envs:
             for name, value in env.items():
                 if SECRET_NAME_RE.search(name) and self._worth_redacting(value):

@@ -16,6 +16,8 @@ decides, from the run and its agent, and records in one transaction:
   ``run.succeeded`` when asked for.
 * any cost: ``budget.threshold`` once per window where the spend reached 80 %
   of a cap.
+* a success, or a failure with no attempts left: the agents of ``onSuccess``
+  / ``onFailure`` get chained runs (:mod:`app.chains`).
 
 Settling is exactly once: the transaction applies only to a run still
 unsettled and an agent whose streak is the one decided on (else it decides
@@ -32,10 +34,11 @@ from typing import Any
 
 from app.alerts import GLOBAL_SCOPE, Alerts
 from app.auth import new_id
+from app.chains import chained_runs
 from app.model import Agent, agent_from_row, agent_json, run_json
 from app.spend import THRESHOLD, SpendGate
-from app.timeutil import now_ms
-from storage.interface import Alert, RetryRun, Row, Settlement, Storage
+from app.timeutil import iso, now_ms
+from storage.interface import Alert, ChainedRun, RetryRun, Row, Settlement, Storage
 
 log = logging.getLogger("cronagents.settle")
 
@@ -51,6 +54,25 @@ def backoff_ms(agent: Agent, attempt: int, unit: float) -> int:
     base = min(retry.max_backoff_seconds, retry.backoff_seconds * 2 ** (attempt - 1))
     jittered = base * (1 - JITTER + 2 * JITTER * unit)
     return int(min(retry.max_backoff_seconds, jittered) * 1000)
+
+
+def runs_to_start(settlement: Settlement) -> list[tuple[str, str, int | None]]:
+    """The runs a settlement queued, ``(run_id, agent_id, not_before)``: its retry, its chained runs."""
+    out: list[tuple[str, str, int | None]] = []
+    if (retry := settlement.retry) is not None:
+        log.info(
+            "run %s of agent %s: attempt %d at %s",
+            settlement.run_id,
+            settlement.agent_id,
+            retry.attempt,
+            iso(retry.not_before),
+        )
+        out.append((retry.run_id, settlement.agent_id, retry.not_before))
+    for chained in settlement.chained:
+        if chained.skipped is None:
+            log.info("run %s chained to agent %s", settlement.run_id, chained.agent_id)
+            out.append((chained.run_id, chained.agent_id, None))
+    return out
 
 
 class Settler:
@@ -83,7 +105,7 @@ class Settler:
             if agent is None:
                 return None
             settlement = await self.decide(run, agent)
-            outcome = await self.store.runs.settle(settlement)
+            outcome = await self.store.runs.settle(settlement, self.gate.calendar.day_of)
             if outcome == "settled":
                 if any(a.deliveries for a in settlement.alerts):
                     self.alerts.raised()
@@ -111,6 +133,7 @@ class Settler:
         alerts: list[Alert | None] = []
         retry = None
         pause = None
+        chained: list[ChainedRun] = []
         new_streak = streak
         usage_limited = (run["output"] or "").startswith(USAGE_LIMIT_PREFIX)
         if status == "error" and usage_limited:
@@ -124,6 +147,7 @@ class Settler:
                 owner=self.owner,
             )
         elif status in ("error", "budget_exceeded"):
+            chained = await chained_runs(self.store, run, agent, self.owner)
             new_streak = streak + 1
             if pause_after := agent.pause_after_failures:
                 if new_streak >= pause_after and agent.enabled:
@@ -134,6 +158,7 @@ class Settler:
             if pause:
                 alerts.append(await self.alerts.alert("agent.paused", "paused", agent, wire_agent, wire_run))
         elif status == "success":
+            chained = await chained_runs(self.store, run, agent, self.owner)
             new_streak = 0
             if streak > 0 and "recovery" in notify.on:
                 alerts.append(
@@ -154,6 +179,7 @@ class Settler:
             pause_reason=pause,
             retry=retry,
             alerts=[a for a in alerts if a is not None],
+            chained=chained,
         )
 
     async def _thresholds(

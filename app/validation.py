@@ -21,6 +21,7 @@ from pydantic_core import ErrorDetails
 
 from app.errors import ValidationError
 from app.model import AGENT_FIELDS_BY_KEY, READ_ONLY_KEYS, AgentCreate, AgentUpdate, FieldSpec, Rules
+from app.templates import input_text
 
 _TYPE_ERRORS = frozenset(
     {
@@ -67,9 +68,19 @@ class BodyShape:
     """By wire name."""
     read_only: frozenset[str] = frozenset()
     """Fields the server computes: accepted and ignored."""
+    one_of: tuple[tuple[str, str], ...] = ()
+    """``(key, alternative)``: a create needs one of the two (the service checks "not both")."""
+    one_of_why: str = ""
 
 
-AGENT_BODY = BodyShape(AgentCreate, AgentUpdate, AGENT_FIELDS_BY_KEY, READ_ONLY_KEYS)
+AGENT_BODY = BodyShape(
+    AgentCreate,
+    AgentUpdate,
+    AGENT_FIELDS_BY_KEY,
+    READ_ONLY_KEYS,
+    one_of=(("schedule", "runAt"),),
+    one_of_why="for an agent that runs once",
+)
 
 
 def parse_agent_create(body: Any) -> BaseModel:
@@ -98,11 +109,28 @@ def parse_body(shape: BodyShape, body: Any, *, creating: bool) -> BaseModel:
         parsed = model.model_validate(known)
     except pydantic.ValidationError as exc:
         problems.update(field_problems(exc.errors(), shape.fields))
+    if creating:
+        for key, alternative in shape.one_of:
+            if known.get(key) is None and known.get(alternative) is None:
+                problems.setdefault(key, f"is required (or {alternative}, {shape.one_of_why})")
     if problems:
-        # Named in the order the body holds them; fields left out at the end.
+        # Named in the order the body holds them; fields left out at the end, in the model's order.
         order = {key: i for i, key in enumerate(body)}
-        raise ValidationError(dict(sorted(problems.items(), key=lambda item: order.get(item[0], len(order)))))
+        later = {key: len(order) + i for i, key in enumerate(shape.fields)}
+        raise ValidationError(
+            dict(sorted(problems.items(), key=lambda item: order.get(item[0], later.get(item[0], 0))))
+        )
     return parsed
+
+
+def parse_run_body(body: Any) -> str | None:
+    """A run body (``{"input": ...}``; ``{}`` when none was sent) to the run's input text (None: none)."""
+    if not isinstance(body, Mapping):
+        raise ValidationError({"body": "must be a JSON object"}, "Request body must be a JSON object")
+    unknown = {str(key): "unknown field" for key in body if key != "input"}
+    if unknown:
+        raise ValidationError(unknown)
+    return input_text(body.get("input"))
 
 
 def field_problems(
@@ -127,7 +155,15 @@ def message(spec: FieldSpec, error: ErrorDetails) -> str:
 
 def _worded(rules: Rules, error: ErrorDetails, *, depth: int) -> str:
     kind, ctx, wording = error["type"], error.get("ctx") or {}, rules.wording
-    if kind == "rule":
+    if len(error["loc"]) > depth and rules.kind == "mapping" and rules.item is not None:
+        # An error of one entry: its name, then what is wrong with the name or with the value.
+        name, rest = str(error["loc"][depth]), error["loc"][depth + 1 :]
+        if rest[:1] == ("[key]",):
+            return (
+                str(ctx["problem"]) if kind == "rule" else f"{name}: {wording.get('key', 'is not allowed')}"
+            )
+        return f"{name}: {_worded(rules.item, error, depth=depth + 1)}"
+    if kind == "rule" and not (len(error["loc"]) > depth and rules.kind == "object"):
         return str(ctx["problem"])
     if len(error["loc"]) > depth and rules.item is not None:
         return wording.get("item", "each item") + " " + _worded(rules.item, error, depth=depth + 1)

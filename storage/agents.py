@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from storage import changes
@@ -41,10 +42,24 @@ AGENT_COLUMNS = (
     "monthly_budget_usd",
     "paused_reason",
     "failure_streak",
+    "run_at",
+    "on_success",
+    "on_failure",
+    "env",
+    "trigger_secret",
+    "mcp_servers",
 )
+CHAIN_COLUMNS = ("on_success", "on_failure")
 UPDATABLE = frozenset(AGENT_COLUMNS) - {"id", "creator_id", "created_at"}
 
 _SELECT = "SELECT a.*, u.name AS creator_name FROM agents a LEFT JOIN users u ON u.id = a.creator_id"
+
+
+def _writable(values: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A one-shot agent has no schedule: "" in the column, which is NOT NULL since v1."""
+    if "schedule" in values and values["schedule"] is None:
+        return {**values, "schedule": ""}
+    return values
 
 
 def _row_in(conn: sqlite3.Connection, agent_id: str) -> Row | None:
@@ -54,6 +69,7 @@ def _row_in(conn: sqlite3.Connection, agent_id: str) -> Row | None:
 
 async def insert_agent(db: Database, values: Mapping[str, Any]) -> Row:
     """Insert an agent; returns its row as read by the transaction that wrote it."""
+    values = _writable(values)
     cols = [c for c in AGENT_COLUMNS if c in values]
 
     def insert(conn: sqlite3.Connection) -> Row | None:
@@ -71,6 +87,7 @@ async def insert_agent(db: Database, values: Mapping[str, Any]) -> Row:
 
 async def update_agent(db: Database, agent_id: str, values: Mapping[str, Any]) -> Row | None:
     """Update an agent; returns its row as written (None: no such agent)."""
+    values = _writable(values)
     cols = [c for c in values if c in UPDATABLE]
     if not cols:
         return await get_agent(db, agent_id)
@@ -86,6 +103,34 @@ async def update_agent(db: Database, agent_id: str, values: Mapping[str, Any]) -
         return row
 
     return await db.transaction(update)
+
+
+async def set_trigger_secret(db: Database, agent_id: str, sealed: str | None) -> Row | None:
+    """Set (or with None, remove) an agent's sealed trigger secret; its row (None: no such agent)."""
+
+    def update(conn: sqlite3.Connection) -> Row | None:
+        if not conn.execute("UPDATE agents SET trigger_secret = ? WHERE id = ?", (sealed, agent_id)).rowcount:
+            return None
+        changes.append(conn, db.origin, "agent.updated", agent_id=agent_id)
+        return _row_in(conn, agent_id)
+
+    return await db.transaction(update)
+
+
+async def end_one_shot(db: Database, agent_id: str, run_at: int, now_ms: int) -> Row | None:
+    """Disable a one-shot agent whose time came, if still enabled for that time; its row (or None)."""
+
+    def end(conn: sqlite3.Connection) -> Row | None:
+        if not conn.execute(
+            "UPDATE agents SET enabled = 0, next_run_at = NULL, updated_at = ?"
+            " WHERE id = ? AND run_at = ? AND enabled = 1",
+            (now_ms, agent_id, run_at),
+        ).rowcount:
+            return None
+        changes.append(conn, db.origin, "agent.updated", agent_id=agent_id)
+        return _row_in(conn, agent_id)
+
+    return await db.transaction(end)
 
 
 async def get_agent(db: Database, agent_id: str) -> Row | None:
@@ -131,9 +176,35 @@ async def delete_agent(db: Database, agent_id: str) -> int:
         )
         if conn.execute("DELETE FROM agents WHERE id = ?", (agent_id,)).rowcount:
             changes.append(conn, db.origin, "agent.deleted", agent_id=agent_id)
+            _unchain(conn, db.origin, agent_id)
         return int(row[0]) if row else 0
 
     return await db.transaction(delete)
+
+
+async def missing_agents(db: Database, agent_ids: Iterable[str]) -> list[str]:
+    ids = list(dict.fromkeys(agent_ids))
+    if not ids:
+        return []
+    rows = await db.fetchall(
+        "SELECT id FROM agents WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
+    )
+    found = {r[0] for r in rows}
+    return [i for i in ids if i not in found]
+
+
+def _unchain(conn: sqlite3.Connection, origin: str | None, agent_id: str) -> None:
+    """Take a deleted agent out of every other agent's ``on_success`` and ``on_failure``."""
+    for column in CHAIN_COLUMNS:
+        rows = conn.execute(
+            f"SELECT a.id, a.{column} FROM agents a, json_each(a.{column}) AS t WHERE t.value = ?",
+            (agent_id,),
+        ).fetchall()
+        for other_id, text in rows:
+            kept = [i for i in json.loads(text) if i != agent_id]
+            conn.execute(f"UPDATE agents SET {column} = ? WHERE id = ?", (json.dumps(kept), other_id))
+            # Origin none: every server follows it, this one too (its event stream tells of the change).
+            changes.append(conn, None, "agent.updated", agent_id=other_id)
 
 
 async def count_runs(db: Database, agent_id: str) -> int:

@@ -13,8 +13,44 @@ agents; see ``storage/migrations.py`` for the columns.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, NewType, Protocol
+
+from storage.records import (
+    Alert,
+    ChainedRun,
+    DeliveryResult,
+    NewDelivery,
+    RetryRun,
+    RunOutcome,
+    Settlement,
+    WindowSpend,
+)
+
+__all__ = [  # the records of storage.records are part of this interface too
+    "AgentStore",
+    "Alert",
+    "ChainedRun",
+    "ChangeStore",
+    "ChannelStore",
+    "DayOf",
+    "DeliveryResult",
+    "DeliveryStore",
+    "EncodedClaims",
+    "LeaseStore",
+    "NewDelivery",
+    "RetryRun",
+    "Row",
+    "RunOutcome",
+    "RunStore",
+    "SettingStore",
+    "Settlement",
+    "SlotClaim",
+    "SlotStore",
+    "StatsStore",
+    "Storage",
+    "TokenStore",
+    "WindowSpend",
+]
 
 SlotClaim = tuple[str, str, int, str]
 """``(run_id, agent_id, scheduled_for, status)`` of a slot claim."""
@@ -37,89 +73,6 @@ class Row(Protocol):
         """The values, in the order of :meth:`keys`."""
 
 
-@dataclass(frozen=True)
-class RunOutcome:
-    """What a finished run recorded."""
-
-    status: str
-    output: str | None
-    completed_at: int
-    cost_usd: float | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    num_turns: int | None = None
-
-
-@dataclass(frozen=True)
-class NewDelivery:
-    """An alert to one channel, to be sent by the deliverer."""
-
-    id: str
-    channel_id: str
-    event: str
-    payload: str
-    """The JSON body (a webhook's body as is; Slack and email are written from it)."""
-    agent_id: str | None = None
-    run_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Alert:
-    """Deliveries raised together, at most once per ``once`` = (scope, kind, value).
-
-    With ``once``, nothing is recorded when the alert state ``(scope, kind)``
-    already holds ``value`` (e.g. the budget window already alerted); else the
-    state is set to it with the deliveries, in one transaction.
-    """
-
-    deliveries: Sequence[NewDelivery]
-    once: tuple[str, str, str] | None = None
-
-
-@dataclass(frozen=True)
-class RetryRun:
-    """The next attempt of a run that ended in error, queued until ``not_before``."""
-
-    run_id: str
-    attempt: int
-    retry_of: str
-    not_before: int
-    owner: str
-
-
-@dataclass(frozen=True)
-class Settlement:
-    """What follows the end of a run: the agent's failure streak, a retry, a pause, alerts.
-
-    Applied only if the run is still unsettled and the agent's streak is still
-    ``expected_streak`` (else :meth:`RunStore.settle` answers ``conflict`` and
-    the caller decides again from fresh rows).
-    """
-
-    run_id: str
-    agent_id: str
-    at: int
-    """When it was decided (ms): the time of the pause, the queued retry and the alerts."""
-    expected_streak: int
-    streak: int
-    pause_reason: str | None = None
-    retry: RetryRun | None = None
-    alerts: Sequence[Alert] = ()
-
-
-@dataclass(frozen=True)
-class DeliveryResult:
-    """The outcome of one try of a delivery."""
-
-    id: str
-    status: str
-    """``sent``, ``failed`` (given up), or ``pending`` (tried again at ``next_attempt_at``)."""
-    attempts: int
-    error: str | None
-    at: int
-    next_attempt_at: int | None = None
-
-
 class AgentStore(Protocol):
     async def insert(self, values: Mapping[str, Any]) -> Row:
         """Insert (columns → values); the row as the inserting transaction read it."""
@@ -128,6 +81,12 @@ class AgentStore(Protocol):
         """Update; the row as written, None when there is no such agent."""
 
     async def get(self, agent_id: str) -> Row | None: ...
+
+    async def set_trigger_secret(self, agent_id: str, sealed: str | None) -> Row | None:
+        """Set or remove (None) the agent's sealed trigger secret; its row (None: no such agent)."""
+
+    async def end_one_shot(self, agent_id: str, run_at: int, now_ms: int) -> Row | None:
+        """Disable a one-shot agent still enabled for ``run_at``; its row, None if it was not."""
 
     async def all(self) -> list[Row]:
         """Every agent (unordered: sorting by name is the service's rule)."""
@@ -138,10 +97,14 @@ class AgentStore(Protocol):
         """(all agents, enabled agents)."""
 
     async def delete(self, agent_id: str) -> int:
-        """Delete with its runs, events and stats; returns the number of runs removed."""
+        """Delete with its runs, events and stats, and take it out of other agents' chains
+        (``onSuccess``, ``onFailure``); returns the number of runs removed."""
 
     async def count_runs(self, agent_id: str) -> int:
         """Runs of the agent, skipped slots not counted."""
+
+    async def missing(self, agent_ids: Iterable[str]) -> list[str]:
+        """Those of ``agent_ids`` that name no agent."""
 
 
 class RunStore(Protocol):
@@ -155,7 +118,28 @@ class RunStore(Protocol):
         trigger: str = "manual",
         scheduled_for: int | None = None,
         owner: str | None = None,
+        input: str | None = None,
     ) -> None: ...
+
+    async def insert_delivered(
+        self,
+        run_id: str,
+        agent_id: str,
+        started_at: int,
+        owner: str,
+        input: str | None,
+        delivery_ids: Sequence[str],
+        forget_before: int,
+    ) -> tuple[str, bool]:
+        """A queued ``webhook`` run for an inbound delivery, unless one of ``delivery_ids`` came
+        before: ``(run id, True)`` when inserted, ``(the earlier run's id, False)`` when not.
+        Deliveries received before ``forget_before`` are forgotten first."""
+
+    async def chain(self, run_id: str) -> list[str]:
+        """The agents of a run and of the runs that chained to it: its own first, the first run's last."""
+
+    async def last_output(self, agent_id: str, besides_run_id: str) -> str | None:
+        """The output of the agent's latest successful run other than ``besides_run_id``."""
 
     async def skip(self, run_id: str, reason: str, at: int, day_of: DayOf) -> Row | None:
         """End a queued run as ``skipped`` (not started: counted as a skipped slot, not a run)."""
@@ -163,8 +147,10 @@ class RunStore(Protocol):
     async def unsettled(self, limit: int = 100) -> list[Row]:
         """Ended runs whose aftermath (:class:`Settlement`) is not recorded yet, oldest end first."""
 
-    async def settle(self, settlement: Settlement) -> str:
-        """Apply a settlement: ``settled``, ``already`` (another did), or ``conflict`` (decide again)."""
+    async def settle(self, settlement: Settlement, day_of: DayOf) -> str:
+        """Apply a settlement: ``settled``, ``already`` (another did), or ``conflict`` (decide again).
+
+        Chained runs recorded ``skipped`` are counted in the stats of ``day_of(settlement.at)``."""
 
     async def adopt_retries(self, live_owners: Iterable[str], owner: str) -> list[Row]:
         """Take over the queued retries of servers without a live lease; the rows taken."""
@@ -268,16 +254,6 @@ class SettingStore(Protocol):
 
     async def set_alert_state(self, scope: str, kind: str, value: str | None, now_ms: int) -> None:
         """Set (or with None, clear) an alert state."""
-
-
-@dataclass(frozen=True)
-class WindowSpend:
-    """What was spent in the current day and month (the stats zone), by one agent and by all."""
-
-    agent_day: float
-    agent_month: float
-    global_day: float
-    global_month: float
 
 
 class StatsStore(Protocol):

@@ -204,6 +204,45 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (scope, kind)
     ) WITHOUT ROWID;
     """,
+    # v6: an agent may run once, at run_at, instead of on a schedule (its
+    # schedule is then "": the column is NOT NULL, and relaxing that would mean
+    # rebuilding the table, whose deletion cascades to the runs).
+    """
+    ALTER TABLE agents ADD COLUMN run_at INTEGER;
+    """,
+    # v7: a run may be given input (its prompt's {{input}}); a retry gets its run's.
+    """
+    ALTER TABLE runs ADD COLUMN input TEXT;
+    """,
+    # v8: chains. An agent names the agents to start when its run ends in
+    # success or in failure; a chained run knows the run that started it.
+    """
+    ALTER TABLE agents ADD COLUMN on_success TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE agents ADD COLUMN on_failure TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE runs ADD COLUMN parent_run_id TEXT;
+    """,
+    # v9: an agent's secrets, name -> value sealed with the server's key (Fernet).
+    """
+    ALTER TABLE agents ADD COLUMN env TEXT NOT NULL DEFAULT '{}';
+    """,
+    # v10: signed inbound webhooks. An agent's trigger secret (sealed), and the
+    # deliveries received (by the sender's delivery id), so a repeated one starts
+    # no second run; kept for a while, then forgotten (see storage/runs.py).
+    """
+    ALTER TABLE agents ADD COLUMN trigger_secret TEXT;
+    CREATE TABLE inbound_deliveries (
+        agent_id     TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+        delivery_id  TEXT NOT NULL,
+        run_id       TEXT NOT NULL,
+        received_at  INTEGER NOT NULL,
+        PRIMARY KEY (agent_id, delivery_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX inbound_deliveries_by_time ON inbound_deliveries(received_at);
+    """,
+    # v11: an agent's MCP servers, in the Claude Agent SDK's format (JSON).
+    """
+    ALTER TABLE agents ADD COLUMN mcp_servers TEXT NOT NULL DEFAULT '{}';
+    """,
 ]
 
 

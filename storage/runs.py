@@ -11,9 +11,8 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 
 from storage import changes
-from storage.alerts import raise_in
 from storage.db import Database
-from storage.interface import Row, Settlement
+from storage.interface import Row
 from storage.interface import RunOutcome as RunOutcome
 
 ACTIVE_STATUSES = ("queued", "running")
@@ -32,15 +31,39 @@ async def insert_run(
     trigger: str = "manual",
     scheduled_for: int | None = None,
     owner: str | None = None,
+    input: str | None = None,
 ) -> None:
     """Insert a run; an active run needs its ``owner`` (a server id) from the start."""
     await db.transaction(
         lambda conn: conn.execute(
-            "INSERT INTO runs (id, agent_id, status, trigger, scheduled_for, started_at, owner)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (run_id, agent_id, status, trigger, scheduled_for, started_at, owner),
+            "INSERT INTO runs (id, agent_id, status, trigger, scheduled_for, started_at, owner, input)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, agent_id, status, trigger, scheduled_for, started_at, owner, input),
         )
     )
+
+
+async def chain(db: Database, run_id: str) -> list[str]:
+    """The agent of a run, then of the run that chained to it, and so on (at most 100)."""
+    rows = await db.fetchall(
+        "WITH RECURSIVE up(agent_id, parent, depth) AS ("
+        " SELECT agent_id, parent_run_id, 0 FROM runs WHERE id = ?"
+        " UNION ALL SELECT r.agent_id, r.parent_run_id, up.depth + 1 FROM runs r JOIN up ON r.id = up.parent"
+        " WHERE up.depth < 100)"
+        " SELECT agent_id FROM up ORDER BY depth",
+        (run_id,),
+    )
+    return [r[0] for r in rows]
+
+
+async def last_output(db: Database, agent_id: str, besides_run_id: str) -> str | None:
+    """The output of the agent's latest successful run (by start) other than ``besides_run_id``."""
+    row = await db.fetchone(
+        "SELECT output FROM runs WHERE agent_id = ? AND status = 'success' AND id != ?"
+        " ORDER BY started_at DESC, id DESC LIMIT 1",
+        (agent_id, besides_run_id),
+    )
+    return None if row is None else row[0]
 
 
 async def mark_running(db: Database, run_id: str, agent_id: str, started_at: int) -> bool:
@@ -286,67 +309,3 @@ async def skip_run(
         return row
 
     return await db.transaction(skip)
-
-
-async def unsettled_runs(db: Database, limit: int = 100) -> list[Row]:
-    return await db.fetchall(
-        "SELECT * FROM runs WHERE unsettled = 1 ORDER BY completed_at, id LIMIT ?", (limit,)
-    )
-
-
-class _StreakMoved(Exception):
-    """The agent's failure streak is not the one the settlement was decided on."""
-
-
-async def settle_run(db: Database, s: Settlement) -> str:
-    """Apply a :class:`Settlement` in one transaction: ``settled``, ``already`` or ``conflict``."""
-
-    now_ms = s.at
-
-    def settle(conn: sqlite3.Connection) -> str:
-        if not conn.execute(
-            "UPDATE runs SET unsettled = 0 WHERE id = ? AND unsettled = 1", (s.run_id,)
-        ).rowcount:
-            return "already"
-        agent = conn.execute("SELECT failure_streak FROM agents WHERE id = ?", (s.agent_id,)).fetchone()
-        if agent is None:
-            return "settled"  # deleted meanwhile: nothing follows
-        if agent[0] != s.expected_streak:
-            raise _StreakMoved
-        if s.pause_reason is not None:
-            conn.execute(
-                "UPDATE agents SET failure_streak = ?, enabled = 0, paused_reason = ?, next_run_at = NULL,"
-                " updated_at = ? WHERE id = ?",
-                (s.streak, s.pause_reason, now_ms, s.agent_id),
-            )
-            # Origin none: every server follows it, this one too (its service learns of the pause
-            # as of an edit by another process: the scheduler unplans the agent, the bus tells).
-            changes.append(conn, None, "agent.updated", agent_id=s.agent_id)
-        elif s.streak != s.expected_streak:
-            conn.execute("UPDATE agents SET failure_streak = ? WHERE id = ?", (s.streak, s.agent_id))
-        if s.retry is not None:
-            r = s.retry
-            conn.execute(
-                "INSERT INTO runs (id, agent_id, status, trigger, started_at, owner, attempt, retry_of,"
-                " not_before) VALUES (?, ?, 'queued', 'retry', ?, ?, ?, ?, ?)",
-                (r.run_id, s.agent_id, now_ms, r.owner, r.attempt, r.retry_of, r.not_before),
-            )
-        raise_in(conn, s.alerts, now_ms)
-        return "settled"
-
-    try:
-        return await db.transaction(settle)
-    except _StreakMoved:
-        return "conflict"
-
-
-async def adopt_retries(db: Database, live_owners: Iterable[str], owner: str) -> list[Row]:
-    """Queued retries of servers that hold no live lease become ``owner``'s; the rows taken."""
-    live = json.dumps(sorted(live_owners))
-    return await db.transaction(
-        lambda conn: conn.execute(
-            "UPDATE runs SET owner = ? WHERE status = 'queued' AND trigger = 'retry'"
-            " AND (owner IS NULL OR owner NOT IN (SELECT value FROM json_each(?))) RETURNING *",
-            (owner, live),
-        ).fetchall()
-    )

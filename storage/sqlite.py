@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from storage import agents, alerts, changes, runs, servers, slots, stats, users
+from storage import aftermath, agents, alerts, changes, inbound, runs, servers, slots, stats, users
 from storage.db import Database
 from storage.interface import (
     Alert,
@@ -41,6 +41,12 @@ class SqliteAgents(_Part):
     async def get(self, agent_id: str) -> Row | None:
         return await agents.get_agent(self.db, agent_id)
 
+    async def set_trigger_secret(self, agent_id: str, sealed: str | None) -> Row | None:
+        return await agents.set_trigger_secret(self.db, agent_id, sealed)
+
+    async def end_one_shot(self, agent_id: str, run_at: int, now_ms: int) -> Row | None:
+        return await agents.end_one_shot(self.db, agent_id, run_at, now_ms)
+
     async def all(self) -> list[Row]:
         return await agents.list_agents(self.db)
 
@@ -56,6 +62,9 @@ class SqliteAgents(_Part):
     async def count_runs(self, agent_id: str) -> int:
         return await agents.count_runs(self.db, agent_id)
 
+    async def missing(self, agent_ids: Iterable[str]) -> list[str]:
+        return await agents.missing_agents(self.db, agent_ids)
+
 
 class SqliteRuns(_Part):
     async def insert(
@@ -68,8 +77,31 @@ class SqliteRuns(_Part):
         trigger: str = "manual",
         scheduled_for: int | None = None,
         owner: str | None = None,
+        input: str | None = None,
     ) -> None:
-        await runs.insert_run(self.db, run_id, agent_id, status, started_at, trigger, scheduled_for, owner)
+        await runs.insert_run(
+            self.db, run_id, agent_id, status, started_at, trigger, scheduled_for, owner, input
+        )
+
+    async def insert_delivered(
+        self,
+        run_id: str,
+        agent_id: str,
+        started_at: int,
+        owner: str,
+        input: str | None,
+        delivery_ids: Sequence[str],
+        forget_before: int,
+    ) -> tuple[str, bool]:
+        return await inbound.insert_delivered(
+            self.db, run_id, agent_id, started_at, owner, input, delivery_ids, forget_before
+        )
+
+    async def chain(self, run_id: str) -> list[str]:
+        return await runs.chain(self.db, run_id)
+
+    async def last_output(self, agent_id: str, besides_run_id: str) -> str | None:
+        return await runs.last_output(self.db, agent_id, besides_run_id)
 
     async def mark_running(self, run_id: str, agent_id: str, started_at: int) -> bool:
         return await runs.mark_running(self.db, run_id, agent_id, started_at)
@@ -78,13 +110,13 @@ class SqliteRuns(_Part):
         return await runs.skip_run(self.db, run_id, reason, at, day_of)
 
     async def unsettled(self, limit: int = 100) -> list[Row]:
-        return await runs.unsettled_runs(self.db, limit)
+        return await aftermath.unsettled_runs(self.db, limit)
 
-    async def settle(self, settlement: Settlement) -> str:
-        return await runs.settle_run(self.db, settlement)
+    async def settle(self, settlement: Settlement, day_of: DayOf) -> str:
+        return await aftermath.settle_run(self.db, settlement, day_of)
 
     async def adopt_retries(self, live_owners: Iterable[str], owner: str) -> list[Row]:
-        return await runs.adopt_retries(self.db, live_owners, owner)
+        return await aftermath.adopt_retries(self.db, live_owners, owner)
 
     async def finish(self, run_id: str, outcome: RunOutcome, day_of: DayOf) -> Row | None:
         return await runs.finish_run(self.db, run_id, outcome, day_of)

@@ -18,6 +18,9 @@ messages (default ``plain``):
 ``sleep_tool``     a ``Bash`` tool use ``tail -f /dev/null`` (a child to clean up)
 ``bash``           a ``Bash`` tool use of the command written ``[[command:...]]`` in
                    the prompt, then text once the ``tool_result`` comes back (2 turns)
+``tool``           a use of the tool named ``[[tool:NAME]]`` in the prompt (e.g. an MCP
+                   server's ``mcp__notes__lookup``) with the JSON input written
+                   ``[[input:{...}]]``, then text once the ``tool_result`` comes back
 ``huge``           one text reply of HUGE_TEXT_BYTES (5 MB), bigger than the SDK's
                    default 1 MiB message buffer
 ``leak``           text quoting the API key the request was sent with
@@ -54,6 +57,8 @@ from starlette.routing import Route
 
 MARKER_RE = re.compile(r"\[\[fake:([a-z0-9_]+)\]\]")
 COMMAND_RE = re.compile(r"\[\[command:(.*?)\]\]")
+TOOL_RE = re.compile(r"\[\[tool:([A-Za-z0-9_\-]+)\]\]")
+TOOL_INPUT_RE = re.compile(r"\[\[input:(.*?)\]\]")
 PLAIN_TEXT = "Hello from the fake API."
 TOOL_DONE_TEXT = "The tool ran. Done."
 DUMMY_API_KEY_PREFIX = "sk-ant-fake-"
@@ -99,6 +104,15 @@ def _command(body: Any) -> str:
     return command
 
 
+def _tool_call(body: Any) -> dict[str, Any]:
+    """The tool use written ``[[tool:NAME]]`` and ``[[input:{...}]]`` in the request's messages."""
+    text = json.dumps(body.get("messages", []))
+    name = TOOL_RE.findall(text)[0]
+    raw = TOOL_INPUT_RE.findall(text)
+    tool_input = json.loads(json.loads(f'"{raw[0]}"')) if raw else {}
+    return {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:24]}", "name": name, "input": tool_input}
+
+
 def huge_text() -> str:
     """The ``huge`` reply's text: HUGE_TEXT_BYTES of ASCII, with a recognisable end."""
     line = "All work and no play makes Jack a dull boy.\n"
@@ -140,6 +154,10 @@ def _reply_for(scenario: str, body: dict[str, Any], api_key: str) -> _Reply:
         if _last_user_has_tool_result(body):
             return _Reply([_text(TOOL_DONE_TEXT)], "end_turn")
         return _Reply([_tool_use(_command(body))], "tool_use")
+    if scenario == "tool" and has_tools:
+        if _last_user_has_tool_result(body):
+            return _Reply([_text(TOOL_DONE_TEXT)], "end_turn")
+        return _Reply([_tool_call(body)], "tool_use")
     if scenario == "huge":
         return _Reply([_text(huge_text())], "end_turn")
     if scenario == "endless_tools" and has_tools:

@@ -35,6 +35,8 @@ TEXT_OF_LENGTH: dict[str, Callable[[int], str]] = {
     "schedule": lambda n: "@daily".ljust(n)[:n],  # spaces collapse: still @daily
     "cwd": lambda n: "/" * n,  # "///" is the root directory
 }
+# A valid value of one entry of a mapping field, where a text is not one.
+MAPPING_VALUE: dict[str, Any] = {"mcpServers": {"command": "npx"}}
 # Bounds no valid value can sit on, and why.
 UNREACHABLE = {
     ("schedule", "min_length"): "no cron expression is one character long",
@@ -91,7 +93,7 @@ def check_schema(spec: FieldSpec, prop: dict[str, Any]) -> None:
     bounds = spec.rules.bounds
     words = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
     stated = {name: prop[keyword] for name, keyword in words.items() if keyword in prop}
-    length = "Items" if spec.kind == "list" else "Length"
+    length = {"list": "Items", "mapping": "Properties"}.get(spec.kind, "Length")
     stated.update(
         {
             name: prop[f"{name[:3]}{length}"]
@@ -102,6 +104,11 @@ def check_schema(spec: FieldSpec, prop: dict[str, Any]) -> None:
     assert stated == dict(bounds)
     if spec.rules.item is not None and spec.rules.item.kind == "choice":
         assert prop["items"]["enum"] == list(spec.rules.item.choices)
+    elif spec.rules.item is not None and spec.kind == "mapping" and spec.rules.item.kind == "object":
+        kinds = [set(branch["properties"]) for branch in prop["additionalProperties"]["oneOf"]]
+        assert set().union(*kinds) == {part.key for part in spec.rules.item.parts}
+    elif spec.rules.item is not None and spec.kind == "mapping":
+        assert prop["additionalProperties"]["maxLength"] == spec.rules.item.bounds["max_length"]
     elif spec.rules.item is not None:
         assert prop["items"]["maxLength"] == spec.rules.item.bounds["max_length"]
     if spec.kind == "choice":
@@ -147,6 +154,18 @@ def probes(spec: FieldSpec) -> list[tuple[str, Any, bool]]:
             ]
         item = spec.rules.item.bounds["max_length"]
         out += [("longest item", ["R" * item], True), ("item too long", ["R" * (item + 1)], False)]
+    elif spec.kind == "mapping":
+        assert spec.rules.item is not None
+        value = MAPPING_VALUE.get(spec.key, "v")
+        names = {f"NAME_{i}": value for i in range(b["max_length"] + 1)}
+        most = dict(list(names.items())[:-1])
+        out += [("max names", most, True), ("max+1 names", names, False)]
+        if spec.rules.item.kind != "text":
+            return out
+        item = spec.rules.item.bounds
+        out += [("longest value", {"N": "v" * item["max_length"]}, True)]
+        out += [("value too long", {"N": "v" * (item["max_length"] + 1)}, False)]
+        out += [("empty value", {"N": ""}, item["min_length"] == 0)]
     elif spec.kind == "choice":
         allowed = spec.rules.allowed.choices() if spec.rules.allowed else spec.rules.choices
         out += [(f"choice {c}", c, c in allowed) for c in spec.rules.choices]

@@ -112,7 +112,8 @@ async def test_the_document_publishes_the_limits_validation_enforces(client: htt
     doc = await document(client)
     create = doc["paths"]["/api/agents"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     props = create["properties"]
-    assert create["required"] == ["name", "schedule", "prompt"]
+    assert create["required"] == ["name", "prompt"]
+    assert [branch["required"] for branch in create["oneOf"]] == [["schedule"], ["runAt"]]
     assert create["additionalProperties"] is False
     assert props["name"]["maxLength"] == NAME_MAX_LENGTH and props["name"]["pattern"] == NAME_PATTERN
     assert props["model"]["maxLength"] == MODEL_MAX_LENGTH and props["model"]["pattern"] == MODEL_PATTERN

@@ -51,5 +51,5 @@ async def test_existing_files_are_tightened_at_start(tmp_path: Path) -> None:
 
 
 async def test_a_runs_workspace_is_private(server: Server) -> None:
-    path = await server.runner._workspace("agt_new")
+    path = await server.runner.specs.workspace("agt_new")
     assert mode(path) == 0o700 and mode(path.parent) == 0o700

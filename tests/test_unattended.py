@@ -93,7 +93,7 @@ def test_backoff_doubles_with_jitter_up_to_its_maximum():
 async def test_an_error_with_attempts_left_queues_a_retry_and_alerts_nothing(env: Env):
     channel = await env.channel()
     agent = await env.agent(retry={"attempts": 1, "backoffSeconds": 30}, notify={"channels": [channel]})
-    first = await env.finished_run(agent["id"], "error")
+    first = await env.finished_run(agent["id"], "error", input="the alert")
     settled = await env.server.settler.settle(first)
     assert settled is not None and settled.retry is not None
     retry = settled.retry
@@ -101,6 +101,7 @@ async def test_an_error_with_attempts_left_queues_a_retry_and_alerts_nothing(env
     assert 27_000 <= retry.not_before - T0 <= 33_000
     row = await env.store.runs.get(retry.run_id)
     assert (row["status"], row["trigger"], row["attempt"], row["retry_of"]) == ("queued", "retry", 2, first)
+    assert row["input"] == "the alert"  # a retry is given what its run was given
     assert await env.events() == []
     # The retry counts as the slot's run: a scheduled fire of a forbid agent skips.
     assert agent["id"] in await env.store.slots.busy_agent_ids()
@@ -155,7 +156,7 @@ async def test_settling_decides_again_when_the_streak_moved(env: Env):
     run, row = await env.store.runs.get(run_id), await env.store.agents.get(agent["id"])
     stale = await env.server.settler.decide(run, row)
     await env.server.db.transaction(lambda conn: conn.execute("UPDATE agents SET failure_streak = 5"))
-    assert await env.store.runs.settle(stale) == "conflict"
+    assert await env.store.runs.settle(stale, env.server.service.day_of) == "conflict"
     settled = await env.server.settler.settle(run_id)
     assert settled is not None and settled.expected_streak == 5 and settled.streak == 6
 

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from app.model.mcp import McpServers
 from app.model.rules import (
     INTEGRAL,
     SCHEDULE_HELP,
@@ -38,10 +39,14 @@ from app.model.rules import (
     Stored,
     TimezoneName,
     ToolName,
+    When,
     Wording,
     request_model,
 )
 from app.model.run import RunStatus
+from app.model.secrets import SecretEnv
+from app.model.triggers import AgentIds, chain_targets
+from app.model.triggers import trigger_url as _trigger_url  # (a field of the same name is declared here)
 
 PermissionMode = Literal["dontAsk", "default", "acceptEdits", "plan", "bypassPermissions"]
 NotifyOn = Literal["failure", "recovery", "success", "budget", "missed", "paused"]
@@ -85,6 +90,8 @@ def _creator_of(row: Row) -> dict[str, Any] | None:
 
 _AS_FLAG = Stored(load=bool, dump=int)
 _AS_JSON = Stored(load=json.loads, dump=json.dumps)
+_BLANK_IS_NULL = Stored(load=lambda value: value or None)
+"""A one-shot agent's schedule: stored as "" (the column predates one-shots and is NOT NULL)."""
 
 
 class Creator(BaseModel):
@@ -184,8 +191,11 @@ class Agent(BaseModel):
         description="What the agent does, for people; null: none",
         examples=["Summarizes open tasks every morning"],
     )
-    schedule: Annotated[Schedule, Form("0 9 * * 1-5  or  @daily")] = Field(
-        title="Schedule", description=SCHEDULE_HELP, examples=["0 9 * * 1-5", "@daily"]
+    schedule: Annotated[Schedule | None, _BLANK_IS_NULL, Form("0 9 * * 1-5  or  @daily")] = Field(
+        None,
+        title="Schedule",
+        description=SCHEDULE_HELP + "; null for an agent that runs once (runAt)",
+        examples=["0 9 * * 1-5", "@daily"],
     )
     timezone: Annotated[TimezoneName, Form("server default (IANA name, e.g. Europe/Berlin)")] = Field(
         title="Time zone",
@@ -311,6 +321,46 @@ class Agent(BaseModel):
         title="Monthly cap (USD)",
         description="Most the agent may spend in a calendar month (the stats time zone); null: no cap",
         examples=[100],
+    )
+    run_at: Annotated[When | None, Form("ISO time, e.g. 2026-01-05T09:00:00Z", section="Triggers")] = Field(
+        None,
+        title="Run once at",
+        description="Instead of a schedule: the one time the agent runs (caught up like a scheduled "
+        "slot if the server was down); it then disables itself. Exactly one of schedule and runAt",
+        examples=["2026-01-05T09:00:00Z"],
+    )
+    on_success: Annotated[AgentIds, Form("agent ids, comma-separated")] = chain_targets("success")
+    on_failure: Annotated[AgentIds, Form("agent ids, comma-separated")] = chain_targets("failure")
+    mcp_servers: Annotated[McpServers, Form(section="Capabilities")] = Field(
+        {},
+        title="MCP servers",
+        description='Named MCP servers in the SDK\'s format: {"name": {"command", "args", "env"}} (stdio) '
+        'or {"name": {"type": "http" | "sse", "url", "headers"}}; ${NAME} takes a variable of the run '
+        "(e.g. a secret). Their tools run unattended only when allowedTools lists them: "
+        "mcp__<server>__<tool>, or mcp__<server> for all of a server's tools",
+        examples=[
+            {
+                "tracker": {
+                    "type": "stdio",
+                    "command": "npx",
+                    "args": ["-y", "@acme/tracker-mcp"],
+                    "env": {"TRACKER_TOKEN": "${TRACKER_TOKEN}"},
+                }
+            }
+        ],
+    )
+    env: Annotated[SecretEnv, _AS_JSON] = Field(
+        {},
+        title="Secrets",
+        description="Environment variables of the agent's runs, e.g. API tokens: written as "
+        '{"NAME": "value"} (null deletes NAME; other names are kept), read back as the names with '
+        "the value masked; stored encrypted, redacted from transcripts; usable in mcpServers as ${NAME}",
+        examples=[{"TRACKER_TOKEN": "********"}],
+    )
+    trigger_url: Annotated[str | None, ReadOnly(), Stored(read=_trigger_url)] = Field(
+        description="Where signed inbound webhooks start the agent (POST, no token), once it has a "
+        "trigger secret (POST /api/agents/{id}/trigger-secret); null: it has none",
+        examples=["/hooks/agents/agt_5f3a9c1e2b7d"],
     )
     paused_reason: Annotated[str | None, ReadOnly()] = Field(
         description="Why the server disabled the agent "

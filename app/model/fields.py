@@ -18,9 +18,9 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from app.model.agent import SERVER_DEFAULTS, Agent
-from app.model.rules import Allowed, Form, Wording, is_read_only, read_only_keys
+from app.model.rules import Allowed, Form, Moment, Wording, is_read_only, read_only_keys
 
-Kind = Literal["text", "integer", "number", "boolean", "list", "choice", "object"]
+Kind = Literal["text", "integer", "number", "boolean", "list", "choice", "object", "instant", "mapping"]
 BOUNDS = ("min_length", "max_length", "ge", "gt", "le", "lt")
 
 
@@ -117,10 +117,14 @@ def rules_of(annotation: Any, metadata: list[Any]) -> Rules:
             wording.update(meta.messages)
     allowed = next((m for m in found if isinstance(m, Allowed)), None)
     common: dict[str, Any] = dict(nullable=nullable, bounds=bounds, pattern=pattern, wording=wording)
+    if any(isinstance(m, Moment) for m in found):
+        return Rules("instant", **common)
     if get_origin(tp) is Literal:
         return Rules("choice", choices=tuple(str(a) for a in get_args(tp)), allowed=allowed, **common)
     if get_origin(tp) is list:
         return Rules("list", item=rules_of(get_args(tp)[0], []), **common)
+    if get_origin(tp) is dict:
+        return Rules("mapping", item=rules_of(get_args(tp)[1], []), **common)
     kinds: dict[Any, Kind] = {bool: "boolean", int: "integer", float: "number", str: "text"}
     if tp in kinds:
         return Rules(kinds[tp], **common)

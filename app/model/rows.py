@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, get_origin
 
 from pydantic import BaseModel, BeforeValidator, PlainSerializer
 from pydantic.fields import FieldInfo
@@ -55,9 +55,14 @@ def _parsers(info: FieldInfo) -> list[Convert]:
 
 
 def _model_in(info: FieldInfo) -> type[BaseModel] | None:
-    return next(
-        (t for t in _types_in(info.annotation) if isinstance(t, type) and issubclass(t, BaseModel)), None
-    )
+    """The model a field holds (a group of settings, the creator); None for plain data, which
+    includes a mapping or list of models (kept as the JSON it is stored as, e.g. MCP servers)."""
+    for t in _types_in(info.annotation):
+        if get_origin(t) in (dict, list):
+            return None
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            return t
+    return None
 
 
 def _then(first: Convert | None, second: Convert | None) -> Convert | None:

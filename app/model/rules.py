@@ -39,6 +39,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
 from app.cron import ALIASES, timezone_names, validate_schedule, validate_timezone
+from app.templates import unknown_placeholder_problem
 from app.timeutil import from_datetime, iso
 
 NAME_MAX_LENGTH = 200
@@ -151,6 +152,13 @@ class Allowed:
         return json_schema
 
 
+class Moment:
+    """The field is an instant a client writes as ISO text (an editor shows it as text)."""
+
+    def __repr__(self) -> str:
+        return "Moment()"
+
+
 def is_read_only(info: FieldInfo) -> bool:
     return any(isinstance(m, ReadOnly) for m in info.metadata)
 
@@ -216,6 +224,13 @@ def _schedule(value: str) -> str:
     return expr
 
 
+def _placeholders(value: str) -> str:
+    message = unknown_placeholder_problem(value)
+    if message:
+        raise problem(message)
+    return value
+
+
 def _timezone(value: str) -> str:
     message = validate_timezone(value)
     if message:
@@ -234,6 +249,25 @@ def _ms(value: Any) -> Any:
     if isinstance(value, str):
         return from_datetime(datetime.fromisoformat(value))
     return value
+
+
+WHEN_HELP = "an ISO time with its offset, e.g. 2026-01-05T09:00:00Z or 2026-01-05T10:00:00+01:00"
+
+
+def _when(value: Any) -> Any:
+    """An instant written by a client: ISO text with its offset, to milliseconds."""
+    if not isinstance(value, str):
+        raise problem(f"must be {WHEN_HELP}")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise problem(f"must be {WHEN_HELP}") from None
+    if moment.tzinfo is None:
+        raise problem(f"must say its offset (Z for UTC): {WHEN_HELP}")
+    try:
+        return from_datetime(moment)
+    except (OverflowError, ValueError):
+        raise problem(f"must be {WHEN_HELP}") from None
 
 
 def _money(value: float) -> float:
@@ -276,7 +310,9 @@ Prompt = Annotated[
     Field(max_length=PROMPT_MAX_LENGTH, pattern=PROMPT_PATTERN),
     Wording(pattern="must not be empty"),
     AfterValidator(_strip),
+    AfterValidator(_placeholders),
 ]
+"""A prompt: its placeholders (app.templates) are checked when it is saved."""
 Schedule = Annotated[
     str,
     Field(min_length=1, max_length=SCHEDULE_MAX_LENGTH),
@@ -315,8 +351,18 @@ Instant = Annotated[
 ]
 """Milliseconds since the Unix epoch; on the wire ISO 8601 UTC with milliseconds and ``Z``."""
 
+When = Annotated[
+    int,
+    BeforeValidator(_when),
+    PlainSerializer(iso, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+    Moment(),
+]
+"""An instant a client sets (ISO 8601 text with its offset); milliseconds since the epoch inside."""
+
 Money = Annotated[float, PlainSerializer(_money, return_type=float, when_used="json")]
 """US dollars, shown to a millionth."""
+
 
 SCHEDULE_HELP = (
     "5-field cron expression (minute hour day-of-month month day-of-week), or one of " + ", ".join(ALIASES)

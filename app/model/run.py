@@ -13,7 +13,7 @@ from pydantic.alias_generators import to_camel
 from app.model.rules import Instant, Money
 
 RunStatus = Literal["queued", "running", "success", "error", "budget_exceeded", "cancelled", "skipped"]
-RunTrigger = Literal["manual", "schedule", "retry"]
+RunTrigger = Literal["manual", "schedule", "retry", "chain", "webhook"]
 RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
 
 
@@ -34,7 +34,8 @@ class Run(BaseModel):
         "(overlap forbidden, or missed while down)"
     )
     trigger: RunTrigger = Field(
-        description="Started by hand (API, dashboard), by the schedule, or as a retry of a failed run"
+        description="Started by hand (API, dashboard), by the schedule, as a retry of a failed run, by "
+        "the end of another agent's run (chain), or by a signed inbound webhook"
     )
     scheduled_for: Instant | None = Field(description="The fire time of a scheduled run")
     output: str | None = Field(description="The final text, or what went wrong")
@@ -47,6 +48,13 @@ class Run(BaseModel):
     duration_ms: int | None = Field(description="How long the run took, in milliseconds")
     attempt: int = Field(description="1 for a first run, 2 for its first retry, and so on")
     retry_of: str | None = Field(description="On a retry, the id of the first run it retries; else null")
+    parent_run_id: str | None = Field(
+        description="On a chained run (and its retries), the run whose end started it; else null"
+    )
+    input: str | None = Field(
+        description="What the run was given ({{input}} in the prompt): a run body's input (JSON "
+        "indented as text); null: none"
+    )
 
 
 class RunEvent(BaseModel):

@@ -51,6 +51,18 @@ class ApiJsonSchema(GenerateJsonSchema):
             return flat
         return super().nullable_schema(schema)
 
+    def dict_schema(self, schema: core_schema.DictSchema) -> JsonSchemaValue:
+        """A mapping whose keys have a pattern: ``propertyNames`` and ``additionalProperties``
+        (pydantic writes ``patternProperties``, which lets any key not matching pass)."""
+        json_schema = super().dict_schema(schema)
+        patterns = json_schema.get("patternProperties")
+        if isinstance(patterns, dict) and len(patterns) == 1:
+            del json_schema["patternProperties"]
+            ((pattern, values),) = patterns.items()
+            json_schema["propertyNames"] = {**json_schema.get("propertyNames", {}), "pattern": pattern}
+            json_schema["additionalProperties"] = values
+        return json_schema
+
     def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
         json_schema = super().default_schema(schema)
         # Not stated: "absent" means null on a nullable field, and is decided by the server on another.

@@ -20,7 +20,6 @@ from app.scheduler.plans import (
     Prepared,
     catch_up_plan,
     dues_of,
-    next_ms,
     plan_of,
     prepare,
 )
@@ -188,23 +187,19 @@ class Scheduler:
             self._touched_while_loading.add(agent_id)
         old = self._plans.get(agent_id)
         new = plan_of(agent) if kind != "deleted" and agent is not None else None
-        if (
-            old is not None
-            and new is not None
-            and (old.expr, old.tz) == (new.expr, new.tz)
-            and old.next_ms is not None
-        ):
+        if old is not None and new is not None and old.key == new.key and old.next_ms is not None:
             # Same schedule: keep the planned instant, take the new settings.
             old.policy, old.deadline_ms = new.policy, new.deadline_ms
             return
         if old is not None:
             self._unplace(old)
             del self._plans[agent_id]
-        if new is None:
+        nxt = None if new is None else new.next_after(self.clock.now_ms())
+        if new is None or nxt is None:
             log.debug("agent %s unplanned (%s)", agent_id, kind)
             return
         self._plans[agent_id] = new
-        self._place(new, next_ms(new.expr, new.tz, self.clock.now_ms()))
+        self._place(new, nxt)
         log.debug("agent %s planned for %s (%s)", agent_id, iso(new.next_ms), kind)
 
     # -- start-up ---------------------------------------------------------------------
@@ -221,7 +216,8 @@ class Scheduler:
             if plan is None:
                 continue
             try:
-                get_schedule(plan.expr, plan.tz)
+                if plan.once is None:
+                    get_schedule(plan.expr, plan.tz)
             except ValueError as err:
                 log.warning("agent %s is not scheduled: %s", plan.agent_id, err)
                 continue
@@ -229,8 +225,12 @@ class Scheduler:
             loaded.append((plan, last, row["next_run_at"]))
         dues, nexts = await asyncio.to_thread(catch_up_plan, loaded, now)
         changed: list[tuple[int, str, str, str]] = []
+        spent: list[Plan] = []  # one-shots whose time came while the server was down
         for (plan, _, stored), nxt in zip(loaded, nexts, strict=True):
             if plan.agent_id in self._touched_while_loading:
+                continue
+            if nxt is None:
+                spent.append(plan)
                 continue
             self._plans[plan.agent_id] = plan
             self._place(plan, nxt)
@@ -239,8 +239,11 @@ class Scheduler:
         if changed:
             await self.store.slots.store_next_run_times(changed)
         log.info("scheduler started: %d enabled agents, %d with missed slots", len(loaded), len(dues))
-        if dues:
-            await self._firing.fire(now, None, dues, None)
+        try:
+            if dues:
+                await self._firing.fire(now, None, dues, None)
+        finally:
+            await self._end_one_shots(spent)
 
     # -- the timer ----------------------------------------------------------------------
 
@@ -341,26 +344,42 @@ class Scheduler:
     async def _replan_fired(self, plans: list[Plan], now: int) -> None:
         """Plan the next instant of the agents just fired; store and publish it."""
         current = self._plans
-        nexts: dict[tuple[str, str], int] = {}
+        nexts: dict[tuple[str, str, int | None], int | None] = {}
         changed: list[tuple[int, str, str, str]] = []
         seen: set[str] = set()
+        spent: list[Plan] = []
         for plan in plans:
             agent_id = plan.agent_id
             if current.get(agent_id) is not plan or agent_id in seen:
                 continue  # edited, disabled or deleted meanwhile: the listener re-planned it
             seen.add(agent_id)
-            key = (plan.expr, plan.tz)
-            nxt = nexts.get(key)
-            if nxt is None:
-                nxt = nexts[key] = next_ms(plan.expr, plan.tz, now)
+            key = plan.key
+            if key not in nexts:
+                nexts[key] = plan.next_after(now)
+            nxt = nexts[key]
+            if nxt is None:  # a one-shot that fired: it is done
+                del current[agent_id]
+                spent.append(plan)
+                continue
             self._place(plan, nxt)
             changed.append((nxt, agent_id, plan.expr, plan.tz))
+        await self._end_one_shots(spent)
         if not changed:
             return
         await self.store.slots.store_next_run_times(changed)
         publish = self.bus.publish
         for nxt, agent_id, _, _ in changed:
             publish("agent.scheduled", agentId=agent_id, nextRunAt=iso(nxt))
+
+    async def _end_one_shots(self, plans: list[Plan]) -> None:
+        """One-shot agents whose one time came (run, skipped or missed): disabled."""
+        for plan in plans:
+            if plan.once is None:
+                continue
+            try:
+                await self.service.end_one_shot(plan.agent_id, plan.once)
+            except Exception:
+                log.exception("scheduler: could not disable the one-shot agent %s", plan.agent_id)
 
     def _prepare(self, slot: int) -> Prepared:
         """Build the claims of instant ``slot`` ahead of time (unless already built)."""

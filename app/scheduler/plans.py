@@ -22,6 +22,8 @@ DOWN_REASON = "missed while the server was down"
 PAUSED_REASON = "missed while the scheduler was paused"
 ON_TIME_MS = 60_000
 """A running scheduler that fires a slot at most this late fires it as on time."""
+NEVER = 1 << 62
+"""Later than any instant (a one-shot has no next one)."""
 MISSED_COUNT_LIMIT = 10_080
 """Missed slots are counted exactly up to this many (7 days of ``* * * * *``)."""
 
@@ -36,6 +38,18 @@ class Plan:
     policy: str
     deadline_ms: int | None  # None: never catch up
     next_ms: int | None = None
+    once: int | None = None  # a one-shot agent's one instant (expr is then "")
+
+    @property
+    def key(self) -> tuple[str, str, int | None]:
+        """What decides the plan's instants: a re-plan with the same key keeps its next one."""
+        return (self.expr, self.tz, self.once)
+
+    def next_after(self, ms: int) -> int | None:
+        """The plan's first instant after ``ms`` (None: a one-shot whose time has come)."""
+        if self.once is not None:
+            return self.once if self.once > ms else None
+        return next_ms(self.expr, self.tz, ms)
 
 
 @dataclass(slots=True)
@@ -76,10 +90,11 @@ def plan_of(agent: Agent) -> Plan | None:
     deadline = agent.starting_deadline_seconds
     return Plan(
         agent_id=agent.id,
-        expr=agent.schedule,
+        expr=agent.schedule or "",
         tz=agent.timezone,
         policy=agent.concurrency_policy,
         deadline_ms=None if deadline is None else deadline * 1000,
+        once=agent.run_at,
     )
 
 
@@ -147,9 +162,14 @@ def missed_dues(
     and still run; None: it never runs late.
     """
     groups: dict[tuple[str, str], list[tuple[Plan, int]]] = {}
-    for plan, start in plans:
-        groups.setdefault((plan.expr, plan.tz), []).append((plan, start))
     dues: list[Due] = []
+    for plan, start in plans:
+        if plan.once is not None:
+            due = _missed_once(plan, start, now, reason, allowance[id(plan)])
+            if due is not None:
+                dues.append(due)
+        else:
+            groups.setdefault((plan.expr, plan.tz), []).append((plan, start))
     for (expr, tz), members in groups.items():
         starts = [start for _, start in members]
         counts = missed_counts(expr, tz, starts, now)
@@ -173,22 +193,31 @@ def missed_dues(
     return dues
 
 
-def catch_up_plan(loaded: list[tuple[Plan, int, int | None]], now: int) -> tuple[list[Due], list[int]]:
-    """At start: (the dues of missed slots, the next fire instant of each agent).
+def _missed_once(plan: Plan, start: int, now: int, reason: str, limit: int | None) -> Due | None:
+    """The due of a one-shot whose instant lies in ``(start, now]``: run late, or missed."""
+    once = plan.once
+    if once is None or not start < once <= now:
+        return None
+    if limit is not None and now - once <= limit:
+        return Due(plan, once, caught_up=True)
+    return Due(plan, None, once, f"{reason}: {_slots_text(1, False)}")
+
+
+def catch_up_plan(loaded: list[tuple[Plan, int, int | None]], now: int) -> tuple[list[Due], list[int | None]]:
+    """At start: (the dues of missed slots, the next fire instant of each agent; None: a spent one-shot).
 
     ``loaded``: (plan, last known point, stored next_run_at). Pure and possibly
     long (thousands of agents): run it in a thread.
     """
     allowance = {id(plan): plan.deadline_ms for plan, _, _ in loaded}
     dues = missed_dues([(plan, last) for plan, last, _ in loaded], now, DOWN_REASON, allowance)
-    nexts: dict[tuple[str, str], int] = {}
+    nexts: dict[tuple[str, str, int | None], int | None] = {}
     result = []
     for plan, _, _ in loaded:
-        key = (plan.expr, plan.tz)
-        nxt = nexts.get(key)
-        if nxt is None:
-            nxt = nexts[key] = next_ms(plan.expr, plan.tz, now)
-        result.append(nxt)
+        key = plan.key
+        if key not in nexts:
+            nexts[key] = plan.next_after(now)
+        result.append(nexts[key])
     return dues, result
 
 
@@ -196,14 +225,14 @@ def dues_of(popped: list[tuple[int, dict[str, Plan]]], now: int) -> tuple[list[D
     """The dues of instants popped from the heap, and every plan they fired."""
     dues: list[Due] = []
     late: list[tuple[Plan, int]] = []
-    nexts: dict[tuple[str, str, int], int] = {}
+    nexts: dict[tuple[str, str, int | None, int], int] = {}
     for slot, bucket in popped:
         on_time = now - slot <= ON_TIME_MS
         for plan in bucket.values():
-            key = (plan.expr, plan.tz, slot)
+            key = (*plan.key, slot)
             nxt = nexts.get(key)
             if nxt is None:
-                nxt = nexts[key] = next_ms(plan.expr, plan.tz, slot)
+                nxt = nexts[key] = plan.next_after(slot) or NEVER
             if on_time and nxt > now:
                 dues.append(Due(plan, slot))  # the usual case
             else:
@@ -224,7 +253,7 @@ def prepare(
     claims: list[SlotClaim] = [
         (run_id, plan.agent_id, slot, "queued") for run_id, plan in zip(ids, plans, strict=True)
     ]
-    nexts = {(plan.expr, plan.tz) for plan in plans}
+    keys = {plan.key: plan for plan in plans}
     return Prepared(
         slot=slot,
         epoch=epoch,
@@ -232,5 +261,5 @@ def prepare(
         claims=claims,
         encoded=encode(claims),
         index={plan.agent_id: i for i, plan in enumerate(plans)},
-        first_next=min(next_ms(expr, tz, slot) for expr, tz in nexts),
+        first_next=min((plan.next_after(slot) or NEVER) for plan in keys.values()),
     )
