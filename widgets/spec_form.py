@@ -10,6 +10,7 @@ editor and the settings dialog are subclasses that name their fields.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
@@ -56,6 +57,17 @@ def help_text(f: FieldSpec) -> str:
     """The field's help and limits, shown as the tooltip of its label and input."""
     bounds = limits(f)
     return f"{f.help} ({bounds})" if bounds else f.help
+
+
+def _mapping(text: str) -> Any:
+    """A JSON object typed into a text area: empty is ``{}``; text that is no JSON goes as it is
+    (the API names the problem beside the field)."""
+    if not text.strip():
+        return {}
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def _number(text: str, kind: str) -> Any:
@@ -210,6 +222,10 @@ class SpecForm(Widget):
             control = ChoiceList(empty=NO_CHANNELS, id=cid, classes="channel-picker")
         elif f.kind == "list" and item is not None and item.kind == "choice":
             control = ChoiceList([(c, c) for c in item.choices], id=cid)
+        elif f.kind == "mapping":
+            control = TextArea(
+                "", id=cid, language="json", show_line_numbers=False, tab_behavior="focus", compact=True
+            )
         elif f.kind == "text" and f.multiline:
             control = TextArea(
                 "", id=cid, soft_wrap=True, show_line_numbers=False, tab_behavior="focus", compact=True
@@ -267,7 +283,10 @@ class SpecForm(Widget):
             choices = f.rules.choices
             widget.value = str(value) if value in choices else choices[0]
         elif isinstance(widget, TextArea):
-            widget.text = str(value or "")
+            if f.kind == "mapping":
+                widget.text = json.dumps(value, indent=2) if value else ""
+            else:
+                widget.text = str(value or "")
         elif isinstance(widget, Input):
             if f.kind == "list":
                 widget.value = ", ".join(str(t) for t in value or [])
@@ -291,6 +310,8 @@ class SpecForm(Widget):
         raw = self.raw(wid)
         if f.kind in ("boolean", "choice") or isinstance(raw, list):
             return raw
+        if f.kind == "mapping":
+            return _mapping(str(raw))
         text = str(raw) if f.multiline else str(raw).strip()
         if f.kind == "list":
             return [t.strip() for t in text.split(",") if t.strip()]

@@ -53,6 +53,12 @@ def _agent(i: int, name: str, schedule: str, **extra: Any) -> dict[str, Any]:
         "pauseAfterFailures": None,
         "dailyBudgetUsd": None,
         "monthlyBudgetUsd": None,
+        "runAt": None,
+        "onSuccess": [],
+        "onFailure": [],
+        "mcpServers": {},
+        "env": {},
+        "triggerUrl": None,
         "pausedReason": None,
         "nextRunAt": None,
         "lastRunAt": None,
@@ -187,6 +193,8 @@ RUNS = [
         "durationMs": None,
         "attempt": 1,
         "retryOf": None,
+        "parentRunId": None,
+        "input": None,
     },
 ] + [
     {
@@ -205,6 +213,8 @@ RUNS = [
         "durationMs": 30_000 + 7_000 * i,
         "attempt": 1,
         "retryOf": None,
+        "parentRunId": None,
+        "input": None,
     }
     for i in range(1, 8)
 ]
