@@ -39,6 +39,20 @@ PEERS = str(ROOT / "bench" / "_alerts_peers.py")
 FAILING_PROMPT = "Check the deploy. [[fake:endless_tools]]"  # maxTurns 1: error_max_turns
 STORM_IDLE_S = 4.0
 """From the storm server's scheduler start to the instant (idle API samples meanwhile)."""
+FAIL_AFTER_PER_AGENT_S = 0.008
+"""``together``: from the scheduled instant to the failure, time for every run to be started
+(at least 2 s)."""
+
+
+def fail_after(agents: int) -> float:
+    return max(2.0, agents * FAIL_AFTER_PER_AGENT_S)
+
+
+def storm_options(mode: str, agents: int) -> list[str]:
+    if mode == "together":  # a run slot for each, so that all are running when they fail
+        return ["--sessions", "fail-together", "--fail-after", str(fail_after(agents)),
+                "--max-concurrent-runs", str(agents + 10), "--instant-in", str(STORM_IDLE_S)]  # fmt: skip
+    return ["--sessions", "fail-at-once", "--instant-in", str(STORM_IDLE_S)]
 
 
 async def new_database(path: Path) -> str:
@@ -134,6 +148,8 @@ async def latency_pass(args: argparse.Namespace, lanes: int, workdir: Path) -> d
                 str(db),
                 "--workdir",
                 str(workdir),
+                "--sessions",
+                "cli",
                 "--fake-api",
                 f"http://{HOST}:{fake.port}",
                 "--max-concurrent-runs",
@@ -226,8 +242,10 @@ async def latency_pass(args: argparse.Namespace, lanes: int, workdir: Path) -> d
 # -- 2. 1,000 agents failing at one instant ---------------------------------------------------
 
 
-async def storm_pass(args: argparse.Namespace, rep: int, workdir: Path) -> dict[str, Any]:
-    db = workdir / f"storm-{rep}.db"
+async def storm_pass(args: argparse.Namespace, mode: str, rep: int, workdir: Path) -> dict[str, Any]:
+    """``mode``: ``together`` (every session running, all failing at one instant) or ``at-once``
+    (scheduled at one instant, each failing as soon as it starts, through the default 4 run slots)."""
+    db = workdir / f"storm-{mode}-{rep}.db"
     token = await new_database(db)
     env = server_env(workdir)
     auth = {"Authorization": f"Bearer {token}"}
@@ -260,7 +278,7 @@ async def storm_pass(args: argparse.Namespace, rep: int, workdir: Path) -> dict[
     ]
     try:
         started = await asyncio.gather(
-            Peer.start("storm server", [*base, "--instant-failure", "--instant-in", str(STORM_IDLE_S)], env),
+            Peer.start("storm server", [*base, *storm_options(mode, args.agents)], env),
             Peer.start(
                 "API client",
                 [PEERS, "poller", "--port", str(port), "--interval", str(args.api_interval)],
@@ -274,11 +292,12 @@ async def storm_pass(args: argparse.Namespace, rep: int, workdir: Path) -> dict[
             if isinstance(p, BaseException):
                 raise p
         server, poller = peers[1], peers[2]
-        [instant_real_ms] = server.ready
-        cpu_at_start = server.cpu_seconds()
+        scheduled_ms, fail_at_ms = server.ready
+        instant_real_ms = fail_at_ms if mode == "together" else scheduled_ms
+        cpu_at_start, loop_cpu_at_start = server.cpu_seconds(), server.loop_cpu_seconds()
         spy = None
         if args.py_spy:
-            out = f"{args.py_spy}-{rep + 1}.txt"
+            out = f"{args.py_spy}-{mode}-{rep + 1}.txt"
             spy = await asyncio.create_subprocess_exec(
                 "py-spy",
                 "record",
@@ -286,13 +305,13 @@ async def storm_pass(args: argparse.Namespace, rep: int, workdir: Path) -> dict[
                 "-p",
                 str(server.proc.pid),
                 "-r",
-                "100",
+                "200",
                 "-f",
                 "raw",
                 "-o",
                 out,
                 "-d",
-                str(int(STORM_IDLE_S + 30)),
+                str(int(STORM_IDLE_S + fail_after(args.agents) + 30)),
                 stdout=asyncio.subprocess.DEVNULL,
             )
         deadline = instant_real_ms / 1000 + 60
@@ -305,7 +324,9 @@ async def storm_pass(args: argparse.Namespace, rep: int, workdir: Path) -> dict[
             await asyncio.sleep(1.0)  # a second copy of any would come now
             records = (await client.get(f"http://{HOST}:{receiver_port}/results")).json()
             server_cpu = server.cpu_seconds() - cpu_at_start
+            loop_cpu = server.loop_cpu_seconds() - loop_cpu_at_start
             finished = (await client.get(f"{server.url}/api/bench/finished", headers=auth)).json()
+            sessions = (await client.get(f"{server.url}/api/bench/sessions", headers=auth)).json()
         samples = json.loads(await poller.finish())
         if spy is not None:
             with contextlib.suppress(ProcessLookupError):
@@ -319,10 +340,13 @@ async def storm_pass(args: argparse.Namespace, rep: int, workdir: Path) -> dict[
     last_ns = max(r["arrivedNs"] for r in records) if records else 0
     instant_ns = instant_real_ms * 1_000_000
     during = [lat for start, lat, _ in samples if instant_ns <= start <= last_ns]
-    idle = [lat for start, lat, _ in samples if start < instant_ns - 500_000_000]
+    idle = [lat for start, lat, _ in samples if start < scheduled_ms * 1_000_000 - 500_000_000]
     deliveries = read_deliveries(db)
     return {
+        "mode": mode,
         "agents": args.agents,
+        "sessions waited": sessions["waited"],
+        "sessions late": sessions["late"],
         "failed runs": len(failed),
         "received": len(records),
         "distinct runs received": len(set(got_runs)),
@@ -333,6 +357,7 @@ async def storm_pass(args: argparse.Namespace, rep: int, workdir: Path) -> dict[
         "first received s": (min(r["arrivedNs"] for r in records) - instant_ns) / 1e9 if records else None,
         "last finished s": (max(finished[r]["ns"] for r in failed) - instant_ns) / 1e9 if failed else None,
         "server cpu s": server_cpu,
+        "loop cpu s": loop_cpu,
         "connections": len({r["connection"] for r in records}),
         "deliveries sent once": sum(d["status"] == "sent" and d["attempts"] == 1 for d in deliveries),
         "api during": during,

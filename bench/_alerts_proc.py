@@ -54,8 +54,9 @@ class Peer:
             line = await asyncio.wait_for(proc.stdout.readline(), START_TIMEOUT_S)
         peer = cls(name, proc, 0, log)
         if not line.startswith(b"READY "):
+            why = peer.stderr()[-3000:]
             await peer.stop()
-            raise RuntimeError(f"{name} did not start: {peer.stderr()[-3000:]}")
+            raise RuntimeError(f"{name} did not start: {why}")
         peer.port = int(line.split()[1])
         peer.ready = [int(x) for x in line.split()[2:]]
         return peer
@@ -63,6 +64,13 @@ class Peer:
     def cpu_seconds(self) -> float:
         """User + system CPU time the process used so far."""
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+    def loop_cpu_seconds(self) -> float:
+        """CPU time of the main thread (the event loop) so far."""
+        fields = (
+            Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        )
         return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
     def stderr(self) -> str:

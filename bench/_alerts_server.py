@@ -8,21 +8,27 @@ the product's uvicorn settings. The bench adds only:
   (``time.time_ns``) at the moment the runner publishes it, right after the
   transaction that recorded the run's end, served by
   ``GET /api/bench/finished`` (through the same bearer-auth middleware);
-* ``--fake-api URL``: agent runs are real Claude Code CLI runs against that
-  fake Messages API (``tests/fake_anthropic.py``), isolated in ``--workdir``;
-* ``--instant-failure``: instead, each run's session ends ``error`` at once
-  without starting a CLI process (``app.runner.run_session`` replaced by a
-  coroutine returning a failed ``SessionResult`` with a small cost); every
+* ``--sessions cli --fake-api URL``: agent runs are real Claude Code CLI runs
+  against that fake Messages API (``tests/fake_anthropic.py``), isolated in
+  ``--workdir``;
+* ``--sessions fail-at-once``: instead, each run's session ends ``error`` at
+  once without starting a CLI process (``app.runner.run_session`` replaced by
+  a coroutine returning a failed ``SessionResult`` with a small cost); every
   step before and after the session is the runner's own;
+* ``--sessions fail-together --fail-after S``: the same, but every session
+  waits until one instant, S seconds after the scheduler's instant, and all
+  end ``error`` then (with ``--max-concurrent-runs`` above the number of
+  agents, all of them are running by then: ``GET /api/bench/sessions`` counts
+  those that came late);
 * ``--instant-in S``: the real scheduler, started (as ``Server.start`` does)
   once everything else runs, on the system clock shifted (as
   ``bench/scheduler.py`` does) so that the server clock's next minute
   boundary comes S seconds later; the alerts, settling and the deliverer
   share that clock.
 
-Prints ``READY <port> <instant>`` on stdout once listening (``instant``: the
-wall-clock ms of that minute boundary, 0 without ``--instant-in``); SIGTERM
-stops it.
+Prints ``READY <port> <instant> <fail_at>`` on stdout once listening (the
+wall-clock ms of that minute boundary and of the sessions' failure, 0 when
+not used); SIGTERM stops it.
 """
 
 from __future__ import annotations
@@ -50,19 +56,33 @@ from app.server import Server, ServerConfig, running, uvicorn_server, wait_until
 from app.session_events import SessionResult
 
 MINUTE_MS = 60_000
-INSTANT_FAILURE_OUTPUT = "bench: the session failed at once (no CLI process was started)"
+FAILURE_OUTPUT = "bench: the session failed (no CLI process was started)"
 
 
-async def fail_at_once(spec: SessionSpec, on_event: EventCallback) -> SessionResult:
-    """A session that ends ``error`` at once, as a CLI refused by the API would (with a cost)."""
-    return SessionResult(
-        status="error",
-        output=INSTANT_FAILURE_OUTPUT,
-        cost_usd=0.0021,
-        input_tokens=1200,
-        output_tokens=80,
-        num_turns=1,
-    )
+class FailingSessions:
+    """Sessions that end ``error`` without a CLI process: at once, or all at ``fail_at_ns``."""
+
+    def __init__(self) -> None:
+        self.fail_at_ns: int | None = None
+        self.waited = 0
+        self.late = 0
+
+    async def session(self, spec: SessionSpec, on_event: EventCallback) -> SessionResult:
+        if self.fail_at_ns is not None:
+            wait = (self.fail_at_ns - time.time_ns()) / 1e9
+            if wait > 0:
+                self.waited += 1
+                await asyncio.sleep(wait)
+            else:
+                self.late += 1
+        return SessionResult(
+            status="error",
+            output=FAILURE_OUTPUT,
+            cost_usd=0.0021,
+            input_tokens=1200,
+            output_tokens=80,
+            num_turns=1,
+        )
 
 
 def fake_api_env(url: str, workdir: Path) -> dict[str, str]:
@@ -77,8 +97,9 @@ def fake_api_env(url: str, workdir: Path) -> dict[str, str]:
 async def serve(args: argparse.Namespace) -> None:
     workdir = Path(args.workdir)
     env = fake_api_env(args.fake_api, workdir) if args.fake_api else {}
-    if args.instant_failure:
-        app.runner.run_session = fail_at_once  # type: ignore[attr-defined]
+    failing = FailingSessions()
+    if args.sessions != "cli":
+        app.runner.run_session = failing.session  # type: ignore[attr-defined]
     clock = SystemClock()
     cfg = ServerConfig(
         db_path=Path(args.db),
@@ -106,9 +127,17 @@ async def serve(args: argparse.Namespace) -> None:
         async def finished_route(request: Request) -> Response:
             return JSONResponse(finished)
 
+        async def sessions_route(request: Request) -> Response:
+            return JSONResponse({"waited": failing.waited, "late": failing.late})
+
         server.app.router.routes.insert(0, Route("/api/bench/finished", finished_route))
+        server.app.router.routes.insert(0, Route("/api/bench/sessions", sessions_route))
         instant = await start_scheduler(server, clock, args.instant_in) if args.instant_in else 0
-        await serve_api(server, args.port, instant)
+        fail_at = 0
+        if args.sessions == "fail-together":
+            fail_at = instant + int(args.fail_after * 1000)
+            failing.fail_at_ns = fail_at * 1_000_000
+        await serve_api(server, args.port, instant, fail_at)
 
 
 async def start_scheduler(server: Server, clock: SystemClock, lead_s: float) -> int:
@@ -129,7 +158,7 @@ async def start_scheduler(server: Server, clock: SystemClock, lead_s: float) -> 
     return instant_real
 
 
-async def serve_api(server: Server, port: int, instant: int) -> None:
+async def serve_api(server: Server, port: int, instant: int, fail_at: int) -> None:
     web = uvicorn_server(server.app, "127.0.0.1", port, log_to_stderr=False)
     loop = asyncio.get_running_loop()
 
@@ -140,7 +169,7 @@ async def serve_api(server: Server, port: int, instant: int) -> None:
         loop.add_signal_handler(sig, stop)
     task = asyncio.create_task(web.serve())
     await wait_until_started(web)
-    print(f"READY {port} {instant}", flush=True)
+    print(f"READY {port} {instant} {fail_at}", flush=True)
     await task
 
 
@@ -149,8 +178,9 @@ def main() -> None:
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--db", required=True)
     p.add_argument("--workdir", required=True)
+    p.add_argument("--sessions", choices=["cli", "fail-at-once", "fail-together"], default="cli")
     p.add_argument("--fake-api", metavar="URL")
-    p.add_argument("--instant-failure", action="store_true")
+    p.add_argument("--fail-after", type=float, default=5.0, metavar="S")
     p.add_argument("--instant-in", type=float, default=0.0, metavar="S")
     p.add_argument("--max-concurrent-runs", type=int, default=4)
     args = p.parse_args()
