@@ -1,8 +1,9 @@
 """Alerts benchmark: a failed run's signed webhook, and 1,000 agents failing at one instant.
 
-Run: ``python bench/alerts.py`` (about 6 minutes), or ``--quick`` (a few
-runs and 50 agents, about 40 seconds; the test suite runs it so it cannot rot).
-``--only latency`` / ``--only storm`` runs one part.
+Run: ``python bench/alerts.py`` (about 9 minutes, 13 on a busy machine), or
+``--quick`` (5 runs and 50 agents, about a minute; the test suite runs it so
+it cannot rot). ``--only latency|deliverer|storm`` runs one part; results are
+also written to ``bench/results/``.
 
 Every party is its own process on 127.0.0.1 (``bench/_alerts_server.py``,
 ``bench/_alerts_peers.py``): the product's ``Server`` (runner, settling,
@@ -41,6 +42,11 @@ tests; a second API client. This process only drives and counts.
    ``--api-interval`` seconds: its latency during the storm, beside the same
    on the idle server just before the scheduled instant.
 
+3. **The deliverer alone** (``bench/_alerts_deliverer.py``): 1,000 due
+   deliveries to one receiver, sent by the product's deliverer in this
+   process; its event loop's CPU time per send, beside a bare httpx client
+   sending the same signed POSTs (the floor).
+
 Targets (issue 11): p50 < 100 ms, p99 < 500 ms; all 1,000 within 10 s; API
 p99 < 100 ms.
 """
@@ -61,6 +67,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from _alerts_deliverer import deliverer_pass  # noqa: E402
 from _alerts_passes import latency_pass, storm_pass  # noqa: E402
 from _alerts_proc import pct  # noqa: E402
 
@@ -73,7 +80,12 @@ def fmt(values: list[float]) -> str:
     return f"{pct(values, 0.5):,.1f} / {pct(values, 0.99):,.1f} / {max(values):,.1f}"
 
 
-def report(args: argparse.Namespace, latency: list[dict[str, Any]], storms: list[dict[str, Any]]) -> str:
+def report(
+    args: argparse.Namespace,
+    latency: list[dict[str, Any]],
+    storms: list[dict[str, Any]],
+    alone: list[dict[str, Any]],
+) -> str:
     started = datetime.now(UTC)
     out = [
         f"## Alerts benchmark ({started:%Y-%m-%d %H:%M} UTC)\n",
@@ -101,6 +113,20 @@ def report(args: argparse.Namespace, latency: list[dict[str, Any]], storms: list
                 f"- {r['lanes']} at once: p50 {p50:.1f} ms (target < 100: {verdict(p50 < 100)}), "
                 f"p99 {p99:.1f} ms (target < 500: {verdict(p99 < 500)}); every run ended error: "
                 f"{r['all error']}; {r['seconds']:.0f} s for the pass."
+            )
+        out.append("")
+    if alone:
+        out.append(f"### The deliverer alone: {alone[0]['count']:,} due deliveries to one receiver\n")
+        out.append(
+            "| pass | received | distinct | verified | connections | all received s | loop CPU ms a send | "
+            "floor: bare httpx, same sends, s | its loop CPU ms a send |"
+        )
+        out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for i, d in enumerate(alone, 1):
+            out.append(
+                f"| {i} | {d['received']:,} | {d['distinct']:,} | {d['verified']:,} | {d['connections']} | "
+                f"{d['seconds']:.2f} | {d['cpu ms']:.2f} | {d['floor seconds']:.2f} | "
+                f"{d['floor cpu ms']:.2f} |"
             )
         out.append("")
     for mode in ("together", "at-once"):
@@ -151,12 +177,16 @@ def verdict(ok: bool) -> str:
 
 
 async def amain(args: argparse.Namespace) -> str:
-    latency, storms = [], []
+    latency, storms, alone = [], [], []
     with tempfile.TemporaryDirectory(prefix="bench-alerts-") as tmp:
         workdir = Path(tmp)
         if args.only in (None, "latency"):
             for lanes in args.lanes:
                 latency.append(await latency_pass(args, lanes, workdir))
+        if args.only in (None, "deliverer"):
+            for rep in range(args.reps):
+                print(f"[deliverer alone] pass {rep + 1}/{args.reps}", file=sys.stderr)
+                alone.append(await deliverer_pass(args.agents))
         if args.only in (None, "storm"):
             for mode in args.storms:
                 for rep in range(args.reps):
@@ -164,13 +194,13 @@ async def amain(args: argparse.Namespace) -> str:
                         f"[storm {mode}] pass {rep + 1}/{args.reps}: {args.agents:,} agents", file=sys.stderr
                     )
                     storms.append(await storm_pass(args, mode, rep, workdir))
-    return report(args, latency, storms)
+    return report(args, latency, storms, alone)
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="5 runs, 50 agents, 1 pass of each")
-    p.add_argument("--only", choices=["latency", "storm"])
+    p.add_argument("--only", choices=["latency", "deliverer", "storm"])
     p.add_argument("--runs", type=int, default=200, help="measured runs per latency pass")
     p.add_argument("--lanes", type=int, nargs="+", default=[1, 4], help="runs at once (one pass each)")
     p.add_argument("--agents", type=int, default=1000)

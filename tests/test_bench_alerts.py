@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from app.notify.deliverer import PER_CHANNEL_CONCURRENCY
+
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.slow
@@ -38,7 +40,10 @@ def test_the_alerts_benchmark_runs_and_accounts_for_every_alert(tmp_path: Path) 
     copies, unverified, connections = cells[-3:]
     assert (copies, unverified) == ("0", "0") and int(connections) >= 1
     assert "every run ended error: True" in out
-    # 2. fifty agents failing at one instant, both ways: all fifty running when they failed together;
+    # 2. the deliverer alone: fifty deliveries, fifty received, distinct and verified
+    [alone] = re.findall(r"^\| 1 \| 50 \| 50 \| 50 \| (\d+) \| [\d.]+ \| [\d.]+ \|.*$", out, re.M)
+    assert 1 <= int(alone) <= PER_CHANNEL_CONCURRENCY
+    # 3. fifty agents failing at one instant, both ways: all fifty running when they failed together;
     #    fifty webhooks, one per failed run, none twice, all verified
     together = re.findall(r"^\| 1 \| 50 \| 50 \| 50 \| 50 \| True \| 0 \| 0 \|.*$", out, re.M)
     at_once = re.findall(r"^\| 1 \| 50 \| — \| 50 \| 50 \| True \| 0 \| 0 \|.*$", out, re.M)
