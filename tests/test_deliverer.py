@@ -161,6 +161,27 @@ async def test_alerts_raised_one_by_one_are_claimed_a_batch_at_a_time(env: Env):
     assert calls["claim_due"] <= seconds / CLAIM_INTERVAL_SECONDS + 3, (calls, seconds)
 
 
+async def test_a_result_that_comes_while_results_are_being_recorded_is_recorded_too(env: Env):
+    """A send that ends while the previous results are being written (here: the database slow to
+    answer) is recorded as sent soon after, not left pending until its lock lapses (then sent again)."""
+    deliverer = env.deliverer()
+    counting(env, "record", delay=0.6)
+    await deliverer.start()
+    try:
+        await env.raise_alerts(1)
+        deliverer.wake()
+        await env.receiver.wait_for(1)
+        await asyncio.sleep(0.2)  # its result is being recorded
+        await env.raise_alerts(1)
+        deliverer.wake()
+        await env.receiver.wait_for(2)
+        async with asyncio.timeout(5):
+            while await env.statuses() != [("sent", 1)] * 2:
+                await asyncio.sleep(0.05)
+    finally:
+        await deliverer.stop()
+
+
 @pytest.mark.slow
 async def test_a_delivery_that_waited_past_half_its_lock_is_left_to_the_next_claim(env: Env):
     """One send at a time to a receiver taking 0.4 s, locks of 4 s: the deliveries still waiting for

@@ -153,6 +153,8 @@ class Deliverer:
             if t is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await t
+        if self._flusher is not None:
+            await self._flusher  # it may hold a batch being written (it never raises)
         await self._flush()
         if self._http is not None:
             await self._http.aclose()
@@ -243,11 +245,16 @@ class Deliverer:
 
     async def _flush_soon(self) -> None:
         await asyncio.sleep(FLUSH_SECONDS)
-        await self._flush()
+        try:
+            await self._flush()
+        except Exception:
+            log.exception("deliveries: could not record results; those rows are tried again later")
 
     async def _flush(self) -> None:
-        results, self._results = self._results, []
-        if results:
+        # Until none is left: results that come while a batch is written are this flusher's too
+        # (no other is started while it runs, and one left behind would be sent again later).
+        while self._results:
+            results, self._results = self._results, []
             await self.store.deliveries.record(results)
             self._wake.set()  # a retry may now be the earliest due
 
