@@ -1,6 +1,6 @@
 """Alerts benchmark: a failed run's signed webhook, and 1,000 agents failing at one instant.
 
-Run: ``python bench/alerts.py`` (about 9 minutes, 13 on a busy machine), or
+Run: ``python bench/alerts.py`` (about 9 minutes, 12 on a busy machine), or
 ``--quick`` (5 runs and 50 agents, about a minute; the test suite runs it so
 it cannot rot). ``--only latency|deliverer|storm`` runs one part; results are
 also written to ``bench/results/``.
