@@ -34,6 +34,7 @@ bench:  ## the benchmarks (figures go in README)
 	$(PY) bench/api.py
 	$(PY) bench/scheduler.py
 	$(PY) bench/tui.py
+	$(PY) bench/alerts.py
 
 screenshots:  ## rewrite screenshots/*.svg from a seeded demo database
 	$(PY) -m app.tui_demo screenshots --out screenshots

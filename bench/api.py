@@ -519,10 +519,12 @@ def stats_section(args: argparse.Namespace, gen: str, out: list[str]) -> dict[st
     gb_times, gb_rows, plan = group_by_baseline(path, first_ms, max(3, args.reps * 2 - 1))
     proc = bench_server("product", db=str(path))
     try:
-        got = httpx.get(
+        answer = httpx.get(
             f"http://{HOST}:{proc.port}/api/agents/stats?period=30d",
             headers={"Authorization": f"Bearer {token}"},
-        ).json()["data"]
+        )
+        body_bytes = len(answer.content)
+        got = answer.json()["data"]
         sql_total = sum(r[1] for r in gb_rows)
         sql_skipped = sum(r[3] for r in gb_rows)
         assert got["runsInPeriod"] == sql_total, (got["runsInPeriod"], sql_total)
@@ -543,18 +545,19 @@ def stats_section(args: argparse.Namespace, gen: str, out: list[str]) -> dict[st
         f"`runsInPeriod` = {got['runsInPeriod']:,}, `skippedRuns` = {got['skippedRuns']:,} "
         "(checked equal to the GROUP BY below).\n"
     )
-    out.append("| what | p50 ms | p99 ms | req/s | server CPU | target |")
-    out.append("|---|---:|---:|---:|---:|---|")
+    out.append("| what | body | p50 ms | p99 ms | req/s | server CPU | target |")
+    out.append("|---|---:|---:|---:|---:|---:|---|")
     p50 = cell.med("p50_ms")
     out.append(
-        f"| `GET /api/agents/stats?period=30d` (HTTP, 1 client, rollups) | {fmt(p50)} | "
+        f"| `GET /api/agents/stats?period=30d` (HTTP, 1 client, rollups; `costByAgent`: "
+        f"{len(got['costByAgent']):,} agents) | {body_bytes:,} B | {fmt(p50)} | "
         f"{fmt(cell.med('p99_ms'))} | {fmt(cell.med('rps'), 0)} | "
         f"{statistics.median(cell.server_cpu):.0f} % | < 10 ms p50: "
         f"{'**met**' if p50 < 10 else '**missed**'} |"
     )
     out.append(
         f"| baseline: `GROUP BY` day over `runs`, 30 days (sqlite3 in-process, "
-        f"{len(gb_times)} runs) | {fmt(statistics.median(gb_times), 1)} | "
+        f"{len(gb_times)} runs) | | {fmt(statistics.median(gb_times), 1)} | "
         f"max {fmt(max(gb_times), 1)} | | | |"
     )
     out.append(f"\nBaseline query plan: `{plan}`.\n")

@@ -181,7 +181,12 @@ async def record_results(db: Database, results: Sequence[DeliveryResult]) -> Non
 
 
 async def next_due(db: Database) -> int | None:
-    row = await db.fetchone("SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'")
+    """When :func:`claim_due` can next find a delivery: the earliest of the pending ones' due
+    times, a locked one's being when its lock lapses (those under way wake the deliverer anyway)."""
+    row = await db.fetchone(
+        "SELECT MIN(MAX(next_attempt_at, COALESCE(locked_until + 1, 0))) FROM deliveries"
+        " WHERE status = 'pending'"
+    )
     return None if row is None or row[0] is None else int(row[0])
 
 

@@ -237,7 +237,8 @@ class DeliveryStore(Protocol):
     async def record(self, results: Sequence[DeliveryResult]) -> None: ...
 
     async def next_due(self) -> int | None:
-        """The earliest ``next_attempt_at`` of a pending delivery."""
+        """When ``claim_due`` can next find a pending delivery (its ``next_attempt_at``, or when
+        its lock lapses if it is locked)."""
 
     async def for_run(self, run_id: str) -> list[Row]: ...
 

@@ -3,8 +3,9 @@
 :class:`WebhookReceiver` is a Starlette app behind uvicorn, in the test's
 event loop. It verifies every webhook's Standard Webhooks signature with the
 ``standardwebhooks`` library (as a user's receiver would), records what came,
-and can be told to fail the next N requests (503) or to be down (the port
-closed). :class:`SmtpReceiver` is ``aiosmtpd`` in its own thread, collecting
+and can be told to fail the next N requests (503), to answer slowly, or to be
+down (the port closed); it counts the requests it answers at once and the
+connections they came over. :class:`SmtpReceiver` is ``aiosmtpd`` in its own thread, collecting
 each message.
 """
 
@@ -39,6 +40,8 @@ class Received:
     at: float
     status: int = 0
     """What the receiver answered."""
+    connection: int | None = None
+    """The client's port: requests with the same one came over the same connection."""
 
     @property
     def json(self) -> Any:
@@ -56,6 +59,11 @@ class WebhookReceiver:
     """Answer this many next requests 503 (counted down)."""
     port: int = 0
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    delay: float = 0.0
+    """Seconds each request waits before it is answered (a slow receiver)."""
+    in_flight: int = 0
+    max_in_flight: int = 0
+    """The most requests being answered at one time."""
 
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -66,6 +74,16 @@ class WebhookReceiver:
         return [r for r in self.received if r.status == 200]
 
     async def _hook(self, request: Request) -> Response:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: Request) -> Response:
         body = await request.body()
         headers = dict(request.headers)
         loop = asyncio.get_running_loop()
@@ -77,7 +95,10 @@ class WebhookReceiver:
                 verified = True
             except WebhookVerificationError:
                 verified = False
-        record = Received(request.url.path, headers, body, verified, loop.time())
+        client = request.client
+        record = Received(
+            request.url.path, headers, body, verified, loop.time(), connection=client.port if client else None
+        )
         self.received.append(record)
         if self.failures > 0:
             self.failures -= 1
