@@ -218,6 +218,7 @@ class FormApp(App[None]):
 
 async def test_the_editor_has_a_control_per_field_with_its_choices_and_bounds_in_its_help():
     kinds = {"boolean": Switch, "choice": Select, "integer": Input, "number": Input, "list": Input}
+    kinds["mapping"] = TextArea  # a JSON object (env, mcpServers)
     app = FormApp()
     async with app.run_test(size=(120, 60)):
         form = app.query_one(AgentForm)
