@@ -28,6 +28,9 @@ class Stats:
         self.store = store
         self.calendar = calendar
         self.clock = clock
+        self._global: dict[str, tuple[tuple[int, int], dict[str, Any]]] = {}
+        """period -> ((database generation, clock second), the answer): global stats are the
+        dashboard's poll, and a database that did not change in the same second answers the same."""
 
     async def _daily(self, period: str, agent_id: str | None) -> list[dict[str, Any]]:
         now = self.clock()
@@ -129,6 +132,18 @@ class Stats:
         }
 
     async def global_stats(self, period: str) -> dict[str, Any]:
+        """The stats of every agent; the answer is reused while the database (this process's
+        writes, and other processes' within :meth:`Storage.refresh_generation`) and the clock's
+        second are unchanged."""
+        key = (await self.store.refresh_generation(), self.clock() // 1000)
+        cached = self._global.get(period)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        answer = await self._global_stats(period)
+        self._global[period] = (key, answer)
+        return answer
+
+    async def _global_stats(self, period: str) -> dict[str, Any]:
         daily = await self._daily(period, None)
         t = self._totals(daily)
         total_agents, active_agents = await self.store.agents.count()

@@ -23,6 +23,7 @@ for it are private to the user (0600 / 0700).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -39,6 +40,8 @@ from storage.migrations import apply_migrations
 
 BUSY_TIMEOUT_MS = 10_000
 DATA_VERSION_CHECK_SECONDS = 0.2
+DATA_VERSION_WAIT_SECONDS = 0.05
+"""How long a read waits for the check of other processes' commits before going on without it."""
 READERS = 4
 _PRAGMAS = (f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL")
 
@@ -67,6 +70,7 @@ class Database:
         self.generation = 0
         self._data_version: int | None = None
         self._data_version_checked = 0.0
+        self._check: asyncio.Future[None] | None = None
 
     async def open(self) -> Database:
         if self.path == ":memory:":
@@ -115,6 +119,10 @@ class Database:
         return conn
 
     async def close(self) -> None:
+        check = self._check
+        if check is not None:
+            check.cancel()
+            await asyncio.gather(check, return_exceptions=True)
         for reader in self._readers:
             await reader.close()
         self._readers = []
@@ -195,11 +203,25 @@ class Database:
         read on the writer connection, whose own commits do not change it.
         """
         now = time.monotonic()
-        if now - self._data_version_checked >= DATA_VERSION_CHECK_SECONDS:
+        if self._check is None and now - self._data_version_checked >= DATA_VERSION_CHECK_SECONDS:
             self._data_version_checked = now
+            self._check = asyncio.ensure_future(self._check_other_processes())
+        if self._check is not None:
+            # The check waits its turn on the writer's thread: behind a burst of writes that can take
+            # seconds, and a read must not. Past a short wait the read goes on with what is known
+            # (the check completes, and bumps the generation, in the background).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._check), DATA_VERSION_WAIT_SECONDS)
+        return self.generation
+
+    async def _check_other_processes(self) -> None:
+        try:
             if await self.other_process_committed():
                 self.generation += 1
-        return self.generation
+        except (StorageError, RuntimeError):
+            pass  # closed meanwhile (the writer's thread is gone)
+        finally:
+            self._check = None
 
     async def other_process_committed(self) -> bool:
         """Whether another connection committed since the previous call (first call: False)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -63,3 +64,22 @@ async def test_reads_see_a_commit_at_once_while_other_reads_overlap(tmp_path: Pa
             *(write_then_read(n) for n in range(100)), *(reader() for _ in range(8))
         )
         assert all(results[:100])
+
+
+async def test_a_read_does_not_wait_behind_a_long_write_to_notice_other_processes(tmp_path: Path) -> None:
+    """The check of other processes' commits runs on the writer's thread; a read that would wait
+    for it behind a long write goes on (the generation catches up when the check completes)."""
+    path = tmp_path / "db.sqlite"
+    async with Database(path) as db, Database(path) as other:
+        await other.transaction(lambda conn: conn.execute("CREATE TABLE t (x)"))  # another process
+        await asyncio.sleep(0.25)  # past the check interval
+        slow = asyncio.ensure_future(db.transaction(lambda conn: time.sleep(2.0)))
+        await asyncio.sleep(0.1)  # the writer's thread is now busy for 2 s
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        before = await db.refresh_generation()
+        waited = loop.time() - started
+        assert waited < 1.0, f"the read waited {waited:.2f} s behind the write"
+        await slow
+        await asyncio.sleep(0.05)
+        assert db.generation > before, "the other process's commit was noticed once the write ended"
