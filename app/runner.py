@@ -52,6 +52,9 @@ CANCEL_WAIT_SECONDS = 10.0
 SHUTDOWN_WAIT_SECONDS = 15.0
 REMOTE_CANCEL_POLL_SECONDS = 0.05
 ACTIVE_STATUSES = ("queued", "running")
+RECORDING_AT_ONCE = 8
+"""Run ends recorded and settled at the same time. Each takes a few reads and writes; a thousand runs
+ending together would otherwise queue thousands of reads ahead of every API request."""
 
 
 class _Run:
@@ -106,6 +109,7 @@ class Runner:
             store, self.clock, agent_env=self.agent_env, workspaces_dir=workspaces_dir, secrets=secrets
         )
         self._slots = asyncio.Semaphore(max_concurrent)
+        self._recording = asyncio.Semaphore(RECORDING_AT_ONCE)
         self._runs: dict[str, _Run] = {}
         self._stopping = False
 
@@ -353,6 +357,10 @@ class Runner:
                 return  # stopping: queued runs are taken over by the next server
 
     async def _record_end(self, run: _Run, outcome: RunOutcome) -> None:
+        async with self._recording:
+            await self._record_end_now(run, outcome)
+
+    async def _record_end_now(self, run: _Run, outcome: RunOutcome) -> None:
         await run.transcript.flush()
         row = await self.store.runs.finish(run.run_id, outcome, self.day_of)
         log.info("run %s of agent %s ended %s", run.run_id, run.agent_id, outcome.status)
