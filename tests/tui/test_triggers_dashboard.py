@@ -19,17 +19,22 @@ from typing import Any
 
 import httpx
 import pytest
-from textual.widgets import TextArea
+from textual.widgets import Input, Select, TextArea
 
 from app.client import ApiClient
 from app.server import Server
 from app.tui.screens.confirm import ConfirmScreen
+from app.tui.screens.editor import EditorScreen
 from app.tui.screens.run_detail import RunScreen
 from app.tui.screens.run_input import RunInputScreen, run_input
 from app.tui.screens.secret import SecretScreen
 from app.tui_demo import add_run
 from tests.conftest import agent_body
 from tests.tui.conftest import ready, wait_until
+from tests.tui.test_dashboard import type_into
+from widgets.agent_form import AgentForm
+from widgets.choice_list import ChoiceList
+from widgets.secret_env import SecretEnv
 
 SIZE = (120, 36)
 
@@ -219,3 +224,149 @@ async def test_a_one_shot_agent_shows_its_time_in_its_zone(make_app: Any, api: A
     async with make_app().run_test(size=(80, 24)) as pilot:
         await ready(pilot, agents=1)
         assert pilot.app.main_screen.table.get_row_at(0)[1].plain == "once 04 Jan"
+
+
+# -- the editor ----------------------------------------------------------------------------
+
+
+async def open_editor(pilot: Any, key: str = "e") -> AgentForm:
+    await pilot.press(key)
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, EditorScreen), what="the editor")
+    return pilot.app.screen.query_one(AgentForm)
+
+
+async def save(pilot: Any) -> None:
+    await pilot.press("ctrl+s")
+    await wait_until(pilot, lambda: not isinstance(pilot.app.screen, EditorScreen), what="saved")
+
+
+async def test_chain_targets_are_picked_by_name_among_the_other_agents(make_app: Any, api: ApiClient) -> None:
+    digest = await api.create_agent(agent_body(name="Digest"))
+    notes = await api.create_agent(agent_body(name="Notes", enabled=False))
+    triage = await api.create_agent(agent_body(name="Triage"))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, agents=3)
+        form = await open_editor(pilot)  # Digest, first by name
+        picker = form.query_one("#input-onSuccess", ChoiceList)
+        await wait_until(pilot, lambda: picker.option_count == 2, what="the agents offered")
+        labels = [str(picker.get_option_at_index(i).prompt) for i in range(2)]
+        assert labels == ["Notes  (off)", "Triage"]  # by name, not itself, a disabled one marked
+        picker.focus()
+        await pilot.press("down", "space")  # Triage
+        failure = form.query_one("#input-onFailure", ChoiceList)
+        failure.focus()
+        await pilot.press("space")  # Notes
+        assert form.body(for_update=True) == {"onSuccess": [triage["id"]], "onFailure": [notes["id"]]}
+        await save(pilot)
+    saved = await api.get_agent(digest["id"])
+    assert (saved["onSuccess"], saved["onFailure"]) == ([triage["id"]], [notes["id"]])
+
+
+async def test_runs_once_at_a_time_instead_of_a_schedule(make_app: Any, api: ApiClient) -> None:
+    fixed = datetime(2029, 12, 30, 12, 0, tzinfo=UTC)
+    app = make_app(clock=lambda: fixed)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, agents=0)
+        form = await open_editor(pilot, "n")
+        assert form.query_one("#field-schedule").display and not form.query_one("#field-runAt").display
+        form.query_one("#input-when", Select).value = "once"
+        await wait_until(pilot, lambda: form.query_one("#field-runAt").display, what="the one time")
+        assert not form.query_one("#field-schedule").display
+        await type_into(pilot, "#input-name", "Quarterly report")
+        await type_into(pilot, "#input-prompt", "Draft it.")
+        await type_into(pilot, "#input-timezone", "Europe/Berlin")
+        await type_into(pilot, "#input-runAt", "2030-01-04T15:00")
+        assert form.run_at_text().startswith("✗ give its offset")
+        await type_into(pilot, "#input-runAt", "2029-12-01T15:00:00Z")
+        assert "has passed" in form.run_at_text()
+        await type_into(pilot, "#input-runAt", "2030-01-04T15:00:00Z")
+        assert form.run_at_text() == (
+            "Runs once, Fri 04 Jan 2030 16:00 (Europe/Berlin), in 5d 3h; then disables itself"
+        )
+        await save(pilot)
+        [agent] = await api.list_agents()
+        assert agent["schedule"] is None and agent["runAt"] == "2030-01-04T15:00:00.000Z"
+        assert app.main_screen.table.get_row_at(0)[2].plain == "once, Fri 04 Jan 16:00"
+        # Back to a schedule: the time goes (sent as null), the schedule comes.
+        form = await open_editor(pilot)
+        assert form.query_one("#input-when", Select).value == "once"
+        assert form.body(for_update=True) == {}
+        form.query_one("#input-when", Select).value = "schedule"
+        await wait_until(pilot, lambda: form.query_one("#field-schedule").display)
+        await type_into(pilot, "#input-schedule", "@daily")
+        assert form.body(for_update=True) == {"schedule": "@daily", "runAt": None}
+        await save(pilot)
+    agent = await api.get_agent(agent["id"])
+    assert (agent["schedule"], agent["runAt"]) == ("@daily", None)
+
+
+async def test_mcp_servers_json_is_checked_as_typed_and_the_api_s_errors_shown_at_the_field(
+    make_app: Any, api: ApiClient
+) -> None:
+    agent = await api.create_agent(agent_body(name="Tracker"))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, agents=1)
+        form = await open_editor(pilot)
+        area = form.query_one("#input-mcpServers", TextArea)
+        error = form.query_one("#error-mcpServers")
+        area.text = '{"tracker": {"command": "npx",}}'
+        await wait_until(pilot, lambda: error.display, what="the JSON error")
+        assert "not valid JSON" in str(error.render()) and "line 1" in str(error.render())
+        await pilot.press("ctrl+s")  # nothing sent: said at the field and above the buttons
+        await pilot.pause()
+        assert isinstance(app.screen, EditorScreen)
+        assert "Fix the marked field" in str(app.screen.query_one("#editor-message").render())
+        area.text = '{"tracker": {"args": ["-y"]}}'  # JSON, but the API refuses its shape
+        await wait_until(pilot, lambda: not error.display, what="the JSON error gone")
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: "mcpServers" in form.errors, what="the API's error")
+        assert "tracker: command: is required" in str(error.render())
+        area.text = '{"tracker": {"command": "npx", "args": ["-y", "@acme/tracker-mcp"]}}'
+        await save(pilot)
+    saved = await api.get_agent(agent["id"])
+    assert saved["mcpServers"]["tracker"]["command"] == "npx"
+
+
+async def test_secrets_are_masked_inputs_set_kept_replaced_added_and_deleted(
+    make_app: Any, api: ApiClient
+) -> None:
+    agent = await api.create_agent(
+        agent_body(name="Secretive", env={"TRACKER_TOKEN": "tok_plain_1", "OLD_TOKEN": "tok_old"})
+    )
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, agents=1)
+        form = await open_editor(pilot)
+        secrets = form.query_one("#input-env", SecretEnv)
+        await wait_until(pilot, lambda: len(secrets.query(".secret-entry")) == 2, what="the rows")
+        names = [str(s.render()) for s in secrets.query(".secret-name")]
+        assert names == ["OLD_TOKEN", "TRACKER_TOKEN"]
+        assert all("set" in str(s.render()) for s in secrets.query(".secret-state"))
+        inputs = list(secrets.query(".secret-value").results(Input))
+        assert all(i.password and i.value == "" for i in inputs)  # the value is never there to show
+        assert form.body(for_update=True) == {}  # blank keeps
+        await type_into(pilot, "#input-description", "Changed")
+        assert form.body(for_update=True) == {"description": "Changed"}  # secrets untouched: not sent
+        # Delete OLD_TOKEN, replace TRACKER_TOKEN, add DOCS_TOKEN.
+        secrets.query(".secret-delete").first().focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "Keep" in str(secrets.query(".secret-delete").first().label))
+        replace = list(secrets.query(".secret-value").results(Input))[1]
+        replace.focus()
+        await pilot.press(*"tok_new_2")
+        assert replace.password
+        await type_into(pilot, "#secret-new-name", "DOCS_TOKEN")
+        await type_into(pilot, "#secret-new-value", "tok_docs_3")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: len(secrets.query(".secret-entry")) == 3, what="the new row")
+        assert form.body(for_update=True)["env"] == {
+            "OLD_TOKEN": None,
+            "TRACKER_TOKEN": "tok_new_2",
+            "DOCS_TOKEN": "tok_docs_3",
+        }
+        await save(pilot)
+    saved = await api.get_agent(agent["id"])
+    assert saved["env"] == {"DOCS_TOKEN": "********", "TRACKER_TOKEN": "********"}
+    assert saved["description"] == "Changed"

@@ -359,11 +359,11 @@ class MainScreen(DashboardScreen[None]):
         return agent
 
     def action_new_agent(self) -> None:
-        self.app.push_screen(EditorScreen(None), self._saved)
+        self.app.push_screen(EditorScreen(None, list(self.table.agents.values())), self._saved)
 
     def action_edit_agent(self) -> None:
         if agent := self._need_agent():
-            self.app.push_screen(EditorScreen(agent), self._saved)
+            self.app.push_screen(EditorScreen(agent, list(self.table.agents.values())), self._saved)
 
     def _saved(self, agent: dict[str, Any] | None) -> None:
         if agent:
