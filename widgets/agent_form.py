@@ -60,7 +60,7 @@ MCP_HINT = (
     '"url": "https://…"}}; ${NAME} takes a secret. Their tools run only when Allowed tools lists '
     "mcp__<server> or mcp__<server>__<tool>."
 )
-SECRETS_HINT = "Values are never shown, only whether a name is set. Use them as ${NAME} in MCP servers."
+SECRETS_HINT = "Values are never shown, only whether a name is set."
 WHEN_CHOICES = (("on a schedule", "schedule"), ("once, at a time", "once"))
 NO_WEBHOOK = "none: W on the main screen creates a trigger secret for signed webhooks"
 

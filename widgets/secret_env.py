@@ -157,7 +157,7 @@ class SecretEnv(Widget):
         shown = Text.assemble(("✓ " if state == "set" else "", "green"), state)
         value = Input(
             secret.typed,
-            placeholder="type to replace (blank: keep)" if secret.stored else "its value",
+            placeholder="blank: keep · type: replace" if secret.stored else "its value",
             password=True,
             name=f"secret-value-{index}",
             classes="secret-value",

@@ -439,6 +439,7 @@ TRIGGER_RUNS = [
         input="Disk on db1 was 97% full: /var/log/old cleared, now 61%.",
     ),
     _run(22, 7, "error", "webhook", "2025-01-07T08:15:00.000Z", 12_000, input=ALERT_INPUT),
+    _run(24, 7, "success", "schedule", "2025-01-06T17:00:00.000Z", 45_000),
     _run(
         23,
         7,
@@ -448,5 +449,4 @@ TRIGGER_RUNS = [
         61_000,
         input="Summarize the db1 outage for the postmortem",
     ),
-    _run(24, 7, "success", "schedule", "2025-01-06T17:00:00.000Z", 45_000),
 ]
