@@ -82,8 +82,9 @@ def test_main_screen(snap_compare: Any, size: tuple[int, int]) -> None:
 @pytest.mark.parametrize("size", SIZES)
 def test_editor_with_schedule_preview(snap_compare: Any, size: tuple[int, int]) -> None:
     """The editor over the main screen for Daily digest: every field filled from the agent; "Runs:
-    on a schedule" above the schedule; under the schedule "At 09:00, Monday through Friday (Europe/Berlin)" and the next five fire
-    times in Berlin (Wed 08 Jan 09:00 ... Tue 14 Jan 09:00); Save / Close buttons."""
+    on a schedule" above the schedule; under the schedule "At 09:00, Monday through Friday
+    (Europe/Berlin)" and the next five fire times in Berlin (Wed 08 Jan 09:00 ... Tue 14 Jan
+    09:00); Save / Close buttons."""
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await main_loaded(pilot)
