@@ -15,6 +15,8 @@ from typing import Any, Protocol
 import httpx
 
 Json = dict[str, Any]
+STALE_CONNECTION = (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError)
+"""How reusing a connection the server has just closed fails."""
 
 
 class ApiError(Exception):
@@ -85,7 +87,14 @@ class ApiClient:
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
-            response = await self._http.request(method, path, **kwargs)
+            try:
+                response = await self._http.request(method, path, **kwargs)
+            except STALE_CONNECTION:
+                if method != "GET":
+                    raise
+                # A kept-alive connection the server closed as it was reused (uvicorn closes idle
+                # ones after 5 s): a read is safe to send again, on a new connection.
+                response = await self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise ApiError(0, f"cannot reach {self.base_url}: {exc.__class__.__name__}") from exc
         if response.status_code >= 400:

@@ -108,6 +108,9 @@ class AgentForm(SpecForm):
     AgentForm #input-mcpServers {
         height: 6;
     }
+    AgentForm .agent-picker {
+        max-height: 5;
+    }
     AgentForm #input-when {
         width: 24;
     }
@@ -159,9 +162,11 @@ class AgentForm(SpecForm):
     # -- the agent list, one time or a schedule -------------------------------------------
 
     def set_agents(self, agents: Sequence[dict[str, Any]]) -> None:
-        """The agents to chain to, by name (all but the one edited)."""
+        """The agents to chain to, by name (all but the one edited; those picked first)."""
+        choices = agent_choices(agents, self.agent_id)
         for picker in self.query(".agent-picker").results(ChoiceList):
-            picker.set_choices(agent_choices(agents, self.agent_id))
+            chosen = set(picker.value)  # those picked first: seen without scrolling a long list
+            picker.set_choices(sorted(choices, key=lambda choice: choice[1] not in chosen))
 
     def load(self, values: dict[str, Any] | None) -> None:
         self.agent_id = str(values["id"]) if values and values.get("id") else None

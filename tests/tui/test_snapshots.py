@@ -372,8 +372,9 @@ async def triage_editor(pilot: Pilot[Any], section: str) -> None:
 
 def test_editor_triggers(snap_compare: Any) -> None:
     """The editor of Triage alerts (at 120x50) scrolled to Triggers: its webhook URL
-    (/hooks/agents/agt_000000000006), On success with Incident notes checked among the other agents
-    by name (not itself; the disabled ones "(off)"), On failure none checked, and the chain hint."""
+    (/hooks/agents/agt_000000000006), On success with Incident notes checked and listed first, then
+    the other agents by name (not itself; the disabled ones "(off)"; five rows, scrolled), On failure
+    none checked, the chain hint; below, Capabilities."""
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await triage_editor(pilot, "Triggers")

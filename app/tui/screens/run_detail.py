@@ -129,6 +129,7 @@ class RunScreen(DashboardScreen[None]):
         log.add_events(list(run.get("events", [])))
         if run.get("retryOf"):
             self.came_from = (self.agent_id, str(run["retryOf"]), self.agent_name)
+            self.refresh_bindings()
         elif run.get("parentRunId"):
             self.find_parent(str(run["parentRunId"]))
 
@@ -147,9 +148,14 @@ class RunScreen(DashboardScreen[None]):
             except ApiError:
                 continue
             self.came_from = (str(agent["id"]), parent_run_id, str(agent.get("name") or agent["id"]))
+            self.refresh_bindings()
             if self.run is not None:
                 self.show_origin(self.run)
             return
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``P`` is offered (in the footer) only for a run that came from another."""
+        return self.came_from is not None if action == "open_parent" else True
 
     def action_open_parent(self) -> None:
         if self.came_from is None:
