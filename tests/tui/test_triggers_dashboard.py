@@ -15,6 +15,7 @@ import hmac
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +26,7 @@ from app.client import ApiClient
 from app.server import Server
 from app.tui.screens.confirm import ConfirmScreen
 from app.tui.screens.editor import EditorScreen
+from app.tui.screens.help import HelpScreen
 from app.tui.screens.run_detail import RunScreen
 from app.tui.screens.run_input import RunInputScreen, run_input
 from app.tui.screens.secret import SecretScreen
@@ -370,3 +372,16 @@ async def test_secrets_are_masked_inputs_set_kept_replaced_added_and_deleted(
     saved = await api.get_agent(agent["id"])
     assert saved["env"] == {"DOCS_TOKEN": "********", "TRACKER_TOKEN": "********"}
     assert saved["description"] == "Changed"
+
+
+async def test_the_new_keys_are_in_the_help_and_the_readme(make_app: Any) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    for binding_id in ("agent.run_input", "agent.trigger_secret", "run.parent"):
+        assert f"`{binding_id}`" in readme
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        ids = {active.binding.id for active in app.screen.bindings.values()}
+        assert {"agent.run_input", "agent.trigger_secret"} <= ids
