@@ -188,6 +188,13 @@ class AgentForm(SpecForm):
         out["schedule" if self.once else "runAt"] = None
         return out
 
+    def show_errors(self, errors: dict[str, str]) -> None:
+        """As the form's; the API's "schedule is required" of a one-shot is said at its time (runAt)."""
+        if self.once and "schedule" in errors and "runAt" not in errors:
+            errors = {**errors, "runAt": errors["schedule"]}
+            del errors["schedule"]
+        super().show_errors(errors)
+
     def _show_when(self) -> None:
         self.query_one("#field-schedule").display = not self.once
         self.query_one("#field-runAt").display = self.once

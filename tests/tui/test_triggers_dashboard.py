@@ -278,6 +278,9 @@ async def test_runs_once_at_a_time_instead_of_a_schedule(make_app: Any, api: Api
         await type_into(pilot, "#input-name", "Quarterly report")
         await type_into(pilot, "#input-prompt", "Draft it.")
         await type_into(pilot, "#input-timezone", "Europe/Berlin")
+        await pilot.press("ctrl+s")  # no time yet: the API's "is required" is said at the time
+        await wait_until(pilot, lambda: "runAt" in form.errors, what="the missing time")
+        assert form.errors["runAt"].startswith("is required") and form.query_one("#input-runAt").has_focus
         await type_into(pilot, "#input-runAt", "2030-01-04T15:00")
         assert form.run_at_text().startswith("✗ give its offset")
         await type_into(pilot, "#input-runAt", "2029-12-01T15:00:00Z")
