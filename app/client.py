@@ -15,6 +15,8 @@ from typing import Any, Protocol
 import httpx
 
 Json = dict[str, Any]
+STALE_CONNECTION = (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError)
+"""How reusing a connection the server has just closed fails."""
 
 
 class ApiError(Exception):
@@ -42,7 +44,9 @@ class DashboardClient(Protocol):
     async def create_agent(self, body: Json) -> Json: ...
     async def update_agent(self, agent_id: str, body: Json) -> Json: ...
     async def delete_agent(self, agent_id: str) -> Json: ...
-    async def run_agent(self, agent_id: str) -> str: ...
+    async def run_agent(self, agent_id: str, input: Any = None) -> str: ...
+    async def set_trigger_secret(self, agent_id: str) -> Json: ...
+    async def remove_trigger_secret(self, agent_id: str) -> Json: ...
     async def cancel_agent(self, agent_id: str) -> int: ...
     async def list_runs(self, agent_id: str, limit: int = 100, period: str | None = None) -> list[Json]: ...
     async def get_run(self, agent_id: str, run_id: str) -> Json: ...
@@ -83,7 +87,14 @@ class ApiClient:
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
-            response = await self._http.request(method, path, **kwargs)
+            try:
+                response = await self._http.request(method, path, **kwargs)
+            except STALE_CONNECTION:
+                if method != "GET":
+                    raise
+                # A kept-alive connection the server closed as it was reused (uvicorn closes idle
+                # ones after 5 s): a read is safe to send again, on a new connection.
+                response = await self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise ApiError(0, f"cannot reach {self.base_url}: {exc.__class__.__name__}") from exc
         if response.status_code >= 400:
@@ -117,8 +128,18 @@ class ApiClient:
     async def delete_agent(self, agent_id: str) -> Json:
         return dict((await self._request("DELETE", f"/api/agents/{agent_id}"))["data"])
 
-    async def run_agent(self, agent_id: str) -> str:
-        return str((await self._request("POST", f"/api/agents/{agent_id}/run"))["runId"])
+    async def run_agent(self, agent_id: str, input: Any = None) -> str:
+        """Start a run now; ``input`` (text or any JSON; None: none) is the run's ``{{input}}``."""
+        body = {"input": input} if input is not None else None
+        return str((await self._request("POST", f"/api/agents/{agent_id}/run", json=body))["runId"])
+
+    async def set_trigger_secret(self, agent_id: str) -> Json:
+        """Create or rotate the agent's trigger secret: ``{"secret", "url"}``, the only time it is shown."""
+        return dict((await self._request("POST", f"/api/agents/{agent_id}/trigger-secret"))["data"])
+
+    async def remove_trigger_secret(self, agent_id: str) -> Json:
+        """Stop accepting the agent's inbound webhooks; the agent as it is now."""
+        return dict((await self._request("DELETE", f"/api/agents/{agent_id}/trigger-secret"))["data"])
 
     async def cancel_agent(self, agent_id: str) -> int:
         return int((await self._request("POST", f"/api/agents/{agent_id}/cancel"))["cancelledCount"])

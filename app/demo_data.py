@@ -133,10 +133,13 @@ async def add_run(
     trigger: str = "schedule",
     run_id: str | None = None,
     retry_of: tuple[str, int] | None = None,
+    input: str | None = None,
+    parent_run_id: str | None = None,
 ) -> str:
     """A finished (or, with status running/queued, unfinished) run, straight into storage.
 
-    ``retry_of``: (the first run's id, this attempt's number) for a retry (trigger "retry").
+    ``retry_of``: (the first run's id, this attempt's number) for a retry (trigger "retry");
+    ``input``: what the run was given; ``parent_run_id``: the run that chained to it (trigger "chain").
     """
     run_id = run_id or auth.new_id("run")
     started_ms = from_datetime(started)
@@ -149,7 +152,14 @@ async def add_run(
         started_ms,
         trigger=trigger,
         scheduled_for=started_ms if trigger == "schedule" else None,
+        input=input,
     )
+    if parent_run_id is not None:
+        await server.db.transaction(
+            lambda conn: conn.execute(
+                "UPDATE runs SET parent_run_id = ? WHERE id = ?", (parent_run_id, run_id)
+            )
+        )
     if retry_of is not None:
         first, attempt = retry_of
         await server.db.transaction(
@@ -311,3 +321,110 @@ async def seed_unattended(server: Server, agents: list[dict[str, Any]], now: dat
     for hours in (9, 5, 1):
         await add_run(server, flaky, "error", now - timedelta(hours=hours), cost=0.052, seconds=64)
     await pause_agent(server, flaky, "paused after 3 consecutive failures")
+
+
+ALERT = '{\n  "alert": "disk full",\n  "host": "db1",\n  "severity": 2\n}'
+TRIAGED = "db1: /var was 97% full (old logs); cleared 12 GB, now 61%. No data lost."
+
+
+async def seed_triggers(server: Server, now: datetime) -> dict[str, str]:
+    """A webhook-triggered triage agent chaining to an incident log, and a one-shot; their names → ids.
+
+    "Alert triage" has a trigger secret, a pager MCP server and its token as a secret; its
+    success starts "Incident notes" (runs: chained, by webhook, scheduled, by hand with input);
+    "Quarterly report" runs once, in three days.
+    """
+    user, _ = await auth.create_token(server.store, "triggers demo")
+    create = server.service.create_agent
+    notes = await create(
+        {
+            "name": "Incident notes",
+            "schedule": "0 18 * * 1-5",
+            "timezone": "UTC",
+            "description": "Keeps the incident log",
+            "prompt": "Yesterday you wrote:\n{{lastOutput}}\nAdd to the incident log: {{input}}",
+        },
+        user,
+    )
+    triage = await create(
+        {
+            "name": "Alert triage",
+            "schedule": "0 8 * * 1-5",
+            "timezone": "UTC",
+            "enabled": False,
+            "description": "Triages monitoring alerts (webhook)",
+            "prompt": "Triage this alert and fix what is safe to fix: {{input}}",
+            "onSuccess": [notes["id"]],
+            "allowedTools": ["Read", "Grep", "mcp__pager"],
+            "mcpServers": {
+                "pager": {
+                    "type": "http",
+                    "url": "https://mcp.pager.example/mcp",
+                    "headers": {"Authorization": "Bearer ${PAGER_TOKEN}"},
+                }
+            },
+            "env": {"PAGER_TOKEN": "demo-not-a-real-token"},
+        },
+        user,
+    )
+    await server.hooks.set_secret(triage["id"], {})
+    once = (now + timedelta(days=3)).replace(hour=15, minute=0)
+    report = await create(
+        {
+            "name": "Quarterly report",
+            "runAt": once.isoformat(),
+            "timezone": "Europe/Berlin",
+            "description": "Drafts the quarterly report, once",
+            "prompt": "Draft the quarterly report from the incident log.",
+        },
+        user,
+    )
+    # Oldest first: an agent's last run is the last one added.
+    yesterday = (now - timedelta(days=1)).replace(minute=0)
+    await add_run(
+        server,
+        notes["id"],
+        "success",
+        yesterday.replace(hour=16),
+        cost=0.0143,
+        seconds=25,
+        trigger="manual",
+        input="Summarize the db1 outage for the postmortem",
+        output="Postmortem summary drafted.",
+    )
+    await add_run(server, notes["id"], "success", yesterday.replace(hour=18), cost=0.0098, seconds=17)
+    await add_run(
+        server,
+        notes["id"],
+        "error",
+        now - timedelta(hours=1, minutes=45),
+        cost=0.004,
+        seconds=9,
+        trigger="webhook",
+        input=ALERT,
+        output="error: the pager answered 503",
+    )
+    hooked = await add_run(
+        server,
+        triage["id"],
+        "success",
+        now - timedelta(minutes=20),
+        cost=0.0311,
+        seconds=52,
+        trigger="webhook",
+        input=ALERT,
+        output=TRIAGED,
+    )
+    await add_run(
+        server,
+        notes["id"],
+        "success",
+        now - timedelta(minutes=19),
+        cost=0.0122,
+        seconds=21,
+        trigger="chain",
+        input=TRIAGED,
+        parent_run_id=hooked,
+        output="Logged: db1 disk full, resolved.",
+    )
+    return {"Alert triage": triage["id"], "Incident notes": notes["id"], "Quarterly report": report["id"]}

@@ -13,13 +13,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from app import auth
 from app.client import ApiClient
-from app.demo_data import TRANSCRIPT, add_deliveries, add_run, pause_agent, seed_demo
+from app.demo_data import TRANSCRIPT, add_deliveries, add_run, pause_agent, seed_demo, seed_triggers
 from app.server import ServerConfig, running, serving
 from app.tui.app import build_app
 from app.tui.screens.editor import EditorScreen
@@ -66,7 +67,7 @@ async def write_screenshots(out: Path, size: tuple[int, int] = (120, 36)) -> lis
                         await pilot.press("3")
                         await _settle(pilot, lambda: True)
                         shot("stats")
-                        app.push_screen(EditorScreen(main.selected_agent()))
+                        app.push_screen(EditorScreen(main.selected_agent(), list(main.table.agents.values())))
                         await _settle(pilot, lambda: isinstance(app.screen, EditorScreen))
                         shot("editor")
                         picker = app.screen.query_one("#input-notify-channels", ChoiceList)
@@ -91,9 +92,36 @@ async def write_screenshots(out: Path, size: tuple[int, int] = (120, 36)) -> lis
                         await pilot.press("C")
                         await _settle(pilot, lambda: any(t.row_count for t in app.screen.query(ChannelTable)))
                         shot("channels")
+                        app.pop_screen()
+                        await shoot_triggers(server, pilot, now, shot)
                 finally:
                     await client.aclose()
     return written
+
+
+async def shoot_triggers(server: Any, pilot: Any, now: datetime, shot: Callable[[str], None]) -> None:
+    """``triggers``: a chained and a webhook run, a one-shot; ``capabilities``: the editor's chains,
+    MCP servers and secrets. Seeded after the other pictures, which they would change."""
+    app = pilot.app
+    main = app.main_screen
+    ids = await seed_triggers(server, now)
+    main.reload()  # the runs went straight into storage: read the agents' last runs again
+    await _settle(pilot, lambda: main.table.agents.get(ids["Incident notes"], {}).get("lastRunAt"))
+    main.table.select_agent(ids["Incident notes"])
+    await _settle(pilot, lambda: len(main.history.runs) == 4)
+    shot("triggers")
+    agents = list(main.table.agents.values())
+    app.push_screen(EditorScreen(main.table.agents[ids["Alert triage"]], agents))
+    await _settle(pilot, lambda: isinstance(app.screen, EditorScreen))
+    picker = app.screen.query_one("#input-onSuccess", ChoiceList)
+    await _settle(pilot, lambda: picker.option_count > 0)
+    scroll = app.screen.query_one("#form-scroll")
+    heading = next(w for w in scroll.query(".form-section") if "Triggers" in str(w.render()))
+    await _settle(pilot, lambda: True)
+    scroll.scroll_to_widget(heading, animate=False, top=True)
+    await _settle(pilot, lambda: True)
+    shot("capabilities")
+    app.pop_screen()
 
 
 async def _settle(pilot: Any, ready: Any, timeout: float = 10.0) -> None:

@@ -18,14 +18,19 @@ from widgets.formatting import Clock, money, parse_iso, run_header, run_summary,
 from widgets.run_history import RunHistory
 from widgets.run_log import RunLog
 from widgets.stats_chart import CostChart, RunsChart
+from widgets.triggers import when_text
 
 ACTIVE = ("running", "queued")
 
 
 def agent_title(agent: dict[str, Any], spend: dict[str, Any] | None = None) -> Text:
-    """Name, schedule, why the server paused it, spend against its caps, description, then time zone,
-    turns and budget, dim. ``spend``: the agent's ``costByAgent`` entry."""
-    text = Text.assemble((str(agent.get("name", "")), "bold"), (f"  {agent.get('schedule')}", "bold cyan"))
+    """Name, schedule (or a one-shot's time; a webhook mark), why the server paused it, spend against
+    its caps, description, then time zone, turns and budget, dim. ``spend``: the agent's
+    ``costByAgent`` entry."""
+    when = when_text(agent) or str(agent.get("schedule"))
+    text = Text.assemble((str(agent.get("name", "")), "bold"), (f"  {when}", "bold cyan"))
+    if agent.get("triggerUrl"):
+        text.append("  ↯ webhook", style="magenta")
     if agent.get("pausedReason") and not agent.get("enabled"):
         text.append(f"  {agent['pausedReason']} (space: enable)", style="bold yellow")
     spend = spend or {}

@@ -5,7 +5,8 @@ The Cost column is each agent's cost in the period, from the global stats'
 nothing). The Today column (wide layout) is the agent's spend today, against its
 daily cap where it has one ("$1.20/$5.00"). An agent the server paused says why in
 the Next run column ("paused: 3 failures"). The cron expression itself is on the
-detail line below the table (and in the editor): the table says it in plain English.
+detail line below the table (and in the editor): the table says it in plain English,
+and a one-shot agent's time ("once, Fri 10 Jan 16:00", in its zone).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotEx
 
 from app import cron
 from widgets.formatting import money, paused_text, relative, spend_against, status_text, truncate
+from widgets.triggers import when_text
 
 WIDE_COLUMNS = (
     ("name", "Name"),
@@ -98,8 +100,8 @@ class AgentTable(DataTable[Any]):
 
     def _cells(self, agent: dict[str, Any]) -> list[Any]:
         now = self._clock()
-        described = describe_schedule(str(agent.get("schedule", "")))
         wide = self.columns_shown is WIDE_COLUMNS
+        described = when_text(agent, short=not wide) or describe_schedule(str(agent.get("schedule", "")))
         agent_id = str(agent["id"])
         status = "running" if agent_id in self.running else agent.get("lastStatus")
         enabled = bool(agent.get("enabled"))

@@ -1,6 +1,8 @@
 """RunHistory: an agent's runs, newest first; Enter opens a run's transcript.
 
-A retry is marked in the Trigger column with its attempt (``↻ retry 2``, yellow).
+The Trigger column says what started each run: ``schedule``, ``manual``, a retry with
+its attempt (``↻ retry 2``, yellow), a run started by another agent's run ending
+(``↳ chain``, cyan) or by a signed inbound webhook (``↯ webhook``, magenta).
 """
 
 from __future__ import annotations
@@ -27,11 +29,18 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
 )
 
 
+TRIGGER_MARKS = {"chain": ("↳ chain", "cyan"), "webhook": ("↯ webhook", "magenta")}
+"""How a run started by a chain or a webhook is marked."""
+
+
 def trigger_text(run: dict[str, Any]) -> Text:
-    """``schedule``, ``manual``, or ``↻ retry 2`` for a retry (its attempt number)."""
+    """``schedule``, ``manual``, ``↻ retry 2`` for a retry (its attempt), ``↳ chain``, ``↯ webhook``."""
     trigger = str(run.get("trigger") or "")
     if trigger == "retry":
         return Text(f"↻ retry {run.get('attempt') or ''}".rstrip(), style="yellow")
+    if trigger in TRIGGER_MARKS:
+        label, style = TRIGGER_MARKS[trigger]
+        return Text(label, style=style)
     return Text(trigger)
 
 

@@ -23,6 +23,7 @@ from textual.widgets import Input, Select, SelectionList, Static, Switch, TextAr
 
 from app.model import NO_DEFAULT, FieldSpec
 from widgets.choice_list import ChoiceList
+from widgets.secret_env import SecretEnv
 
 NO_CHANNELS = "No channels yet: add one with C on the main screen"
 
@@ -57,6 +58,21 @@ def help_text(f: FieldSpec) -> str:
     """The field's help and limits, shown as the tooltip of its label and input."""
     bounds = limits(f)
     return f"{f.help} ({bounds})" if bounds else f.help
+
+
+def json_problem(text: str) -> str | None:
+    """Why a mapping field's text is not a JSON object (None: it is one, or it is empty)."""
+    if not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+    except ValueError as exc:
+        return f"not valid JSON: {exc}"
+    if not isinstance(value, dict):
+        return 'must be a JSON object: {"name": ...}'
+    return None
 
 
 def _mapping(text: str) -> Any:
@@ -190,6 +206,7 @@ class SpecForm(Widget):
             for f in self.FIELDS:
                 if f.section:
                     yield Static(f.section, classes="form-section")
+                yield from self.before(f)
                 if f.kind == "object":
                     # A group of settings (notify, retry): a heading, then a row per part.
                     with Vertical(classes="field field-group", id=f"field-{f.key}"):
@@ -214,11 +231,21 @@ class SpecForm(Widget):
         """Widgets shown under a field's control (the agent form's schedule preview)."""
         return ()
 
+    def before(self, f: FieldSpec) -> Iterable[Widget]:
+        """Rows shown before a field's row (the agent form's choice of schedule or one time)."""
+        return ()
+
+    def custom_control(self, f: FieldSpec, cid: str) -> Widget | None:
+        """A control of the subclass's own for the field (None: the kind's usual control)."""
+        return None
+
     def _control(self, f: FieldSpec, wid: str) -> Widget:
         control: Widget
         cid = f"input-{wid}"
         item = f.rules.item
-        if wid in self.CHANNEL_PICKERS:
+        if (custom := self.custom_control(f, cid)) is not None:
+            control = custom
+        elif wid in self.CHANNEL_PICKERS:
             control = ChoiceList(empty=NO_CHANNELS, id=cid, classes="channel-picker")
         elif f.kind == "list" and item is not None and item.kind == "choice":
             control = ChoiceList([(c, c) for c in item.choices], id=cid)
@@ -275,7 +302,9 @@ class SpecForm(Widget):
 
     def _set(self, f: FieldSpec, wid: str, value: Any) -> None:
         widget = self.query_one(f"#input-{wid}")
-        if isinstance(widget, ChoiceList):
+        if isinstance(widget, SecretEnv):
+            widget.value = value if isinstance(value, dict) else {}
+        elif isinstance(widget, ChoiceList):
             widget.value = [str(v) for v in value or []]
         elif isinstance(widget, Switch):
             widget.value = bool(value)
@@ -299,7 +328,7 @@ class SpecForm(Widget):
 
     def raw(self, key: str) -> Any:
         widget = self.query_one(f"#input-{key}")
-        if isinstance(widget, ChoiceList | Switch | Select):
+        if isinstance(widget, ChoiceList | Switch | Select | SecretEnv):
             return widget.value
         if isinstance(widget, TextArea):
             return widget.text
@@ -308,7 +337,7 @@ class SpecForm(Widget):
 
     def _value(self, f: FieldSpec, wid: str) -> Any:
         raw = self.raw(wid)
-        if f.kind in ("boolean", "choice") or isinstance(raw, list):
+        if f.kind in ("boolean", "choice") or isinstance(raw, list | dict):
             return raw
         if f.kind == "mapping":
             return _mapping(str(raw))
@@ -349,6 +378,27 @@ class SpecForm(Widget):
 
     # -- errors ------------------------------------------------------------------------
 
+    def local_problems(self) -> dict[str, str]:
+        """What is wrong before asking the API: a mapping field's text that is no JSON object."""
+        problems: dict[str, str] = {}
+        for f in self.FIELDS:
+            if f.kind == "mapping" and self.shown(f):
+                raw = self.raw(f.key)
+                if isinstance(raw, str) and (problem := json_problem(raw)):
+                    problems[f.key] = problem
+        return problems
+
+    def show_error(self, key: str, problem: str) -> None:
+        """One field's problem beside it (or none), leaving the others and the focus as they are."""
+        label = self.query_one(f"#error-{key}", Static)
+        label.update(f"✗ {problem}" if problem else "")
+        label.display = bool(problem)
+        self.query_one(f"#field-{key}").set_class(bool(problem), "-invalid")
+        if problem:
+            self.errors[key] = problem
+        else:
+            self.errors.pop(key, None)
+
     def show_errors(self, errors: dict[str, str]) -> None:
         """Show each problem beside its field; clears the others. Focuses the first bad field."""
         self.errors = {k: v for k, v in errors.items() if k in self.by_key}
@@ -383,6 +433,9 @@ class SpecForm(Widget):
         if self.errors.pop(key, None) is not None:  # being fixed: the complaint no longer applies
             self.query_one(f"#error-{key}", Static).display = False
             self.query_one(f"#field-{key}").remove_class("-invalid")
+        spec = self.by_key.get(key)
+        if spec is not None and spec.kind == "mapping" and isinstance(raw := self.raw(key), str):
+            self.show_error(key, json_problem(raw) or "")  # JSON checked as it is typed
         self.changed(key)
         self.post_message(self.Changed(self, key))
 
@@ -395,6 +448,11 @@ class SpecForm(Widget):
     ) -> None:
         event.stop()
         self._changed(event.control.id if event.control else None)
+
+    @on(SecretEnv.Changed)
+    def _on_secrets_changed(self, event: SecretEnv.Changed) -> None:
+        event.stop()
+        self._changed(event.control.id)
 
     @on(TextArea.Changed)
     def _on_text_changed(self, event: TextArea.Changed) -> None:

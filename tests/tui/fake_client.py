@@ -26,6 +26,8 @@ from tests.tui.fake_data import (
     RUNS,
     SETTINGS,
     TRANSCRIPT,
+    TRIGGER_AGENTS,
+    TRIGGER_RUNS,
     WEBHOOK_SECRET,
     _agent,
     _days,
@@ -38,17 +40,51 @@ __all__ = ["AGENTS", "CHANNELS", "NOW", "RUNS", "FakeClient", "frozen_clock"]
 CHANNEL_TYPES = ("webhook", "slack", "email")
 CHANNEL_FIELDS = {"webhook": "url", "slack": "url", "email": "to"}
 CAP = "must be greater than 0, or null for no cap"
+SECRET_MASK = "********"
+TRIGGER_SECRET = "whsec_Wq3bC9lE0sT7rJxM2vKpYd5nHf8gUa1i"
+NEITHER = "is required (or runAt, for an agent that runs once)"
+BOTH = "give either schedule or runAt, not both (send schedule: null to make the agent run once)"
+MCP_SHAPE = 'must be an object of named servers, e.g. {"tracker": {"command": "npx", "args": [...]}}'
 
 
-def _invalid_fields(body: dict[str, Any], creating: bool) -> dict[str, str]:
+def _mcp_problem(servers: Any) -> str | None:
+    """The MCP servers' shape, as the server words the usual mistakes."""
+    if not isinstance(servers, dict):
+        return MCP_SHAPE
+    for name, server in servers.items():
+        if not isinstance(server, dict):
+            return f"{name}: must be an object"
+        kind = server.get("type", "stdio")
+        if kind == "stdio" and not server.get("command"):
+            return f"{name}: command: is required for a stdio server (or type http / sse with url)"
+        if kind in ("http", "sse") and not server.get("url"):
+            return f"{name}: url: is required for type {kind}"
+    return None
+
+
+def _invalid_fields(
+    body: dict[str, Any], creating: bool, agents: dict[str, dict[str, Any]] | None = None
+) -> dict[str, str]:
     """The few rules the pictures need, worded as the server words them."""
     fields: dict[str, str] = {}
-    for name in ("name", "schedule", "prompt"):
+    for name in ("name", "prompt"):
         if name not in body:
             if creating:
                 fields[name] = "is required"
         elif not str(body[name]).strip():
             fields[name] = "must not be empty"
+    if "schedule" in body and body["schedule"] is not None and not str(body["schedule"]).strip():
+        fields["schedule"] = "must not be empty"
+    if creating and body.get("schedule") is None and body.get("runAt") is None:
+        fields["schedule"] = NEITHER
+    if body.get("schedule") is not None and body.get("runAt") is not None:
+        fields["runAt"] = BOTH
+    if "mcpServers" in body and (problem := _mcp_problem(body["mcpServers"])):
+        fields["mcpServers"] = problem
+    for key in ("onSuccess", "onFailure"):
+        missing = [a for a in body.get(key) or [] if agents is not None and a not in agents]
+        if missing:
+            fields[key] = "no such agent: " + ", ".join(missing)
     schedule = str(body.get("schedule", "")).split()
     if len(schedule) == 5 and schedule[3] == "2" and schedule[2] in ("30", "31"):
         fields["schedule"] = f"never fires: day {schedule[2]} does not exist in February"
@@ -88,6 +124,17 @@ class FakeClient:
         self.channels = {c["id"]: copy.deepcopy(c) for c in CHANNELS}
         self.settings = copy.deepcopy(SETTINGS)
         self._next_id = 100
+        self.started: list[tuple[str, Any]] = []
+        """(agent id, input) of each run started, for the tests."""
+        self.refusal: str | None = None
+        """Set it: runs are refused with this 409 (a spend cap)."""
+
+    def add_triggers(self) -> FakeClient:
+        """The chain, webhook and one-shot agents and runs of the triggers' pictures."""
+        for agent in TRIGGER_AGENTS:
+            self.agents[agent["id"]] = copy.deepcopy(agent)
+        self.runs = copy.deepcopy(TRIGGER_RUNS) + self.runs
+        return self
 
     def _new_id(self, prefix: str) -> str:
         self._next_id += 1
@@ -106,29 +153,41 @@ class FakeClient:
         return sorted(self.agents.values(), key=lambda a: str(a["name"]).casefold())
 
     async def get_agent(self, agent_id: str) -> dict[str, Any]:
-        return self._agent(agent_id)
+        return copy.deepcopy(self._agent(agent_id))
 
     async def create_agent(self, body: dict[str, Any]) -> dict[str, Any]:
-        fields = _invalid_fields(body, creating=True)
+        fields = _invalid_fields(body, creating=True, agents=self.agents)
         if fields:
             raise ApiError(400, f"Invalid fields: {', '.join(sorted(fields))}", fields)
         agent = _agent(
             0,
             str(body["name"]),
-            str(body["schedule"]),
-            **{k: v for k, v in body.items() if k not in ("name", "schedule")},
+            body.get("schedule"),
+            **{k: v for k, v in body.items() if k not in ("name", "schedule", "env")},
         )
+        agent["env"] = {k: SECRET_MASK for k, v in (body.get("env") or {}).items() if v is not None}
         agent.update(id=self._new_id("agt"), createdAt=_iso(NOW), updatedAt=_iso(NOW))
         self.agents[agent["id"]] = agent
         return agent
 
     async def update_agent(self, agent_id: str, body: dict[str, Any]) -> dict[str, Any]:
         agent = self._agent(agent_id)
-        fields = _invalid_fields(body, creating=False)
+        merged = {**agent, **body}
+        fields = _invalid_fields(body, creating=False, agents=self.agents)
+        if not fields and merged.get("schedule") is None and merged.get("runAt") is None:
+            fields["schedule"] = NEITHER
+        if not fields and merged.get("schedule") is not None and merged.get("runAt") is not None:
+            fields["runAt"] = BOTH
         if fields:
             raise ApiError(400, f"Invalid fields: {', '.join(sorted(fields))}", fields)
-        agent.update(body, updatedAt=_iso(NOW))
-        return agent
+        env = dict(agent["env"])
+        for name, value in (body.get("env") or {}).items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = SECRET_MASK
+        agent.update(body, env=env, updatedAt=_iso(NOW))
+        return copy.deepcopy(agent)
 
     async def delete_agent(self, agent_id: str) -> dict[str, Any]:
         agent = self._agent(agent_id)
@@ -137,9 +196,26 @@ class FakeClient:
         del self.agents[agent_id]
         return {"id": agent["id"], "name": agent["name"], "deletedRuns": len(removed)}
 
-    async def run_agent(self, agent_id: str) -> str:
-        self._agent(agent_id)
+    async def run_agent(self, agent_id: str, input: Any = None) -> str:
+        agent = self._agent(agent_id)
+        cap = agent.get("dailyBudgetUsd")
+        today = next((a["todayUsd"] for a in self._cost_by_agent("7d") if a["agentId"] == agent_id), 0.0)
+        if self.refusal is None and cap is not None and today >= cap:
+            self.refusal = f"budget: daily cap ${cap:.2f} reached, ${today:.2f} spent today"
+        if self.refusal:
+            raise ApiError(409, self.refusal)
+        self.started.append((agent_id, input))
         return self._new_id("run")
+
+    async def set_trigger_secret(self, agent_id: str) -> dict[str, Any]:
+        agent = self._agent(agent_id)
+        agent["triggerUrl"] = f"/hooks/agents/{agent_id}"
+        return {"secret": TRIGGER_SECRET, "url": agent["triggerUrl"]}
+
+    async def remove_trigger_secret(self, agent_id: str) -> dict[str, Any]:
+        agent = self._agent(agent_id)
+        agent["triggerUrl"] = None
+        return copy.deepcopy(agent)
 
     async def cancel_agent(self, agent_id: str) -> int:
         self._agent(agent_id)

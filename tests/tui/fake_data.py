@@ -25,7 +25,7 @@ def _plus(timestamp: str, ms: int) -> str:
     return _iso(datetime.fromisoformat(timestamp.replace("Z", "+00:00")) + timedelta(milliseconds=ms))
 
 
-def _agent(i: int, name: str, schedule: str, **extra: Any) -> dict[str, Any]:
+def _agent(i: int, name: str, schedule: str | None, **extra: Any) -> dict[str, Any]:
     agent = {
         "id": f"agt_{i:012d}",
         "name": name,
@@ -347,3 +347,106 @@ def _totals(days: list[dict[str, Any]]) -> dict[str, Any]:
         "successRate": round(100 * success / runs) if runs else 0,
         "totalCostUsd": round(sum(d["costUsd"] for d in days), 6),
     }
+
+
+# The triggers' pictures (FakeClient().add_triggers()): a monitoring alert comes in by webhook to
+# "Triage alerts", whose success chains to "Incident notes"; "Quarterly report" runs once.
+ALERT_INPUT = '{\n  "alert": "disk full",\n  "host": "db1"\n}'
+TRIGGER_AGENTS = [
+    _agent(
+        6,
+        "Triage alerts",
+        "0 * * * *",
+        prompt="Triage this alert: {{input}}",
+        onSuccess=["agt_000000000007"],
+        mcpServers={
+            "pager": {"type": "http", "url": "https://mcp.pager.example/mcp", "headers": {}},
+        },
+        env={"PAGER_TOKEN": "********"},
+        allowedTools=["Read", "Grep", "mcp__pager"],
+        triggerUrl="/hooks/agents/agt_000000000006",
+        nextRunAt="2025-01-07T11:00:00.000Z",
+        lastRunAt="2025-01-07T09:40:00.000Z",
+        lastStatus="success",
+    ),
+    _agent(
+        7,
+        "Incident notes",
+        "0 18 * * 1-5",
+        prompt="Yesterday you wrote:\n{{lastOutput}}\nAdd to the incident notes: {{input}}",
+        triggerUrl="/hooks/agents/agt_000000000007",
+        nextRunAt="2025-01-07T18:00:00.000Z",
+        lastRunAt="2025-01-07T09:41:00.000Z",
+        lastStatus="success",
+    ),
+    _agent(
+        8,
+        "Quarterly report",
+        None,
+        prompt="Draft the quarterly report.",
+        timezone="Europe/Berlin",
+        runAt="2025-01-10T15:00:00.000Z",
+        nextRunAt="2025-01-10T15:00:00.000Z",
+    ),
+]
+
+
+def _run(
+    n: int, agent: int, status: str, trigger: str, started: str, ms: int, **extra: Any
+) -> dict[str, Any]:
+    run = {
+        "id": f"run_{n:012d}",
+        "agentId": f"agt_{agent:012d}",
+        "status": status,
+        "trigger": trigger,
+        "scheduledFor": started if trigger == "schedule" else None,
+        "output": "Done: notes updated." if status == "success" else "error: the tracker answered 503",
+        "costUsd": 0.04,
+        "inputTokens": 1200,
+        "outputTokens": 600,
+        "numTurns": 4,
+        "startedAt": started,
+        "completedAt": _plus(started, ms),
+        "durationMs": ms,
+        "attempt": 1,
+        "retryOf": None,
+        "parentRunId": None,
+        "input": None,
+    }
+    run.update(extra)
+    return run
+
+
+TRIGGER_RUNS = [
+    _run(
+        20,
+        6,
+        "success",
+        "webhook",
+        "2025-01-07T09:40:00.000Z",
+        52_000,
+        input=ALERT_INPUT,
+        output="Disk on db1 was 97% full: /var/log/old cleared, now 61%.",
+    ),
+    _run(
+        21,
+        7,
+        "success",
+        "chain",
+        "2025-01-07T09:41:00.000Z",
+        38_000,
+        parentRunId="run_000000000020",
+        input="Disk on db1 was 97% full: /var/log/old cleared, now 61%.",
+    ),
+    _run(22, 7, "error", "webhook", "2025-01-07T08:15:00.000Z", 12_000, input=ALERT_INPUT),
+    _run(24, 7, "success", "schedule", "2025-01-06T17:00:00.000Z", 45_000),
+    _run(
+        23,
+        7,
+        "success",
+        "manual",
+        "2025-01-06T16:00:00.000Z",
+        61_000,
+        input="Summarize the db1 outage for the postmortem",
+    ),
+]

@@ -158,6 +158,53 @@ async def agents_and_stats(client: DashboardClient, ids: Ids) -> dict[str, Any]:
     return out
 
 
+LATER = "2030-01-05T09:00:00.000Z"
+UNKNOWN_AGENT = "agt_0000000000000000"
+
+
+async def triggers(client: DashboardClient, ids: Ids) -> dict[str, Any]:
+    """The calls of the triggers' dashboard: one-shots, chains, MCP servers, secrets, the trigger secret."""
+    capabilities = {
+        "schedule": None,
+        "runAt": LATER,
+        "onSuccess": [ids.agent],
+        "onFailure": [],
+        "mcpServers": {"docs": {"type": "http", "url": "https://mcp.example.com/mcp", "headers": {}}},
+        "env": {"DOCS_TOKEN": "tok_1"},
+    }
+    return {
+        "update_agent (one-shot, chain, MCP, secret)": await answer(
+            client.update_agent(ids.idle, capabilities)
+        ),
+        "update_agent (keep a secret, add one)": await answer(
+            client.update_agent(ids.idle, {"env": {"DOCS_TOKEN": "********", "OTHER": "x"}})
+        ),
+        "update_agent (delete a secret)": await answer(
+            client.update_agent(ids.idle, {"env": {"OTHER": None}})
+        ),
+        "update_agent (bad MCP server)": await answer(
+            client.update_agent(ids.idle, {"mcpServers": {"x": {"args": []}}})
+        ),
+        "update_agent (MCP servers not an object)": await answer(
+            client.update_agent(ids.idle, {"mcpServers": "{"})
+        ),
+        "update_agent (unknown chain target)": await answer(
+            client.update_agent(ids.idle, {"onFailure": [UNKNOWN_AGENT]})
+        ),
+        "update_agent (schedule and runAt)": await answer(client.update_agent(ids.agent, {"runAt": LATER})),
+        "update_agent (neither)": await answer(client.update_agent(ids.agent, {"schedule": None})),
+        "set_trigger_secret": await answer(client.set_trigger_secret(ids.agent)),
+        "get_agent (with a trigger URL)": await answer(client.get_agent(ids.agent)),
+        "set_trigger_secret (unknown)": await answer(client.set_trigger_secret(UNKNOWN_AGENT)),
+        "remove_trigger_secret": await answer(client.remove_trigger_secret(ids.agent)),
+        "update_agent (a tiny daily cap)": await answer(
+            client.update_agent(ids.agent, {"dailyBudgetUsd": 0.01})
+        ),
+        "run_agent (over its daily cap)": await answer(client.run_agent(ids.agent, "hello")),
+        "run_agent (unknown)": await answer(client.run_agent(UNKNOWN_AGENT)),
+    }
+
+
 NEW_WEBHOOK = {"name": "Pager", "type": "webhook", "url": "http://127.0.0.1:9/hook"}
 UNKNOWN_CHANNEL = "chn_0000000000000000"
 
@@ -311,6 +358,20 @@ async def test_fake_answers_channel_and_settings_calls_like_the_real_api(
     assert real["test_channel (no SMTP server)"]["status"] == fake["test_channel (no SMTP server)"]["status"]
 
 
+async def test_fake_answers_trigger_calls_like_the_real_api(server: Server, api: ApiClient) -> None:
+    """Run input, the trigger secret, one-shots, chain targets, MCP servers and write-only secrets."""
+    real = await triggers(api, await seed_like_the_fake(server, api))
+    fake = await triggers(FakeClient(), fake_ids())
+    assert_same_answers(fake, real)
+    for answers in (real, fake):
+        assert answers["update_agent (one-shot, chain, MCP, secret)"]["env"] == {"DOCS_TOKEN": "********"}
+        assert answers["update_agent (delete a secret)"]["env"] == {"DOCS_TOKEN": "********"}
+        assert answers["set_trigger_secret"]["secret"].startswith("whsec_")
+        with_url = answers["get_agent (with a trigger URL)"]
+        assert with_url["triggerUrl"] == f"/hooks/agents/{with_url['id']}"
+        assert answers["remove_trigger_secret"]["triggerUrl"] is None
+
+
 def test_the_comparison_catches_a_fake_only_field() -> None:
     """What this file exists for: a field the real API never sends (or sends as another kind)."""
     real = {"totalCostUsd": 1.5, "dailyRuns": [{"date": "2025-01-07", "costUsd": 0.5}], "lastRunAt": None}
@@ -348,7 +409,7 @@ async def test_fake_runs_and_transcripts_look_like_a_real_runs(server: Server, a
         out: dict[str, Any] = {
             "list_runs": await answer(client.list_runs(agent)),
             "get_run (finished)": await answer(client.get_run(agent, finished)),
-            "run_agent": await answer(client.run_agent(idle)),
+            "run_agent": await answer(client.run_agent(idle, {"alert": "disk full"})),
         }
         if isinstance(client, ApiClient):
             await wait_for_run(client, idle, out["run_agent"], done=False)

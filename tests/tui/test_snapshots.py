@@ -12,12 +12,15 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import TextArea
 
 from app.credentials import missing_credentials_message
 from app.tui.app import CronAgentsApp, build_app
 from app.tui.screens.channels import ChannelsScreen
 from app.tui.screens.editor import EditorScreen
 from app.tui.screens.run_detail import RunScreen
+from app.tui.screens.run_input import RunInputScreen
+from app.tui.screens.secret import SecretScreen
 from app.tui.screens.settings import SettingsScreen
 from tests.tui.fake_client import AGENTS, FakeClient, frozen_clock
 from widgets.agent_form import AgentForm
@@ -78,13 +81,14 @@ def test_main_screen(snap_compare: Any, size: tuple[int, int]) -> None:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_editor_with_schedule_preview(snap_compare: Any, size: tuple[int, int]) -> None:
-    """The editor over the main screen for Daily digest: every field filled from the agent;
-    under the schedule "At 09:00, Monday through Friday (Europe/Berlin)" and the next five fire
-    times in Berlin (Wed 08 Jan 09:00 ... Tue 14 Jan 09:00); Save / Close buttons."""
+    """The editor over the main screen for Daily digest: every field filled from the agent; "Runs:
+    on a schedule" above the schedule; under the schedule "At 09:00, Monday through Friday
+    (Europe/Berlin)" and the next five fire times in Berlin (Wed 08 Jan 09:00 ... Tue 14 Jan
+    09:00); Save / Close buttons."""
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await main_loaded(pilot)
-        pilot.app.push_screen(EditorScreen(AGENTS[0]))
+        pilot.app.push_screen(EditorScreen(AGENTS[0], AGENTS))
         await settle(pilot, lambda: isinstance(pilot.app.screen, EditorScreen))
 
     assert snap_compare(dashboard(), terminal_size=size, run_before=run_before)
@@ -219,7 +223,7 @@ def test_editor_notifications_retries_and_caps(snap_compare: Any) -> None:
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await main_loaded(pilot)
-        pilot.app.push_screen(EditorScreen(AGENTS[0]))
+        pilot.app.push_screen(EditorScreen(AGENTS[0], AGENTS))
         await settle(pilot, lambda: isinstance(pilot.app.screen, EditorScreen))
         picker = pilot.app.screen.query_one("#input-notify-channels", ChoiceList)
         await settle(pilot, lambda: picker.option_count == 3)
@@ -248,7 +252,8 @@ def test_settings_dialog(snap_compare: Any) -> None:
 
 
 def test_run_detail_with_deliveries(snap_compare: Any) -> None:
-    """The failed run of Daily digest (Enter on it in the Runs tab): "error" and its summary, "2
+    """The failed run of Daily digest (Enter on it in the Runs tab): "error" and its summary, "Started
+    by schedule" with its slot, "2
     alerts (1 failed, 1 sent)", then a row per delivery — On-call webhook, run.failed, sent in green,
     1 try, sent 01-05 08:00:45; Team Slack, run.failed, failed in red, 5 tries, "HTTP 404 from
     hooks.slack.com: no_service" in red — then the transcript, and the output at the bottom."""
@@ -265,7 +270,8 @@ def test_run_detail_with_deliveries(snap_compare: Any) -> None:
 
 def test_run_detail_of_a_retry(snap_compare: Any) -> None:
     """The retry of the failed run: the title says "↻ retry, attempt 2 of run run_000000000002" in
-    yellow, the summary "success retry ...", one alert — run.recovered to On-call webhook, sent."""
+    yellow, the summary "success retry ...", "Started by ↻ retry 2 after run run_000000000002 (P opens
+    it)", one alert — run.recovered to On-call webhook, sent."""
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await main_loaded(pilot)
@@ -275,3 +281,120 @@ def test_run_detail_of_a_retry(snap_compare: Any) -> None:
         await settle(pilot, lambda: table.row_count == 1 and "On-call webhook" in table.names.values())
 
     assert snap_compare(dashboard(), terminal_size=(120, 36), run_before=run_before)
+
+
+# -- triggers: input, webhooks, chains, one-shots, MCP servers, secrets (issue 12) --------------
+
+
+def triggers_dashboard() -> CronAgentsApp:
+    client = FakeClient().add_triggers()
+    return build_app(client, clock=frozen_clock, default_timezone="UTC", source="local · demo")
+
+
+async def incident_notes(pilot: Pilot[Any]) -> None:
+    """The main screen with Incident notes (chained from Triage alerts) selected, its runs shown."""
+    await main_loaded(pilot)
+    app = pilot.app
+    assert isinstance(app, CronAgentsApp) and app.main_screen is not None
+    main = app.main_screen
+    main.table.select_agent("agt_000000000007")
+    await settle(pilot, lambda: [r["id"] for r in main.history.runs][:1] == ["run_000000000021"])
+
+
+def test_triggers_on_the_main_screen(snap_compare: Any) -> None:
+    """Eight agents: Quarterly report runs once — "once, Fri 10 Jan 16:00" (Berlin) in the Schedule
+    column, "in 3d" next; Incident notes selected: its detail line marked "↯ webhook", its Runs tab
+    marking the run chained from Triage alerts "↳ chain" (cyan) and the webhook run "↯ webhook"
+    (magenta), then a scheduled and a manual run."""
+    assert snap_compare(triggers_dashboard(), terminal_size=(120, 36), run_before=incident_notes)
+
+
+def test_run_detail_of_a_chained_run(snap_compare: Any) -> None:
+    """Enter on the chained run: "Started by ↳ chain after run run_000000000020 of Triage alerts
+    (P opens it)", then its input — the output of Triage alerts' run — under "Input", then the
+    transcript and its output."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await incident_notes(pilot)
+        pilot.app.push_screen(RunScreen("agt_000000000007", "run_000000000021", agent_name="Incident notes"))
+        await settle(
+            pilot,
+            lambda: any("Triage alerts" in str(w.render()) for w in pilot.app.screen.query("#run-origin")),
+        )
+
+    assert snap_compare(triggers_dashboard(), terminal_size=(120, 36), run_before=run_before)
+
+
+def test_run_with_input_dialog(snap_compare: Any) -> None:
+    """`R` on Incident notes: "Run “Incident notes” with input", what the input becomes ({{input}},
+    JSON or text), a JSON object typed, "Sent as JSON (an object)." under it; Run / Close."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await incident_notes(pilot)
+        await pilot.press("R")
+        await settle(pilot, lambda: isinstance(pilot.app.screen, RunInputScreen))
+        pilot.app.screen.query_one(TextArea).text = '{\n  "incident": "db1 disk full",\n  "severity": 2\n}'
+        await settle(pilot)
+
+    assert snap_compare(triggers_dashboard(), terminal_size=(120, 36), run_before=run_before)
+
+
+def test_trigger_secret_dialog(snap_compare: Any) -> None:
+    """`W` on Daily digest (no trigger secret yet): "Trigger secret of “Daily digest”", what it is
+    for (GitHub or Standard Webhooks signatures), the URL http://fake/hooks/agents/agt_000000000001,
+    the secret selected in its box, and that it will not be shown again (W rotates it)."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await main_loaded(pilot)
+        await pilot.press("W")
+        await settle(pilot, lambda: isinstance(pilot.app.screen, SecretScreen))
+
+    assert snap_compare(triggers_dashboard(), terminal_size=(120, 36), run_before=run_before)
+
+
+async def triage_editor(pilot: Pilot[Any], section: str) -> None:
+    """The editor of Triage alerts, scrolled to ``section``."""
+    await main_loaded(pilot)
+    app = pilot.app
+    assert isinstance(app, CronAgentsApp)
+    agent = await app.client.get_agent("agt_000000000006")
+    app.push_screen(EditorScreen(agent, await app.client.list_agents()))
+    await settle(pilot, lambda: isinstance(app.screen, EditorScreen))
+    picker = app.screen.query_one("#input-onSuccess", ChoiceList)
+    await settle(pilot, lambda: picker.option_count == 7)
+    scroll = app.screen.query_one("#form-scroll")
+    heading = next(w for w in scroll.query(".form-section") if section in str(w.render()))
+    scroll.scroll_to_widget(heading, animate=False, top=True)
+    await settle(pilot)
+    scroll.scroll_to_widget(heading, animate=False, top=True)  # once the pickers are filled
+    await settle(pilot)
+
+
+def test_editor_triggers(snap_compare: Any) -> None:
+    """The editor of Triage alerts (at 120x50) scrolled to Triggers: its webhook URL
+    (/hooks/agents/agt_000000000006), On success with Incident notes checked and listed first, then
+    the other agents by name (not itself; the disabled ones "(off)"; five rows, scrolled), On failure
+    none checked, the chain hint; below, Capabilities."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await triage_editor(pilot, "Triggers")
+
+    assert snap_compare(triggers_dashboard(), terminal_size=(120, 50), run_before=run_before)
+
+
+def test_editor_capabilities(snap_compare: Any) -> None:
+    """The editor of Triage alerts (at 120x50) scrolled to Capabilities: the MCP servers as JSON with
+    a stray comma typed, shown in red at the field ("✗ not valid JSON: Expecting property name
+    enclosed in double quotes (line ..., column ...)", the label red) and the hint on the format and
+    allowedTools; Secrets: PAGER_TOKEN "✓ set" with an empty masked input and Delete, the row to add
+    one (NEW_NAME, its value, Add) and the hint that values are never shown."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await triage_editor(pilot, "Capabilities")
+        area = pilot.app.screen.query_one("#input-mcpServers", TextArea)
+        area.text = area.text.replace('"headers": {}', '"headers": {},')
+        await settle(pilot, lambda: pilot.app.screen.query_one("#error-mcpServers").display)
+        pilot.app.screen.query_one("#form-scroll").scroll_end(animate=False)  # the error took two lines
+        await settle(pilot)
+
+    assert snap_compare(triggers_dashboard(), terminal_size=(120, 50), run_before=run_before)

@@ -5,15 +5,18 @@ Bindings: ``ctrl+s`` save [editor.save], ``escape`` close [editor.close]
 
 The notify channels are picked by name: the channels are read in a worker as the
 editor opens (:class:`~app.tui.screens.channel_workers.ChannelsLoaded`) and handed
-to the form.
+to the form. So are the chain targets, from the agents the main screen holds (or, when
+it is opened with none, read in a worker too).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from textual import on, work
 
+from app.client import ApiError
 from app.tui.screens.channel_workers import ChannelsLoaded, read_channels
 from app.tui.screens.form_dialog import FormDialog, Json
 from widgets.agent_form import AgentForm
@@ -25,10 +28,12 @@ class EditorScreen(FormDialog):
 
     DISCARD_QUESTION = "Discard your changes to this agent?"
 
-    def __init__(self, agent: dict[str, Any] | None) -> None:
+    def __init__(self, agent: dict[str, Any] | None, agents: Sequence[dict[str, Any]] | None = None) -> None:
         super().__init__()
         self.agent = agent
         """The agent edited, or None for a new one."""
+        self.agents = agents
+        """Every agent, to pick chain targets from (None: read them)."""
 
     def title_text(self) -> str:
         return f"Edit “{self.agent['name']}”" if self.agent else "New agent"
@@ -40,6 +45,19 @@ class EditorScreen(FormDialog):
         self.form.load(self.agent)
         self.query_one("#input-name").focus()
         self.load_channels()
+        if self.agents is not None:
+            self.form.set_agents(self.agents)
+        else:
+            self.load_agents()
+
+    @work(exclusive=True, group="editor-agents")
+    async def load_agents(self) -> None:
+        try:
+            agents = await self.dash.client.list_agents()
+        except ApiError as exc:
+            self.say(f"✗ The agents could not be read: {exc.message}", error=True)
+            return
+        self.form.set_agents(agents)
 
     @property
     def form(self) -> AgentForm:

@@ -5,7 +5,8 @@ first when something changed). One pair of ids for every such dialog, so a
 keymap changes them all.
 
 A subclass composes its form (:meth:`make_form`) and says how to save it
-(:meth:`submit`); the dialog shows the API's refusal — each field's problem
+(:meth:`submit`). What the form finds wrong itself (JSON that does not parse) is shown
+at the field and nothing is sent; otherwise the dialog shows the API's refusal — each field's problem
 beside the field, the message above the buttons — and dismisses with what the
 API answered, or None when closed without saving.
 """
@@ -106,6 +107,11 @@ class FormDialog(DashboardModalScreen[Json | None]):
 
     @work(exclusive=True, group="editor-save")
     async def save(self) -> None:
+        local = self.form.local_problems()
+        if local:  # e.g. JSON that does not parse: said at the field, nothing sent
+            self.form.show_errors(local)
+            self.say(f"✗ Fix the marked field{'s' if len(local) > 1 else ''} first", error=True)
+            return
         try:
             saved = await self.submit()
         except ApiError as exc:

@@ -2,7 +2,8 @@
 
 Bindings (ids in brackets, overridable in the keymap): ``n`` new [agent.new],
 ``e`` edit [agent.edit] (also Enter on a row), ``d`` delete [agent.delete],
-``r`` run now [agent.run], ``c`` cancel the running run [agent.cancel],
+``r`` run now [agent.run], ``R`` run with input [agent.run_input],
+``W`` create / rotate the trigger secret [agent.trigger_secret], ``c`` cancel the running run [agent.cancel],
 ``space`` enable/disable [agent.toggle], ``/`` filter by name [agents.filter],
 ``p`` cycle the period [stats.period], ``g`` global stats [stats.global],
 ``C`` alert channels [channels.open], ``S`` settings [settings.open],
@@ -15,6 +16,7 @@ are handled below with ``@on`` and passed down to the widgets.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from textual import on
@@ -42,6 +44,7 @@ from app.tui.screens.main_workers import (
     TranscriptLoaded,
 )
 from app.tui.screens.run_detail import RunScreen
+from app.tui.screens.run_input import RunInputScreen
 from app.tui.screens.settings import SettingsScreen
 from widgets.agent_detail import AgentDetail
 from widgets.agent_table import AgentTable
@@ -67,6 +70,14 @@ class MainScreen(DashboardScreen[None]):
         Binding("e", "edit_agent", "Edit", id="agent.edit", tooltip="Edit the selected agent"),
         Binding("d", "delete_agent", "Delete", id="agent.delete", tooltip="Delete the selected agent"),
         Binding("r", "run_agent", "Run", id="agent.run", tooltip="Run the selected agent now"),
+        Binding(
+            "R",
+            "run_with_input",
+            "Run with input",
+            show=False,
+            id="agent.run_input",
+            tooltip="Run the selected agent now, with input",
+        ),
         Binding("c", "cancel_run", "Cancel", id="agent.cancel", tooltip="Cancel the agent's running run"),
         Binding("space", "toggle_agent", "On/off", id="agent.toggle", tooltip="Enable or disable the agent"),
         Binding("slash", "filter", "Filter", id="agents.filter", tooltip="Filter agents by name"),
@@ -74,6 +85,14 @@ class MainScreen(DashboardScreen[None]):
         Binding("g", "global_stats", "Global", id="stats.global", tooltip="Global stats across all agents"),
         # Not in the footer (full at 120 columns): in the help (?) and the command palette.
         Binding("C", "channels", "Channels", show=False, id="channels.open", tooltip="Alert channels"),
+        Binding(
+            "W",
+            "trigger_secret",
+            "Trigger secret",
+            show=False,
+            id="agent.trigger_secret",
+            tooltip="Create or rotate the agent's trigger secret (signed inbound webhooks)",
+        ),
         Binding("S", "settings", "Settings", show=False, id="settings.open", tooltip="Settings: global caps"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="agents.clear_filter"),
         Binding("1", "show_tab('tab-runs')", "Runs", show=False, id="tabs.runs", tooltip="Runs tab"),
@@ -340,11 +359,11 @@ class MainScreen(DashboardScreen[None]):
         return agent
 
     def action_new_agent(self) -> None:
-        self.app.push_screen(EditorScreen(None), self._saved)
+        self.app.push_screen(EditorScreen(None, list(self.table.agents.values())), self._saved)
 
     def action_edit_agent(self) -> None:
         if agent := self._need_agent():
-            self.app.push_screen(EditorScreen(agent), self._saved)
+            self.app.push_screen(EditorScreen(agent, list(self.table.agents.values())), self._saved)
 
     def _saved(self, agent: dict[str, Any] | None) -> None:
         if agent:
@@ -360,6 +379,20 @@ class MainScreen(DashboardScreen[None]):
     def action_run_agent(self) -> None:
         if agent := self._need_agent():
             self.api.run_now(agent)
+
+    def action_run_with_input(self) -> None:
+        if agent := self._need_agent():
+            self.app.push_screen(RunInputScreen(agent), partial(self._run_started, agent))
+
+    def _run_started(self, agent: dict[str, Any], run_id: str | None) -> None:
+        if run_id:
+            self.notify(f"Started “{agent.get('name')}”: {run_id}")
+            if str(agent["id"]) == self.detail_agent_id:
+                self.detail.expect_run(run_id)
+
+    def action_trigger_secret(self) -> None:
+        if agent := self._need_agent():
+            self.api.trigger_secret(agent)
 
     def action_cancel_run(self) -> None:
         if agent := self._need_agent():

@@ -19,6 +19,7 @@ from textual.message import Message
 from app.client import ApiError
 from app.tui.base import DashboardScreen
 from app.tui.screens.confirm import ConfirmScreen
+from app.tui.screens.secret import TRIGGER_ABOUT, TRIGGER_LOST, SecretScreen
 
 Json = dict[str, Any]
 
@@ -215,6 +216,38 @@ class MainWorkers:
             return
         self._notify(f"Started “{agent.get('name')}”")
         self._post(RunRequested(agent_id, run_id))
+
+    def trigger_secret(self, agent: Json) -> None:
+        """Create the agent's trigger secret (rotate it, asking first) and show it once, with the URL."""
+        self._start(partial(self._trigger_secret, agent), "trigger-secret", exclusive=False)
+
+    async def _trigger_secret(self, agent: Json) -> None:
+        app, client = self._screen.app, self._screen.dash.client
+        name = str(agent.get("name"))
+        if agent.get("triggerUrl"):
+            question = (
+                f"Rotate the trigger secret of “{name}”?\n"
+                "Webhooks signed with the current one will be refused."
+            )
+            if not await app.push_screen_wait(ConfirmScreen(question, confirm_label="Rotate")):
+                return
+        try:
+            answer = await client.set_trigger_secret(str(agent["id"]))
+        except ApiError as exc:
+            self._failed("Creating the trigger secret", exc)
+            return
+        path = str(answer.get("url") or "")
+        self._post(AgentSaved({**agent, "triggerUrl": path}))
+        await app.push_screen_wait(
+            SecretScreen(
+                name,
+                str(answer["secret"]),
+                title=f"Trigger secret of “{name}”",
+                about=TRIGGER_ABOUT,
+                lost=TRIGGER_LOST,
+                url=client.base_url + path,
+            )
+        )
 
     def cancel_runs(self, agent: Json) -> None:
         self._start(partial(self._cancel_runs, agent), "cancel", exclusive=False)

@@ -1,4 +1,7 @@
-"""SecretScreen: a new webhook's signing secret, shown once, to copy before it is gone.
+"""SecretScreen: a secret shown once, to copy before it is gone.
+
+A new webhook channel's signing secret, or an agent's trigger secret (with the URL
+its signed webhooks go to).
 
 Bindings: ``c`` copy it to the clipboard [secret.copy], ``escape``/``enter`` close
 [secret.close]. The secret sits in a read-only text box too, where it can be
@@ -7,12 +10,24 @@ selected and copied by hand (terminals without clipboard access).
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static, TextArea
+
+CHANNEL_ABOUT = (
+    "Receivers verify this channel's webhooks with it (Standard Webhooks: the "
+    "webhook-id, webhook-timestamp and webhook-signature headers)."
+)
+CHANNEL_LOST = "Lost it? Delete the channel and create a new one."
+TRIGGER_ABOUT = (
+    "Webhooks signed with it start the agent, their body as its input: GitHub's "
+    "X-Hub-Signature-256 (paste it as the webhook's secret) or Standard Webhooks headers."
+)
+TRIGGER_LOST = "Lost it? W again rotates it: the old one stops working."
 
 
 class SecretScreen(ModalScreen[None]):
@@ -38,6 +53,9 @@ class SecretScreen(ModalScreen[None]):
     SecretScreen #secret-title {
         text-style: bold;
     }
+    SecretScreen #secret-url {
+        margin-top: 1;
+    }
     SecretScreen #secret-value {
         height: 3;
         margin: 1 0;
@@ -56,24 +74,33 @@ class SecretScreen(ModalScreen[None]):
     }
     """
 
-    def __init__(self, channel_name: str, secret: str) -> None:
+    def __init__(
+        self,
+        channel_name: str,
+        secret: str,
+        *,
+        title: str = "",
+        about: str = CHANNEL_ABOUT,
+        lost: str = CHANNEL_LOST,
+        url: str = "",
+    ) -> None:
         super().__init__()
         self.channel_name = channel_name
         self.secret = secret
+        self.title_text = title or f"Signing secret of “{channel_name}”"
+        self.about = about
+        self.lost = lost
+        self.url = url
+        """Where the signed webhooks go (an agent's trigger URL); empty: not shown."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="secret-dialog"):
-            yield Static(f"Signing secret of “{self.channel_name}”", id="secret-title")
-            yield Static(
-                "Receivers verify this channel's webhooks with it (Standard Webhooks: the "
-                "webhook-id, webhook-timestamp and webhook-signature headers)."
-            )
+            yield Static(self.title_text, id="secret-title")
+            yield Static(self.about)
+            if self.url:
+                yield Static(Text.assemble(("URL  ", "dim"), (self.url, "bold")), id="secret-url")
             yield TextArea(self.secret, id="secret-value", read_only=True, soft_wrap=True, compact=True)
-            yield Static(
-                "Copy it now: it will not be shown again. "
-                "(Lost it? Delete the channel and create a new one.)",
-                id="secret-warning",
-            )
+            yield Static(f"Copy it now: it will not be shown again. ({self.lost})", id="secret-warning")
             with Horizontal(id="secret-buttons"):
                 yield Button("Copy (c)", variant="primary", id="secret-copy", compact=True)
                 yield Button("Done (esc)", id="secret-close", compact=True)
