@@ -55,8 +55,9 @@ DETAIL_DELAY = 0.15
 """Moving through the table loads the detail once the cursor rests this long."""
 STATS_DELAY = 0.5
 """Stats are re-read once, this long after the last of a burst of changes."""
-TICK_SECONDS = 15.0
-"""Relative times ("in 3m") are redrawn this often."""
+TICK_SECONDS = 1.0
+"""The one clock of the relative times ("in 50s", "9s ago"): the agent table, the run history, the
+header and the live log all read the same moment each tick, and redraw only what changed on screen."""
 
 
 class MainScreen(DashboardScreen[None]):
@@ -112,9 +113,20 @@ class MainScreen(DashboardScreen[None]):
         header.period = self.dash.period
         header.source = self.dash.source
         self.query_one(NoticeBanner).message = self.dash.notice
+        header.clock = self.dash.clock
+        self.live.clock = self.dash.clock
         self.table.focus()
-        self.set_interval(TICK_SECONDS, self.table.refresh_cells)
+        self.set_interval(TICK_SECONDS, self.tick)
         self.reload()
+
+    def tick(self) -> None:
+        """Relative times move on, in step: each widget redraws only the times on screen that changed."""
+        header = self.query_one(StatsHeader)
+        header.next_run = self.table.next_run()
+        header.tick()
+        self.table.tick()
+        self.history.tick()
+        self.live.tick()
 
     @property
     def table(self) -> AgentTable:
@@ -176,6 +188,7 @@ class MainScreen(DashboardScreen[None]):
     @on(AgentsLoaded)
     def _agents_loaded(self, message: AgentsLoaded) -> None:
         self.table.set_agents(message.agents)
+        self.query_one(StatsHeader).next_run = self.table.next_run()
         self.dash.first_paint_done()
         self._schedule_detail()
 
@@ -296,12 +309,12 @@ class MainScreen(DashboardScreen[None]):
 
     # -- table, tabs and filter ----------------------------------------------------------
 
-    @on(DataTable.RowHighlighted, "#agents")
+    @on(AgentTable.RowHighlighted)
     def _agent_highlighted(self) -> None:
         if self.table.selected_id != self.detail_agent_id:
             self._schedule_detail()
 
-    @on(DataTable.RowSelected, "#agents")
+    @on(AgentTable.RowSelected)
     def _agent_selected(self) -> None:
         self.action_edit_agent()
 
