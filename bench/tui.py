@@ -11,8 +11,9 @@ dashboard's own httpx client and its SSE stream, in one asyncio loop as in
 local mode.
 
 * **First paint**: from building the app to the first frame drawn with the
-  agent table filled (``GET /api/agents`` answered, 1,000 rows added, the
-  screen refreshed). Median (and min/max) of ``--runs`` fresh apps.
+  agent table filled (``GET /api/agents`` answered, every agent in, the
+  screen refreshed); and to the frame with the Cost column filled too (the
+  global stats' ``costByAgent``). Median (and min/max) of ``--runs`` fresh apps.
 * **Baseline**: a bare Textual ``DataTable`` (row cursor, zebra stripes, as the
   dashboard's) in an app of its own at 120x36, filled with the same rows as plain
   strings already in memory (no request, no decoding): app built → rows added and
@@ -89,14 +90,19 @@ async def wait(pilot: Any, predicate: Any, timeout: float = 30.0) -> None:
         await pilot.pause(0.001)
 
 
-async def first_paint(client: ApiClient, agents: int) -> float:
+async def first_paint(client: ApiClient, agents: int) -> tuple[float, float]:
+    """Seconds from building the app to the table filled and drawn, and to its costs drawn too."""
     start = time.perf_counter()
     app = build_app(client, stream_events=False)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait(pilot, lambda: app.main_screen is not None and app.main_screen.table.row_count == agents)
         await pilot.pause()  # one more frame: the rows on screen
         elapsed = time.perf_counter() - start
-    return elapsed
+        table = app.main_screen.table  # type: ignore[union-attr]
+        await wait(pilot, lambda: table.spend_known)
+        await pilot.pause()
+        costs = time.perf_counter() - start
+    return elapsed, costs
 
 
 def plain_rows(agents: list[dict[str, Any]]) -> list[tuple[str, ...]]:
@@ -284,11 +290,18 @@ async def one_count(args: argparse.Namespace, agents: int, live: bool) -> None:
                     )
                     rows = plain_rows(await client.list_agents())
                     product: list[float] = []
+                    costs: list[float] = []
                     baseline: list[float] = []
                     for _ in range(args.runs):
-                        product.append(await first_paint(client, agents) * 1000)
+                        paint, with_costs = await first_paint(client, agents)
+                        product.append(paint * 1000)
+                        costs.append(with_costs * 1000)
                         baseline.append(await baseline_paint(rows) * 1000)
-                    for label, ms in (("dashboard", product), ("bare DataTable", baseline)):
+                    for label, ms in (
+                        ("dashboard", product),
+                        ("dashboard, with the costs", costs),
+                        ("bare DataTable", baseline),
+                    ):
                         ms.sort()
                         print(
                             f"{agents} agents: first full paint 120x36, {label}: median"

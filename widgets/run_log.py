@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.segment import Segment
 from rich.text import Text
+from textual.events import Resize
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.timer import Timer
@@ -57,6 +58,10 @@ class RunLog(RichLog):
             shown = self._header.at(self.clock()) if self._header is not None else header
             self._header_plain = shown.plain
             self.write(shown)
+
+    def on_resize(self, event: Resize) -> None:
+        super().on_resize(event)
+        self.tick()  # lines written while the log had no size (a hidden tab) were written with then's time
 
     def tick(self) -> None:
         """The clock moved: redraw the header's "started 12s ago" if it now reads differently."""
