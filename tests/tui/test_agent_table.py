@@ -79,3 +79,33 @@ async def test_a_wider_cell_widens_its_column() -> None:
         assert table.get_row_at(1)[-1].plain == "$12,345.68"
         assert table.widths["cost"] == len("$12,345.68") > before
         assert "$12,345.68" in screen_text(app)
+
+
+class SelectingApp(TableApp):
+    def __init__(self) -> None:
+        super().__init__()
+        self.selected: list[str] = []
+
+    def on_agent_table_row_selected(self, message: AgentTable.RowSelected) -> None:
+        self.selected.append(message.agent_id)
+
+
+async def test_keys_and_clicks_move_the_cursor_and_enter_selects() -> None:
+    app = SelectingApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = app.query_one(AgentTable)
+        table.set_agents(agents(1000))
+        table.focus()
+        await pilot.pause()
+        await pilot.press("down", "down")
+        assert table.selected_id == "agt_000000000002"
+        await pilot.press("pagedown")
+        page = table.cursor_row - 2
+        assert page > 10 and table.scroll_offset.y > 0  # a screen further, and in view
+        await pilot.click(AgentTable, offset=(5, 3))  # the header is line 0: the third row on screen
+        assert table.cursor_row == table.scroll_offset.y + 2
+        clicked = table.selected_id
+        await pilot.click(AgentTable, offset=(5, 3))  # the cursor's row again: selected
+        await pilot.press("home", "enter")
+        assert app.selected == [clicked, "agt_000000000000"]
+        assert table.scroll_offset.y == 0
