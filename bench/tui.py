@@ -1,7 +1,7 @@
 """Dashboard benchmark: first full paint with 1,000 and 10,000 agents beside a bare DataTable,
 idle CPU, resident memory, and a live log fed 1,000 events/s.
 
-    python bench/tui.py [--agents 1000,10000] [--runs 5] [--idle 20] [--rate 1000] [--seconds 10]
+    python bench/tui.py [--agents 1000,10000] [--runs 5] [--idle 30] [--rate 1000] [--seconds 10]
 
 Each agent count runs in a process of its own (so its resident memory is its own).
 
@@ -333,7 +333,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--agents", default="1000,10000", help="agent counts, comma-separated")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU sampled")
+    parser.add_argument("--idle", type=float, default=30.0, help="seconds of idle CPU sampled")
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--no-live", action="store_true", help="skip the live-log measure")
