@@ -29,6 +29,7 @@ from typing import Any, NoReturn
 
 from app import config
 from app.ports import DEFAULT_PORT, listen_problem, port_number
+from storage.backend import describe, is_postgres, sqlite_path
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_MAX_RUNS = 4
@@ -95,7 +96,10 @@ def _add_shared(parser: argparse.ArgumentParser, *names: str) -> None:
     so one given after the subcommand never hides one given before it."""
     if "db" in names:
         parser.add_argument(
-            "--db", default=argparse.SUPPRESS, metavar="PATH", help="database file (env CRONAGENTS_DB)"
+            "--db",
+            default=argparse.SUPPRESS,
+            metavar="PATH|URL",
+            help="database: a SQLite file, or postgresql://user@host/db (env CRONAGENTS_DB)",
         )
     if "port" in names:
         parser.add_argument(
@@ -212,10 +216,16 @@ def _check_db(args: argparse.Namespace) -> None:
     """A database chosen by --db or CRONAGENTS_DB must lie in an existing directory (the
     default one's directory is made, 0700, at start)."""
     raw = args.db or os.environ.get("CRONAGENTS_DB", "")
-    if not raw or "://" in raw:
+    if not raw or is_postgres(raw):
         return
+    if "://" in raw and not raw.startswith("sqlite:"):
+        scheme = raw.split("://", 1)[0]
+        source = "--db" if args.db else "CRONAGENTS_DB"
+        raise UsageError(
+            f"{source}: unknown database URL scheme {scheme!r} (a path, sqlite:PATH or postgresql://)"
+        )
     source = "--db" if args.db else "CRONAGENTS_DB"
-    path = db_path(args)
+    path = sqlite_path(db_path(args))
     if path.is_dir():
         raise UsageError(f"database {path} is a directory; {source} takes a file")
     if not path.parent.is_dir():
@@ -224,8 +234,11 @@ def _check_db(args: argparse.Namespace) -> None:
         )
 
 
-def db_path(args: argparse.Namespace) -> Path:
-    return Path(args.db).expanduser() if args.db else config.default_db_path()
+def db_path(args: argparse.Namespace) -> Path | str:
+    """The database chosen: a SQLite file's path, or a ``postgresql://`` URL as given."""
+    if not args.db:
+        return config.default_db_path()
+    return str(args.db) if is_postgres(args.db) else sqlite_path(args.db)
 
 
 def _fail(message: str, status: int = 2) -> int:
@@ -293,9 +306,9 @@ def doctor(args: argparse.Namespace) -> int:
 async def token_command(args: argparse.Namespace) -> int:
     from app import auth
     from app.timeutil import iso, now_ms
-    from storage.sqlite import SqliteStorage
+    from storage.backend import open_storage
 
-    async with SqliteStorage(db_path(args)) as store:
+    async with open_storage(db_path(args)) as store:
         if args.token_command == "create":
             name = args.name.strip()
             if not name or len(name) > 200:
@@ -350,7 +363,7 @@ async def serve(args: argparse.Namespace) -> int:
                     "refusing to listen on %s with no API token: create one first with "
                     "'cronagents token create --name NAME --db %s'",
                     args.host,
-                    path,
+                    describe(path),
                 )
                 return 2
             web = uvicorn_server(server.app, args.host, args.port, access_log=not args.no_access_log)
@@ -360,7 +373,7 @@ async def serve(args: argparse.Namespace) -> int:
                 web.should_exit = True
 
             stop.on_stop(stop_serving)
-            log.info("database %s (pid %d)", path, os.getpid())
+            log.info("database %s (pid %d)", describe(path), os.getpid())
             try:
                 await web.serve()
             except SystemExit:  # uvicorn's way to say it could not listen

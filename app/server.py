@@ -41,6 +41,8 @@ from app.start_checks import StartChecks
 from app.throttle import FailureThrottle
 from app.timeutil import DayCalendar
 from storage import StorageError
+from storage.backend import open_storage
+from storage.db import Database
 from storage.files import tighten_all
 from storage.sqlite import SqliteStorage
 
@@ -52,7 +54,8 @@ PUBLIC_URL_ENV = "CRONAGENTS_PUBLIC_URL"
 
 @dataclass
 class ServerConfig:
-    db_path: Path
+    db_path: Path | str
+    """A SQLite file, or a ``postgresql://`` URL (see :mod:`storage.backend`)."""
     max_concurrent_runs: int = 4
     run_scheduler: bool = True
     stats_zone: str | None = None
@@ -77,9 +80,8 @@ class Server:
     def __init__(self, cfg: ServerConfig) -> None:
         self.config = cfg
         self.server_id = new_id("srv")
-        self.store = SqliteStorage(cfg.db_path)
+        self.store = open_storage(cfg.db_path)
         self.store.origin = self.server_id
-        self.db = self.store.db  # the SQLite handle, for tests and tools that need SQL
         self.bus = EventBus()
         clock = cfg.clock or SystemClock()
         calendar = DayCalendar(cfg.stats_zone or config.stats_zone_name())
@@ -139,6 +141,13 @@ class Server:
         self.extras: list[Any] = []
         self.scheduler: Scheduler | None = None
         self.clock = clock
+
+    @property
+    def db(self) -> Database:
+        """The SQLite handle, for tests and tools that need SQL (a SQLite database only)."""
+        if not isinstance(self.store, SqliteStorage):
+            raise StorageError("this needs a SQLite database")
+        return self.store.db
 
     async def start(self) -> None:
         await asyncio.to_thread(tighten_private_files, self.runner.workspaces_dir)

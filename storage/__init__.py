@@ -1,4 +1,6 @@
-"""SQLite storage on aiosqlite: schema, migrations and queries. No business rules, no HTTP, no UI."""
+"""The database behind one interface (:mod:`storage.interface`): SQLite on aiosqlite, the
+embedded default, and PostgreSQL on asyncpg (:mod:`storage.postgres`). Schema, migrations and
+queries; no business rules, no HTTP, no UI."""
 
 from storage.db import Database, StorageError
 

@@ -1,7 +1,8 @@
 """The storage interface: what the rest of cronagents may ask of a database.
 
 Everything above ``storage/`` talks to a :class:`Storage`; a backend
-implements it (today SQLite, :mod:`storage.sqlite`). No backend-specific
+implements it (SQLite, :mod:`storage.sqlite`; PostgreSQL, :mod:`storage.postgres`;
+:mod:`storage.backend` picks one from ``--db``). No backend-specific
 meaning crosses it: rows are read by column name, a slot claim is "insert if
 absent on a unique key", pre-encoded claims are opaque, times are integer
 milliseconds since the epoch (UTC), days are ``YYYY-MM-DD`` strings.
@@ -356,6 +357,9 @@ class Storage(Protocol):
     origin: str | None
     """The id of the server using this handle, written with its change-feed entries."""
 
+    backend: str
+    """``sqlite`` or ``postgresql``."""
+
     @property
     def generation(self) -> int:
         """Bumped after every change this handle knows of (see :meth:`refresh_generation`)."""
@@ -363,6 +367,13 @@ class Storage(Protocol):
     async def open(self) -> Storage: ...
 
     async def close(self) -> None: ...
+
+    async def __aenter__(self) -> Storage: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def schema_version(self) -> int:
+        """The version of the schema (SQLite's and PostgreSQL's are numbered alike)."""
 
     async def database_id(self) -> str: ...
 

@@ -322,6 +322,8 @@ class SqliteChanges(_Part):
 class SqliteStorage:
     """A cronagents database in one SQLite file (see :class:`storage.interface.Storage`)."""
 
+    backend = "sqlite"
+
     def __init__(self, path: str | Path) -> None:
         self.db = Database(path)
         self.agents = SqliteAgents(self.db)
@@ -365,3 +367,7 @@ class SqliteStorage:
 
     async def refresh_generation(self) -> int:
         return await self.db.refresh_generation()
+
+    async def schema_version(self) -> int:
+        row = await self.db.fetchone("PRAGMA user_version")
+        return int(row[0]) if row else 0
