@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -192,7 +193,7 @@ def connect_problem(url: str, exc: BaseException) -> str:
     if isinstance(exc, asyncio.TimeoutError):
         return f"cannot reach PostgreSQL at {at}: no answer in {CONNECT_TIMEOUT_SECONDS:g} s"
     if isinstance(exc, OSError):
-        reason = exc.strerror or str(exc) or type(exc).__name__
+        reason = (os.strerror(exc.errno) if exc.errno else str(exc)) or type(exc).__name__
         return f"cannot reach PostgreSQL at {at}: {reason.lower()}"
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return f"PostgreSQL at {at}: {text}"
