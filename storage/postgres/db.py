@@ -29,7 +29,7 @@ import asyncpg
 
 from storage.errors import StorageError
 from storage.interface import Row
-from storage.postgres.migrations import apply_migrations
+from storage.postgres.migrations import apply_migrations, schema_version
 
 log = logging.getLogger("cronagents.storage")
 
@@ -204,3 +204,19 @@ class Part:
 
     def __init__(self, db: PgDatabase) -> None:
         self.db = db
+
+
+async def inspect(url: str) -> tuple[int, str]:
+    """(schema version, server version) of a database, read without changing anything."""
+    dsn, schema = split_url(url)
+    settings = {"search_path": schema} if schema is not None else {}
+    try:
+        conn = await asyncpg.connect(dsn, server_settings=settings, timeout=CONNECT_TIMEOUT_SECONDS)
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise StorageError(connect_problem(url, exc)) from None
+    try:
+        version = conn.get_server_version()
+        minor = version.micro if version.major >= 10 else version.minor  # 15.20 reads (15, 0, 20)
+        return await schema_version(conn), f"{version.major}.{minor}"
+    finally:
+        await conn.close()
