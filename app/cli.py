@@ -7,6 +7,8 @@
     cronagents token list | revoke PREFIX
     cronagents login [--console | --token]     log the bundled Claude Code CLI in
     cronagents doctor                          check credentials, CLI, database, port, time zone
+    cronagents db copy --from PATH_OR_URL --to PATH_OR_URL [--force]
+                                               copy a whole database (SQLite <-> PostgreSQL)
     cronagents --version
 
 ``--db``, ``--port`` and ``--max-concurrent-runs`` may come before or after the
@@ -171,6 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="make a long-lived (1-year) subscription token to set as CLAUDE_CODE_OAUTH_TOKEN on a server",
     )
 
+    db = sub.add_parser("db", help="database tools")
+    dbsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    copy = dbsub.add_parser(
+        "copy", help="copy everything from one database to another (SQLite <-> PostgreSQL), servers stopped"
+    )
+    copy.add_argument("--from", dest="source", required=True, metavar="PATH|URL", help="the database to read")
+    copy.add_argument("--to", dest="target", required=True, metavar="PATH|URL", help="the database to fill")
+    copy.add_argument("--force", action="store_true", help="empty a target that holds data first")
+
     doctor = sub.add_parser("doctor", help="check credentials, the Claude CLI, database, port and time zone")
     _add_shared(doctor, "db", "port")
     doctor.add_argument(
@@ -267,6 +278,10 @@ def main(argv: list[str] | None = None) -> int:
             return login(to_console=args.console, long_lived_token=args.token)
         if args.command == "doctor":
             return doctor(args)
+        if args.command == "db":
+            from app.db_copy import copy_command
+
+            return asyncio.run(copy_command(args.source, args.target, args.force))
         return dashboard(args)
     except StorageError as exc:
         return _fail(str(exc), 1)
