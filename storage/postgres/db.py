@@ -29,7 +29,7 @@ import asyncpg
 
 from storage.errors import StorageError
 from storage.interface import Row
-from storage.postgres.migrations import apply_migrations, schema_version
+from storage.postgres.migrations import MIGRATION_LOCK, apply_migrations, schema_version
 
 log = logging.getLogger("cronagents.storage")
 
@@ -98,7 +98,9 @@ class PgDatabase:
             conn = await self._connect()
             try:
                 if self.schema is not None:
-                    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                    async with conn.transaction():  # nodes starting together: one creates it
+                        await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+                        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
                 await apply_migrations(conn)
             finally:
                 await conn.close()
