@@ -25,6 +25,7 @@ from app.auth import TokenAuthenticator, new_id
 from app.change_feed import ChangeFeed
 from app.channel_service import ChannelService
 from app.clock import Clock, SystemClock
+from app.cluster_events import ClusterEvents
 from app.errors import ConfigError
 from app.events import EventBus
 from app.inbound import InboundHooks
@@ -132,6 +133,7 @@ class Server:
             renew_seconds=cfg.renew_seconds,
         )
         self.changes = ChangeFeed(self.service, self.runner, self.store)
+        self.cluster_events = ClusterEvents(self.bus, self.store, self.server_id)
         self.authenticator = TokenAuthenticator(self.store)
         # Refused webhooks are throttled as failed tokens are, each in a window of its own.
         self.hooks = InboundHooks(self.service, self.runner, self.secrets, FailureThrottle(), clock.now_ms)
@@ -161,6 +163,7 @@ class Server:
             await self.runner.start()
             await self.lease.start()
             await self.changes.start()
+            await self.cluster_events.start()
             await self.deliverer.start()
             if self.config.run_scheduler:
                 # After the lease ended the runs of dead servers, so that
@@ -186,6 +189,7 @@ class Server:
         self.extras.clear()
         await self.changes.stop()
         await self.runner.stop()
+        await self.cluster_events.stop()
         await self.deliverer.stop()
         with contextlib.suppress(StorageError):
             await self.lease.stop()

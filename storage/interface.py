@@ -379,3 +379,13 @@ class Storage(Protocol):
 
     async def refresh_generation(self) -> int:
         """Bump :attr:`generation` if another process committed since the last check."""
+
+    @property
+    def shared_events(self) -> bool:
+        """Whether :meth:`broadcast` reaches other processes (PostgreSQL; not SQLite)."""
+
+    async def broadcast(self, messages: Sequence[str]) -> None:
+        """Send messages to every other process on this database that listens (in order)."""
+
+    def on_broadcast(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback`` with each message another process broadcast."""

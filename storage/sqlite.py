@@ -7,7 +7,7 @@ Each part binds the queries of its module (``storage/agents.py``,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -367,6 +367,16 @@ class SqliteStorage:
 
     async def refresh_generation(self) -> int:
         return await self.db.refresh_generation()
+
+    @property
+    def shared_events(self) -> bool:
+        return False
+
+    async def broadcast(self, messages: Sequence[str]) -> None:
+        """Nothing: processes on one SQLite file share no event stream."""
+
+    def on_broadcast(self, callback: Callable[[str], None]) -> None:
+        """Nothing ever comes (see :meth:`broadcast`)."""
 
     async def schema_version(self) -> int:
         row = await self.db.fetchone("PRAGMA user_version")

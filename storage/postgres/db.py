@@ -20,7 +20,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -77,6 +77,8 @@ class PgDatabase:
         self.generation = 0
         self._handle = uuid.uuid4().hex
         self.channel = f"cronagents_{self.schema or 'public'}"[:63]
+        self.events_channel = f"cronagents_events_{self.schema or 'public'}"[:63]
+        self.broadcast_callbacks: list[Callable[[str], None]] = []
         self._listener: asyncpg.Connection | None = None
 
     def _settings(self) -> dict[str, str]:
@@ -113,6 +115,7 @@ class PgDatabase:
             )
             self._listener = await self._connect()
             await self._listener.add_listener(self.channel, self._on_notify)
+            await self._listener.add_listener(self.events_channel, self._on_event)
         except StorageError:
             raise
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -126,6 +129,22 @@ class PgDatabase:
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         if payload != self._handle:
             self.generation += 1
+
+    def _on_event(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        for callback in list(self.broadcast_callbacks):
+            try:
+                callback(payload)
+            except Exception:
+                log.exception("a broadcast message could not be handled")
+
+    async def broadcast(self, messages: Sequence[str]) -> None:
+        """``NOTIFY`` each message on the events channel, in order, in one statement."""
+        if messages:
+            await self._pool().execute(
+                "SELECT pg_notify($1, m) FROM unnest($2::text[]) WITH ORDINALITY AS t(m, n) ORDER BY n",
+                self.events_channel,
+                list(messages),
+            )
 
     async def close(self) -> None:
         listener, self._listener = self._listener, None

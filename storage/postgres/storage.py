@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from storage.postgres.aftermath import Aftermath
 from storage.postgres.agents import PgAgents
 from storage.postgres.alerts import PgChannels, PgDeliveries, PgSettings
@@ -68,6 +70,16 @@ class PostgresStorage:
     async def refresh_generation(self) -> int:
         """Other nodes' commits arrive as notifications (see :mod:`storage.postgres.db`)."""
         return self.db.generation
+
+    @property
+    def shared_events(self) -> bool:
+        return True
+
+    async def broadcast(self, messages: Sequence[str]) -> None:
+        await self.db.broadcast(messages)
+
+    def on_broadcast(self, callback: Callable[[str], None]) -> None:
+        self.db.broadcast_callbacks.append(callback)
 
     async def schema_version(self) -> int:
         async with self.db._pool().acquire() as conn:
