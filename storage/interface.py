@@ -159,6 +159,11 @@ class RunStore(Protocol):
     async def mark_running(self, run_id: str, agent_id: str, started_at: int) -> bool:
         """Start a queued run; False when it is no longer queued."""
 
+    async def start_within(self, run_id: str, agent_id: str, started_at: int, limit: int) -> str:
+        """Start a queued run only while fewer than ``limit`` runs are running in the whole
+        database (every server): ``started``, ``full`` (try again later) or ``gone`` (no longer
+        queued). Starts are serialised, so the limit holds however many servers start at once."""
+
     async def finish(self, run_id: str, outcome: RunOutcome, day_of: DayOf) -> Row | None:
         """Give an active run its final status (counted in the stats once); None if already final."""
 

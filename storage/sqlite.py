@@ -106,6 +106,9 @@ class SqliteRuns(_Part):
     async def mark_running(self, run_id: str, agent_id: str, started_at: int) -> bool:
         return await runs.mark_running(self.db, run_id, agent_id, started_at)
 
+    async def start_within(self, run_id: str, agent_id: str, started_at: int, limit: int) -> str:
+        return await runs.start_within(self.db, run_id, agent_id, started_at, limit)
+
     async def skip(self, run_id: str, reason: str, at: int, day_of: DayOf) -> Row | None:
         return await runs.skip_run(self.db, run_id, reason, at, day_of)
 

@@ -16,6 +16,8 @@ from storage.postgres import changes
 from storage.postgres.db import Part, affected
 from storage.runs import SETTLED_STATUSES, SKIPPED, SUCCESS
 
+RUN_SLOTS_LOCK = 0x736C6F74  # "slot": starts under the cluster-wide run limit take turns
+
 _ROLLUP_UPDATE = (
     " DO UPDATE SET total = t.total + excluded.total, success = t.success + excluded.success,"
     " skipped = t.skipped + excluded.skipped, cost_usd = t.cost_usd + excluded.cost_usd,"
@@ -87,6 +89,28 @@ async def finish_in(conn: asyncpg.Connection, run_id: str, outcome: RunOutcome, 
         row["duration_ms"],
     )
     return row
+
+
+async def _start(conn: asyncpg.Connection, run_id: str, agent_id: str, started_at: int) -> bool:
+    if not affected(
+        await conn.execute(
+            "UPDATE runs SET status = 'running', started_at = $1 WHERE id = $2 AND status = 'queued'",
+            started_at,
+            run_id,
+        )
+    ):
+        return False
+    await conn.execute(
+        "UPDATE agents SET last_run_at = $1, last_status = 'running' WHERE id = $2", started_at, agent_id
+    )
+    # A scheduled run started: a streak of missed slots is over.
+    await conn.execute(
+        "DELETE FROM alert_state WHERE scope = $1 AND kind = 'missed'"
+        " AND EXISTS (SELECT 1 FROM runs WHERE id = $2 AND trigger = 'schedule')",
+        agent_id,
+        run_id,
+    )
+    return True
 
 
 class PgRuns(Part):
@@ -189,27 +213,23 @@ class PgRuns(Part):
 
     async def mark_running(self, run_id: str, agent_id: str, started_at: int) -> bool:
         async with self.db.transaction() as conn:
-            if not affected(
-                await conn.execute(
-                    "UPDATE runs SET status = 'running', started_at = $1 WHERE id = $2 AND status = 'queued'",
-                    started_at,
-                    run_id,
-                )
-            ):
-                return False
-            await conn.execute(
-                "UPDATE agents SET last_run_at = $1, last_status = 'running' WHERE id = $2",
-                started_at,
-                agent_id,
+            return await _start(conn, run_id, agent_id, started_at)
+
+    async def start_within(self, run_id: str, agent_id: str, started_at: int, limit: int) -> str:
+        """Starts take turns (an advisory lock), so the count and the start are one step across nodes;
+        the queued row is taken ``FOR UPDATE SKIP LOCKED``: one being ended (a cancel) is not waited on."""
+        async with self.db.transaction() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", RUN_SLOTS_LOCK)
+            running = await conn.fetchval("SELECT COUNT(*) FROM runs WHERE status = 'running'")
+            queued = await conn.fetchval(
+                "SELECT 1 FROM runs WHERE id = $1 AND status = 'queued' FOR UPDATE SKIP LOCKED", run_id
             )
-            # A scheduled run started: a streak of missed slots is over.
-            await conn.execute(
-                "DELETE FROM alert_state WHERE scope = $1 AND kind = 'missed'"
-                " AND EXISTS (SELECT 1 FROM runs WHERE id = $2 AND trigger = 'schedule')",
-                agent_id,
-                run_id,
-            )
-            return True
+            if queued is None:
+                still = await conn.fetchval("SELECT 1 FROM runs WHERE id = $1 AND status = 'queued'", run_id)
+                return "full" if still else "gone"
+            if running >= limit:
+                return "full"
+            return "started" if await _start(conn, run_id, agent_id, started_at) else "gone"
 
     async def finish(self, run_id: str, outcome: RunOutcome, day_of: DayOf) -> Row | None:
         async with self.db.transaction() as conn:
