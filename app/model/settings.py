@@ -56,7 +56,7 @@ class Settings(BaseModel):
         Annotated[int, Field(ge=1, le=MAX_CLUSTER_RUNS), INTEGRAL] | None, Form("no limit")
     ] = Field(
         None,
-        title="Runs at once (all servers)",
+        title="Cluster run limit",
         description="Most runs running at once over every server sharing the database (more wait "
         "queued); null: only each server's own --max-concurrent-runs",
         examples=[20],
