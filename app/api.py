@@ -160,6 +160,9 @@ def build_api(
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document())
 
+    async def list_nodes(request: Request) -> Response:
+        return data(await service.list_nodes())
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -181,6 +184,7 @@ def build_api(
         resource("/api/channels/{id}", GET=get_channel, PATCH=update_channel, DELETE=delete_channel),
         resource("/api/channels/{id}/test", POST=test_channel),
         resource("/api/settings", GET=get_settings, PATCH=update_settings),
+        resource("/api/nodes", GET=list_nodes),
     ]
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
     # The last added runs first: authentication, then the body's headers.

@@ -7,6 +7,8 @@
     cronagents token list | revoke PREFIX
     cronagents login [--console | --token]     log the bundled Claude Code CLI in
     cronagents doctor                          check credentials, CLI, database, port, time zone
+    cronagents db copy --from PATH_OR_URL --to PATH_OR_URL [--force]
+                                               copy a whole database (SQLite <-> PostgreSQL)
     cronagents --version
 
 ``--db``, ``--port`` and ``--max-concurrent-runs`` may come before or after the
@@ -29,6 +31,7 @@ from typing import Any, NoReturn
 
 from app import config
 from app.ports import DEFAULT_PORT, listen_problem, port_number
+from storage.backend import describe, is_postgres, sqlite_path
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_MAX_RUNS = 4
@@ -95,7 +98,10 @@ def _add_shared(parser: argparse.ArgumentParser, *names: str) -> None:
     so one given after the subcommand never hides one given before it."""
     if "db" in names:
         parser.add_argument(
-            "--db", default=argparse.SUPPRESS, metavar="PATH", help="database file (env CRONAGENTS_DB)"
+            "--db",
+            default=argparse.SUPPRESS,
+            metavar="PATH|URL",
+            help="database: a SQLite file, or postgresql://user@host/db (env CRONAGENTS_DB)",
         )
     if "port" in names:
         parser.add_argument(
@@ -167,6 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="make a long-lived (1-year) subscription token to set as CLAUDE_CODE_OAUTH_TOKEN on a server",
     )
 
+    db = sub.add_parser("db", help="database tools")
+    dbsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    copy = dbsub.add_parser(
+        "copy", help="copy everything from one database to another (SQLite <-> PostgreSQL), servers stopped"
+    )
+    copy.add_argument("--from", dest="source", required=True, metavar="PATH|URL", help="the database to read")
+    copy.add_argument("--to", dest="target", required=True, metavar="PATH|URL", help="the database to fill")
+    copy.add_argument("--force", action="store_true", help="empty a target that holds data first")
+
     doctor = sub.add_parser("doctor", help="check credentials, the Claude CLI, database, port and time zone")
     _add_shared(doctor, "db", "port")
     doctor.add_argument(
@@ -212,10 +227,16 @@ def _check_db(args: argparse.Namespace) -> None:
     """A database chosen by --db or CRONAGENTS_DB must lie in an existing directory (the
     default one's directory is made, 0700, at start)."""
     raw = args.db or os.environ.get("CRONAGENTS_DB", "")
-    if not raw or "://" in raw:
+    if not raw or is_postgres(raw):
         return
+    if "://" in raw and not raw.startswith("sqlite:"):
+        scheme = raw.split("://", 1)[0]
+        source = "--db" if args.db else "CRONAGENTS_DB"
+        raise UsageError(
+            f"{source}: unknown database URL scheme {scheme!r} (a path, sqlite:PATH or postgresql://)"
+        )
     source = "--db" if args.db else "CRONAGENTS_DB"
-    path = db_path(args)
+    path = sqlite_path(db_path(args))
     if path.is_dir():
         raise UsageError(f"database {path} is a directory; {source} takes a file")
     if not path.parent.is_dir():
@@ -224,8 +245,11 @@ def _check_db(args: argparse.Namespace) -> None:
         )
 
 
-def db_path(args: argparse.Namespace) -> Path:
-    return Path(args.db).expanduser() if args.db else config.default_db_path()
+def db_path(args: argparse.Namespace) -> Path | str:
+    """The database chosen: a SQLite file's path, or a ``postgresql://`` URL as given."""
+    if not args.db:
+        return config.default_db_path()
+    return str(args.db) if is_postgres(args.db) else sqlite_path(args.db)
 
 
 def _fail(message: str, status: int = 2) -> int:
@@ -254,6 +278,10 @@ def main(argv: list[str] | None = None) -> int:
             return login(to_console=args.console, long_lived_token=args.token)
         if args.command == "doctor":
             return doctor(args)
+        if args.command == "db":
+            from app.db_copy import copy_command
+
+            return asyncio.run(copy_command(args.source, args.target, args.force))
         return dashboard(args)
     except StorageError as exc:
         return _fail(str(exc), 1)
@@ -293,9 +321,9 @@ def doctor(args: argparse.Namespace) -> int:
 async def token_command(args: argparse.Namespace) -> int:
     from app import auth
     from app.timeutil import iso, now_ms
-    from storage.sqlite import SqliteStorage
+    from storage.backend import open_storage
 
-    async with SqliteStorage(db_path(args)) as store:
+    async with open_storage(db_path(args)) as store:
         if args.token_command == "create":
             name = args.name.strip()
             if not name or len(name) > 200:
@@ -350,7 +378,7 @@ async def serve(args: argparse.Namespace) -> int:
                     "refusing to listen on %s with no API token: create one first with "
                     "'cronagents token create --name NAME --db %s'",
                     args.host,
-                    path,
+                    describe(path),
                 )
                 return 2
             web = uvicorn_server(server.app, args.host, args.port, access_log=not args.no_access_log)
@@ -360,7 +388,7 @@ async def serve(args: argparse.Namespace) -> int:
                 web.should_exit = True
 
             stop.on_stop(stop_serving)
-            log.info("database %s (pid %d)", path, os.getpid())
+            log.info("database %s (pid %d)", describe(path), os.getpid())
             try:
                 await web.serve()
             except SystemExit:  # uvicorn's way to say it could not listen

@@ -68,8 +68,11 @@ def legacy_log_path() -> Path | None:
     return path if path != log_path() and path.is_file() else None
 
 
-def default_db_path() -> Path:
+def default_db_path() -> Path | str:
+    """``CRONAGENTS_DB`` (a path, or a ``postgresql://`` URL as is), else the data directory's file."""
     env = os.environ.get("CRONAGENTS_DB")
+    if env and "://" in env:
+        return env
     return Path(env) if env else data_dir() / "cronagents.db"
 
 

@@ -10,8 +10,12 @@ source and at most a masked prefix.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
 import importlib.metadata
 import os
+import sqlite3
 import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -21,6 +25,9 @@ from typing import Literal, TextIO
 
 from app import claude_cli, config, credentials
 from app.ports import PORT_FIX, listen_problem
+from storage.backend import describe, is_postgres, sqlite_path
+from storage.errors import StorageError
+from storage.migrations import MIGRATIONS
 
 __all__ = ["CHECKS", "Context", "Finding", "check", "run_checks"]
 
@@ -167,12 +174,23 @@ def claude_credentials(ctx: Context) -> Iterator[Finding]:
         yield Finding("ok", "gateway", f"ANTHROPIC_BASE_URL: requests go to {report.gateway}")
 
 
+SCHEMA_VERSION = len(MIGRATIONS)
+POSTGRES_FIX = (
+    "check the URL (postgresql://user[:password]@host[:port]/database), that the server answers "
+    "(pg_isready -h HOST) and that the database exists (createdb NAME)"
+)
+
+
 @check
 def database(ctx: Context) -> Iterator[Finding]:
-    if "://" in ctx.db:
-        yield Finding("ok", "database", f"{ctx.db.split('://', 1)[0]} URL (not checked here)")
+    if is_postgres(ctx.db):
+        yield from _postgres(ctx.db)
         return
-    path = Path(ctx.db).expanduser()
+    if "://" in ctx.db and not ctx.db.startswith("sqlite:"):
+        scheme = ctx.db.split("://", 1)[0]
+        yield Finding("fail", "database", f"{scheme}: not a database cronagents knows", POSTGRES_FIX)
+        return
+    path = sqlite_path(ctx.db)
     if not path.parent.is_dir():
         if ctx.db_explicit:
             yield Finding(
@@ -192,6 +210,43 @@ def database(ctx: Context) -> Iterator[Finding]:
         if sidecar.exists():
             yield from _private("database", sidecar, 0o600, quiet=True)
     yield from _private("database", path.parent, 0o700, quiet=True)
+    yield _sqlite_schema(path)
+
+
+def _schema(backend: str, version: int) -> Finding:
+    if version > SCHEMA_VERSION:
+        return Finding(
+            "fail",
+            "database",
+            f"{backend}, schema version {version}: newer than this program ({SCHEMA_VERSION})",
+            "upgrade cronagents (pip install -U cronagents) on every node sharing the database",
+        )
+    if version == 0:
+        return Finding("ok", "database", f"{backend}, no schema yet (made at the first start)")
+    later = "" if version == SCHEMA_VERSION else f" (brought to {SCHEMA_VERSION} at the next start)"
+    return Finding("ok", "database", f"{backend}, schema version {version}{later}")
+
+
+def _sqlite_schema(path: Path) -> Finding:
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.DatabaseError as exc:
+        return Finding("fail", "database", f"{path}: not a SQLite database ({exc})", "pick another --db")
+    return _schema("sqlite", version)
+
+
+def _postgres(url: str) -> Iterator[Finding]:
+    from storage.postgres.db import inspect
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # a fresh event loop, whoever calls
+        try:
+            version, server = pool.submit(asyncio.run, inspect(url)).result()
+        except StorageError as exc:
+            yield Finding("fail", "database", str(exc), POSTGRES_FIX)
+            return
+    yield Finding("ok", "database", f"{describe(url)} (PostgreSQL {server})")
+    yield _schema("postgresql", version)
 
 
 def _private(topic: str, path: Path, expected: int, quiet: bool = False) -> Iterator[Finding]:

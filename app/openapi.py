@@ -21,6 +21,7 @@ from app.model.channel import (
     ChannelUpdate,
     Delivery,
 )
+from app.model.node import Node
 from app.model.schema import request_schema, response_schemas
 from app.model.settings import Settings, SettingsUpdate
 from app.openapi_parts import (
@@ -357,6 +358,14 @@ def openapi_document() -> Schema:
                 errors=(400, *_SECURED, *_WITH_BODY),
             ),
         },
+        "/api/nodes": {
+            "get": _op(
+                "listNodes",
+                "The servers sharing this database: lease, heartbeat, runs now",
+                data_of({"type": "array", "items": ref("Node")}),
+                errors=_SECURED,
+            ),
+        },
         "/api/events": {
             "get": {
                 "operationId": "events",
@@ -379,7 +388,7 @@ def openapi_document() -> Schema:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
-                **response_schemas(Agent, Run, Channel, ChannelCreated, Delivery, Settings),
+                **response_schemas(Agent, Run, Channel, ChannelCreated, Delivery, Settings, Node),
                 "Error": ERROR,
                 "Timezone": timezone_schema(),
             },

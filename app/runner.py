@@ -4,7 +4,9 @@ Every run goes through the same path, whether started by hand
 (``POST /api/agents/:id/run``) or by the scheduler (a slot it claimed):
 
 1. the run row exists with status ``queued`` (``run.queued`` on the bus);
-2. it waits for one of ``max_concurrent`` slots, first come first served;
+2. it waits for one of ``max_concurrent`` slots, first come first served (and,
+   when the settings' ``maxConcurrentRuns`` is set, for a slot of all the
+   servers sharing the database together);
 3. it becomes ``running`` (``run.started``) and its prompt runs through
    :func:`app.agent_session.run_session`; every SDK message becomes a run
    event, published at once (``run.event``) and written in small batches;
@@ -37,6 +39,7 @@ from app.model import Agent, agent_from_row, agent_json, run_json
 from app.processes import DB_ID_ENV, SERVER_ID_ENV
 from app.run_spec import RunSpecs
 from app.secret_box import SecretBox
+from app.settings import load_settings
 from app.settle import Settler, runs_to_start
 from app.start_checks import Skipped, StartChecks
 from app.timeutil import now_ms
@@ -52,6 +55,8 @@ CANCEL_WAIT_SECONDS = 10.0
 SHUTDOWN_WAIT_SECONDS = 15.0
 REMOTE_CANCEL_POLL_SECONDS = 0.05
 ACTIVE_STATUSES = ("queued", "running")
+CLUSTER_WAIT_SECONDS = 0.25
+"""How often a run held back by the cluster-wide limit tries again (a run ending anywhere frees a slot)."""
 RECORDING_AT_ONCE = 8
 """Run ends recorded and settled at the same time. Each takes a few reads and writes; a thousand runs
 ending together would otherwise queue thousands of reads ahead of every API request."""
@@ -302,9 +307,7 @@ class Runner:
         if queued is None or queued["status"] != "queued":
             raise asyncio.CancelledError  # ended while queued (a cancel, or its agent deleted)
         verdict = await self.checks.before_start(agent, queued)
-        run.started_at = now_ms()
-        if not await self.store.runs.mark_running(run.run_id, run.agent_id, run.started_at):
-            raise asyncio.CancelledError  # ended while queued (a cancel, or its agent deleted)
+        run.started_at = await self._mark_running(run)
         row = await self.store.runs.get(run.run_id)
         self._publish("run.started", run, run=run_json(row) if row else None)
         spec = await self.specs.spec(
@@ -332,6 +335,24 @@ class Runner:
             output_tokens=result.output_tokens,
             num_turns=result.num_turns,
         )
+
+    async def _mark_running(self, run: _Run) -> int:
+        """Start the run (its start time), under the limit of runs at once over every server sharing
+        the database (the settings' ``maxConcurrentRuns``) when one is set: while all its slots are
+        taken the run stays queued, trying again every :data:`CLUSTER_WAIT_SECONDS`."""
+        while True:
+            started_at = now_ms()
+            limit = (await load_settings(self.store)).max_concurrent_runs
+            if limit is None:
+                if await self.store.runs.mark_running(run.run_id, run.agent_id, started_at):
+                    return started_at
+                raise asyncio.CancelledError  # ended while queued (a cancel, or its agent deleted)
+            outcome = await self.store.runs.start_within(run.run_id, run.agent_id, started_at, limit)
+            if outcome == "started":
+                return started_at
+            if outcome == "gone":
+                raise asyncio.CancelledError
+            await asyncio.sleep(CLUSTER_WAIT_SECONDS)
 
     async def settle_pending(self) -> None:
         """Settle the ended runs nobody settled yet (their server died first; at start, on renewal)."""

@@ -25,6 +25,7 @@ from app.auth import TokenAuthenticator, new_id
 from app.change_feed import ChangeFeed
 from app.channel_service import ChannelService
 from app.clock import Clock, SystemClock
+from app.cluster_events import ClusterEvents
 from app.errors import ConfigError
 from app.events import EventBus
 from app.inbound import InboundHooks
@@ -41,6 +42,8 @@ from app.start_checks import StartChecks
 from app.throttle import FailureThrottle
 from app.timeutil import DayCalendar
 from storage import StorageError
+from storage.backend import open_storage
+from storage.db import Database
 from storage.files import tighten_all
 from storage.sqlite import SqliteStorage
 
@@ -52,7 +55,8 @@ PUBLIC_URL_ENV = "CRONAGENTS_PUBLIC_URL"
 
 @dataclass
 class ServerConfig:
-    db_path: Path
+    db_path: Path | str
+    """A SQLite file, or a ``postgresql://`` URL (see :mod:`storage.backend`)."""
     max_concurrent_runs: int = 4
     run_scheduler: bool = True
     stats_zone: str | None = None
@@ -77,9 +81,8 @@ class Server:
     def __init__(self, cfg: ServerConfig) -> None:
         self.config = cfg
         self.server_id = new_id("srv")
-        self.store = SqliteStorage(cfg.db_path)
+        self.store = open_storage(cfg.db_path)
         self.store.origin = self.server_id
-        self.db = self.store.db  # the SQLite handle, for tests and tools that need SQL
         self.bus = EventBus()
         clock = cfg.clock or SystemClock()
         calendar = DayCalendar(cfg.stats_zone or config.stats_zone_name())
@@ -130,6 +133,7 @@ class Server:
             renew_seconds=cfg.renew_seconds,
         )
         self.changes = ChangeFeed(self.service, self.runner, self.store)
+        self.cluster_events = ClusterEvents(self.bus, self.store, self.server_id)
         self.authenticator = TokenAuthenticator(self.store)
         # Refused webhooks are throttled as failed tokens are, each in a window of its own.
         self.hooks = InboundHooks(self.service, self.runner, self.secrets, FailureThrottle(), clock.now_ms)
@@ -139,6 +143,13 @@ class Server:
         self.extras: list[Any] = []
         self.scheduler: Scheduler | None = None
         self.clock = clock
+
+    @property
+    def db(self) -> Database:
+        """The SQLite handle, for tests and tools that need SQL (a SQLite database only)."""
+        if not isinstance(self.store, SqliteStorage):
+            raise StorageError("this needs a SQLite database")
+        return self.store.db
 
     async def start(self) -> None:
         await asyncio.to_thread(tighten_private_files, self.runner.workspaces_dir)
@@ -152,6 +163,7 @@ class Server:
             await self.runner.start()
             await self.lease.start()
             await self.changes.start()
+            await self.cluster_events.start()
             await self.deliverer.start()
             if self.config.run_scheduler:
                 # After the lease ended the runs of dead servers, so that
@@ -177,6 +189,7 @@ class Server:
         self.extras.clear()
         await self.changes.stop()
         await self.runner.stop()
+        await self.cluster_events.stop()
         await self.deliverer.stop()
         with contextlib.suppress(StorageError):
             await self.lease.stop()

@@ -28,6 +28,7 @@ from app.model import event_json as event_json
 from app.model import run_json as run_json
 from app.model.agent import Part
 from app.model.channel import delivery_json
+from app.model.node import node_json
 from app.secret_box import SecretBox
 from app.start_checks import StartChecks
 from app.stats import PERIOD_DAYS, Stats
@@ -304,6 +305,21 @@ class AgentService:
 
     async def global_stats(self, period: str) -> dict[str, Any]:
         return await self.stats.global_stats(period)
+
+    # -- nodes ------------------------------------------------------------
+
+    async def list_nodes(self) -> list[dict[str, Any]]:
+        """The servers sharing this database (first started first), with their runs now."""
+        running: dict[str, int] = {}
+        queued: dict[str, int] = {}
+        for run in await self.store.runs.active():
+            counts = running if run["status"] == "running" else queued
+            counts[run["owner"]] = counts.get(run["owner"], 0) + 1
+        now = now_ms()
+        return [
+            node_json(row, now, running.get(row["id"], 0), queued.get(row["id"], 0))
+            for row in await self.store.leases.all()
+        ]
 
 
 def _next_fire(schedule: str, timezone: str, now: int) -> int:

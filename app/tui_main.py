@@ -22,6 +22,7 @@ from app.credentials import missing_credentials_message
 from app.logfile import log_to_file
 from app.ports import DEFAULT_PORT
 from app.signals import StopRequest, stop_on_signals
+from storage.backend import describe
 from storage.files import private_dir
 
 __all__ = ["DEFAULT_PORT", "local_token", "log_to_file", "run_dashboard", "run_local", "run_remote"]
@@ -68,7 +69,7 @@ async def local_token(server: object, base_url: str, path: Path | None = None) -
     return token
 
 
-async def run_local(db_path: Path, port: int | None, max_concurrent_runs: int) -> int:
+async def run_local(db_path: Path | str, port: int | None, max_concurrent_runs: int) -> int:
     """The dashboard over its embedded server; a stop signal ends both as ``serve`` ends.
 
     ``port`` None: DEFAULT_PORT, or a free one if that is taken; a port given is used as is.
@@ -90,7 +91,7 @@ async def run_local(db_path: Path, port: int | None, max_concurrent_runs: int) -
     # recorded and their processes ended whatever the moment the signal comes.
     with stop_on_signals(stop):
         async with running(cfg) as server, serving(server, host, port) as base_url:
-            log.info("dashboard: embedded API on %s, database %s", base_url, db_path)
+            log.info("dashboard: embedded API on %s, database %s", base_url, describe(db_path))
             client = ApiClient(base_url, await local_token(server, base_url))
             try:
                 await _run_app(
@@ -140,7 +141,7 @@ async def _run_app(
     await app.run_async()
 
 
-def run_dashboard(db_path: Path, port: int | None, remote: str | None, max_concurrent_runs: int) -> int:
+def run_dashboard(db_path: Path | str, port: int | None, remote: str | None, max_concurrent_runs: int) -> int:
     """Entry point for ``app.cli``: local mode when ``remote`` is None (``port``: see run_local)."""
     if remote is not None:
         token = os.environ.get("CRONAGENTS_TOKEN", "").strip()

@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from storage.errors import StorageError
 from storage.files import private_file, tighten
 from storage.interface import Row
 from storage.migrations import apply_migrations
@@ -43,11 +44,9 @@ DATA_VERSION_CHECK_SECONDS = 0.2
 DATA_VERSION_WAIT_SECONDS = 0.05
 """How long a read waits for the check of other processes' commits before going on without it."""
 READERS = 4
+__all__ = ["Database", "StorageError"]
+
 _PRAGMAS = (f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL")
-
-
-class StorageError(Exception):
-    """A storage operation could not be carried out (bad file, locked too long)."""
 
 
 T = TypeVar("T")

@@ -1,7 +1,8 @@
 """The storage interface: what the rest of cronagents may ask of a database.
 
 Everything above ``storage/`` talks to a :class:`Storage`; a backend
-implements it (today SQLite, :mod:`storage.sqlite`). No backend-specific
+implements it (SQLite, :mod:`storage.sqlite`; PostgreSQL, :mod:`storage.postgres`;
+:mod:`storage.backend` picks one from ``--db``). No backend-specific
 meaning crosses it: rows are read by column name, a slot claim is "insert if
 absent on a unique key", pre-encoded claims are opaque, times are integer
 milliseconds since the epoch (UTC), days are ``YYYY-MM-DD`` strings.
@@ -157,6 +158,11 @@ class RunStore(Protocol):
 
     async def mark_running(self, run_id: str, agent_id: str, started_at: int) -> bool:
         """Start a queued run; False when it is no longer queued."""
+
+    async def start_within(self, run_id: str, agent_id: str, started_at: int, limit: int) -> str:
+        """Start a queued run only while fewer than ``limit`` runs are running in the whole
+        database (every server): ``started``, ``full`` (try again later) or ``gone`` (no longer
+        queued). Starts are serialised, so the limit holds however many servers start at once."""
 
     async def finish(self, run_id: str, outcome: RunOutcome, day_of: DayOf) -> Row | None:
         """Give an active run its final status (counted in the stats once); None if already final."""
@@ -356,6 +362,9 @@ class Storage(Protocol):
     origin: str | None
     """The id of the server using this handle, written with its change-feed entries."""
 
+    backend: str
+    """``sqlite`` or ``postgresql``."""
+
     @property
     def generation(self) -> int:
         """Bumped after every change this handle knows of (see :meth:`refresh_generation`)."""
@@ -364,7 +373,24 @@ class Storage(Protocol):
 
     async def close(self) -> None: ...
 
+    async def __aenter__(self) -> Storage: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def schema_version(self) -> int:
+        """The version of the schema (SQLite's and PostgreSQL's are numbered alike)."""
+
     async def database_id(self) -> str: ...
 
     async def refresh_generation(self) -> int:
         """Bump :attr:`generation` if another process committed since the last check."""
+
+    @property
+    def shared_events(self) -> bool:
+        """Whether :meth:`broadcast` reaches other processes (PostgreSQL; not SQLite)."""
+
+    async def broadcast(self, messages: Sequence[str]) -> None:
+        """Send messages to every other process on this database that listens (in order)."""
+
+    def on_broadcast(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback`` with each message another process broadcast."""

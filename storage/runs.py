@@ -68,26 +68,45 @@ async def last_output(db: Database, agent_id: str, besides_run_id: str) -> str |
 
 async def mark_running(db: Database, run_id: str, agent_id: str, started_at: int) -> bool:
     """Start a queued run; False when it is no longer queued (cancelled meanwhile)."""
+    return await db.transaction(lambda conn: _start(conn, run_id, agent_id, started_at))
 
-    def start(conn: sqlite3.Connection) -> bool:
-        if not conn.execute(
-            "UPDATE runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'",
-            (started_at, run_id),
-        ).rowcount:
-            return False
-        conn.execute(
-            "UPDATE agents SET last_run_at = ?, last_status = 'running' WHERE id = ?",
-            (started_at, agent_id),
-        )
-        # A scheduled run started: a streak of missed slots is over.
-        conn.execute(
-            "DELETE FROM alert_state WHERE scope = ? AND kind = 'missed'"
-            " AND EXISTS (SELECT 1 FROM runs WHERE id = ? AND trigger = 'schedule')",
-            (agent_id, run_id),
-        )
-        return True
+
+async def start_within(db: Database, run_id: str, agent_id: str, started_at: int, limit: int) -> str:
+    """Start a queued run while fewer than ``limit`` runs are running (any process on the file):
+    ``started``, ``full`` or ``gone``. One write transaction: processes start one at a time."""
+
+    def start(conn: sqlite3.Connection) -> str:
+        # (The IN list as the partial index runs_active's, so the count uses it.)
+        running = conn.execute(
+            "SELECT COUNT(*) FROM runs WHERE status IN ('running', 'queued') AND status = 'running'"
+        ).fetchone()[0]
+        if int(running) >= limit:
+            queued = conn.execute(
+                "SELECT 1 FROM runs WHERE id = ? AND status = 'queued'", (run_id,)
+            ).fetchone()
+            return "full" if queued else "gone"
+        return "started" if _start(conn, run_id, agent_id, started_at) else "gone"
 
     return await db.transaction(start)
+
+
+def _start(conn: sqlite3.Connection, run_id: str, agent_id: str, started_at: int) -> bool:
+    if not conn.execute(
+        "UPDATE runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'",
+        (started_at, run_id),
+    ).rowcount:
+        return False
+    conn.execute(
+        "UPDATE agents SET last_run_at = ?, last_status = 'running' WHERE id = ?",
+        (started_at, agent_id),
+    )
+    # A scheduled run started: a streak of missed slots is over.
+    conn.execute(
+        "DELETE FROM alert_state WHERE scope = ? AND kind = 'missed'"
+        " AND EXISTS (SELECT 1 FROM runs WHERE id = ? AND trigger = 'schedule')",
+        (agent_id, run_id),
+    )
+    return True
 
 
 def add_to_rollups(

@@ -7,7 +7,7 @@ Each part binds the queries of its module (``storage/agents.py``,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +105,9 @@ class SqliteRuns(_Part):
 
     async def mark_running(self, run_id: str, agent_id: str, started_at: int) -> bool:
         return await runs.mark_running(self.db, run_id, agent_id, started_at)
+
+    async def start_within(self, run_id: str, agent_id: str, started_at: int, limit: int) -> str:
+        return await runs.start_within(self.db, run_id, agent_id, started_at, limit)
 
     async def skip(self, run_id: str, reason: str, at: int, day_of: DayOf) -> Row | None:
         return await runs.skip_run(self.db, run_id, reason, at, day_of)
@@ -322,6 +325,8 @@ class SqliteChanges(_Part):
 class SqliteStorage:
     """A cronagents database in one SQLite file (see :class:`storage.interface.Storage`)."""
 
+    backend = "sqlite"
+
     def __init__(self, path: str | Path) -> None:
         self.db = Database(path)
         self.agents = SqliteAgents(self.db)
@@ -365,3 +370,17 @@ class SqliteStorage:
 
     async def refresh_generation(self) -> int:
         return await self.db.refresh_generation()
+
+    @property
+    def shared_events(self) -> bool:
+        return False
+
+    async def broadcast(self, messages: Sequence[str]) -> None:
+        """Nothing: processes on one SQLite file share no event stream."""
+
+    def on_broadcast(self, callback: Callable[[str], None]) -> None:
+        """Nothing ever comes (see :meth:`broadcast`)."""
+
+    async def schema_version(self) -> int:
+        row = await self.db.fetchone("PRAGMA user_version")
+        return int(row[0]) if row else 0

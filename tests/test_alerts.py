@@ -18,7 +18,7 @@ from tests.conftest import agent_body
 from tests.receivers import WebhookReceiver, serving_receiver, smtp_receiver, webhook_receiver
 from tests.test_runner import FINAL, wait_run
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_backends]
 
 FAILING = "Do the thing. [[fake:endless_tools]]"  # with maxTurns 1: error_max_turns, about a second
 PASSING = "Do the thing. [[fake:plain]]"

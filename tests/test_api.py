@@ -8,8 +8,10 @@ import httpx
 import pytest
 
 from app.server import Server
-from storage import runs as run_store
+from storage.interface import RunOutcome
 from tests.conftest import agent_body
+
+pytestmark = pytest.mark.both_backends
 
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -261,15 +263,15 @@ async def test_update_errors(client: httpx.AsyncClient):
 
 async def test_delete_removes_agent_runs_and_events(client: httpx.AsyncClient, server: Server):
     agent = await create(client)
-    await run_store.insert_run(server.db, "run_1", agent["id"], "running", 1_000)
-    await run_store.add_events(server.db, "run_1", [(1, 1_000, "assistant_text", "{}")])
+    await server.store.runs.insert("run_1", agent["id"], "running", 1_000)
+    await server.store.runs.add_events("run_1", [(1, 1_000, "assistant_text", "{}")])
     response = await client.delete(f"/api/agents/{agent['id']}")
     assert response.status_code == 200
     assert response.json()["data"]["id"] == agent["id"]
     assert response.json()["data"]["name"] == "Daily Digest"
     assert_error(await client.get(f"/api/agents/{agent['id']}"), 404)
-    assert await run_store.get_run(server.db, "run_1") is None
-    assert await run_store.get_events(server.db, "run_1") == []
+    assert await server.store.runs.get("run_1") is None
+    assert await server.store.runs.events("run_1") == []
     assert_error(await client.delete(f"/api/agents/{agent['id']}"), 404)
 
 
@@ -286,11 +288,10 @@ async def _seed_runs(server: Server, agent_id: str, now: int, prefix: str = "") 
     ]
     for run_id, started, status, cost in outcomes:
         run_id = prefix + run_id
-        await run_store.insert_run(server.db, run_id, agent_id, "running", started)
-        await run_store.finish_run(
-            server.db,
+        await server.store.runs.insert(run_id, agent_id, "running", started)
+        await server.store.runs.finish(
             run_id,
-            run_store.RunOutcome(status, f"{status} output", started + 90_000, cost, 10, 20, 3),
+            RunOutcome(status, f"{status} output", started + 90_000, cost, 10, 20, 3),
             server.service.day_of,
         )
 
@@ -330,9 +331,8 @@ async def test_run_history_unknown_agent(client: httpx.AsyncClient):
 
 async def test_get_one_run_with_transcript(client: httpx.AsyncClient, server: Server):
     agent = await create(client)
-    await run_store.insert_run(server.db, "run_t", agent["id"], "running", 5_000)
-    await run_store.add_events(
-        server.db,
+    await server.store.runs.insert("run_t", agent["id"], "running", 5_000)
+    await server.store.runs.add_events(
         "run_t",
         [(1, 5_001, "assistant_text", '{"text": "hi"}'), (2, 5_002, "result", '{"costUsd": 1}')],
     )
@@ -384,7 +384,7 @@ async def test_global_stats(client: httpx.AsyncClient, server: Server):
     b = await create(client, name="B", enabled=False)
     now = server.service.clock()
     await _seed_runs(server, a["id"], now)
-    await run_store.insert_run(server.db, "live", b["id"], "running", now)
+    await server.store.runs.insert("live", b["id"], "running", now)
     stats = (await client.get("/api/agents/stats?period=30d")).json()["data"]
     assert stats["totalAgents"] == 2
     assert stats["activeAgents"] == 1
@@ -455,15 +455,13 @@ async def test_every_api_route_needs_a_valid_token(server: Server, token, method
 
 
 async def test_revoked_token_is_refused(client: httpx.AsyncClient, server: Server, token: str):
-    from storage import users as user_store
-
     assert (await client.get("/api/agents")).status_code == 200
-    await user_store.revoke_token(server.db, token[:10], 1)
+    await server.store.tokens.revoke(token[:10], 1)
     assert_error(await client.get("/api/agents"), 401)
 
 
 async def test_tokens_are_stored_hashed(server: Server, token: str):
-    rows = await server.db.fetchall("SELECT * FROM api_tokens")
+    rows = await server.store.tokens.active()
     dump = repr([dict(r) for r in rows])
     assert token not in dump
     assert token[10:] not in dump

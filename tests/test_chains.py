@@ -28,6 +28,8 @@ from tests.test_runner import wait_run
 from tests.test_unattended import Env
 from tests.test_unattended import env as env  # the fixture
 
+pytestmark = pytest.mark.both_backends
+
 
 async def chain_rows(env: Env, agent_id: str) -> list[Any]:
     return [r for r in await env.store.runs.history(agent_id, 100, None) if r["trigger"] == "chain"]

@@ -127,7 +127,12 @@ async def test_agents_and_settings_may_name_only_existing_channels(client: httpx
         "onlyOnChange": True,
     }
     settings = (await client.patch("/api/settings", json={"notifyChannels": [channel["id"]]})).json()["data"]
-    assert settings == {"dailyBudgetUsd": None, "monthlyBudgetUsd": None, "notifyChannels": [channel["id"]]}
+    assert settings == {
+        "dailyBudgetUsd": None,
+        "monthlyBudgetUsd": None,
+        "notifyChannels": [channel["id"]],
+        "maxConcurrentRuns": None,
+    }
     # Deleting the channel takes it out of both lists.
     assert (await client.delete(f"/api/channels/{channel['id']}")).status_code == 200
     assert (await client.get(f"/api/channels/{channel['id']}")).status_code == 404
@@ -151,7 +156,12 @@ async def test_an_update_of_a_group_keeps_the_keys_not_sent(client: httpx.AsyncC
 
 async def test_settings_hold_global_caps(client: httpx.AsyncClient):
     resp = await client.patch("/api/settings", json={"dailyBudgetUsd": 5, "monthlyBudgetUsd": 100.5})
-    assert resp.json()["data"] == {"dailyBudgetUsd": 5, "monthlyBudgetUsd": 100.5, "notifyChannels": []}
+    assert resp.json()["data"] == {
+        "dailyBudgetUsd": 5,
+        "monthlyBudgetUsd": 100.5,
+        "notifyChannels": [],
+        "maxConcurrentRuns": None,
+    }
     resp = await client.patch("/api/settings", json={"dailyBudgetUsd": None})
     assert resp.json()["data"]["dailyBudgetUsd"] is None and resp.json()["data"]["monthlyBudgetUsd"] == 100.5
     for bad in (

@@ -18,6 +18,8 @@ import pytest
 from app.server import Server, ServerConfig, running, serving
 from tests.conftest import agent_body
 
+pytestmark = pytest.mark.both_backends
+
 CLIENTS = 50
 CREATES_PER_CLIENT = 12
 

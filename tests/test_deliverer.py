@@ -22,14 +22,17 @@ from app.channel_service import ChannelService
 from app.notify.deliverer import CLAIM_INTERVAL_SECONDS, PER_CHANNEL_CONCURRENCY, Deliverer
 from app.secret_box import SecretBox
 from app.timeutil import now_ms
-from storage.interface import Alert, NewDelivery
-from storage.sqlite import SqliteStorage
+from storage.backend import open_storage
+from storage.interface import Alert, NewDelivery, Storage
+from tests import sql
 from tests.receivers import WebhookReceiver, webhook_receiver
+
+pytestmark = pytest.mark.both_backends
 
 
 @dataclass
 class Env:
-    store: SqliteStorage
+    store: Storage
     secrets: SecretBox
     receiver: WebhookReceiver
     channel: str
@@ -47,14 +50,14 @@ class Env:
         return Deliverer(self.store, "srv_test", self.secrets, **options)
 
     async def statuses(self) -> list[tuple[str, int]]:
-        rows = await self.store.db.fetchall("SELECT status, attempts FROM deliveries ORDER BY id")
+        rows = await sql.fetchall(self.store, "SELECT status, attempts FROM deliveries ORDER BY id")
         return [(r[0], r[1]) for r in rows]
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
+async def env(tmp_path: Path, db_target: Path | str) -> AsyncIterator[Env]:
     secrets = await SecretBox(key_file=tmp_path / "secret.key").load()
-    async with SqliteStorage(tmp_path / "cronagents.db") as store, webhook_receiver() as receiver:
+    async with open_storage(db_target) as store, webhook_receiver() as receiver:
         created = await ChannelService(store, secrets).create_channel(
             {"name": "Hook", "type": "webhook", "url": receiver.url()}
         )

@@ -112,12 +112,15 @@ def test_a_database_readable_by_others_fails_with_the_chmod(user: dict[str, str]
     db.chmod(0o644)
     out = run_doctor({**user, "ANTHROPIC_API_KEY": API_KEY}, "--db", str(db))
     assert out.returncode == 1
-    [database] = lines(out, "database")
+    database = lines(out, "database")[0]
     assert database.startswith("FAIL") and "0644" in database
     assert f"chmod 600 {db}" in out.stdout
     db.chmod(0o600)
     out = run_doctor({**user, "ANTHROPIC_API_KEY": API_KEY}, "--db", str(db))
-    assert out.returncode == 0 and lines(out, "database") == [f"ok    database     {db} (0600)"]
+    assert out.returncode == 0 and lines(out, "database") == [
+        f"ok    database     {db} (0600)",
+        "ok    database     sqlite, no schema yet (made at the first start)",
+    ]
 
 
 def test_a_database_in_a_missing_directory_fails(user: dict[str, str], tmp_path: Path) -> None:
@@ -200,3 +203,60 @@ def test_checks_are_a_list_to_extend_and_any_failure_exits_1() -> None:
     assert "the check failed" in out.getvalue() and "all good" in out.getvalue()
     assert doctor.check(fine) is fine and doctor.CHECKS[-1] is fine
     doctor.CHECKS.remove(fine)
+
+
+def test_the_backend_and_schema_version_are_reported(user: dict[str, str], tmp_path: Path) -> None:
+    """SQLite: a database made by this version is at its schema version; one newer fails."""
+    import sqlite3
+
+    from storage.migrations import MIGRATIONS
+
+    env = {**user, "ANTHROPIC_API_KEY": API_KEY}
+    db = tmp_path / "data" / "c.db"
+    db.parent.mkdir(mode=0o700)
+    token = subprocess.run(
+        [sys.executable, "-m", "app", "token", "create", "--name", "Ann", "--db", str(db)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        check=True,
+    )
+    assert token.returncode == 0
+    out = run_doctor(env, "--db", str(db))
+    assert f"ok    database     sqlite, schema version {len(MIGRATIONS)}" in lines(out, "database")
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    out = run_doctor(env, "--db", str(db))
+    assert out.returncode == 1
+    assert f"newer than this program ({len(MIGRATIONS)})" in lines(out, "database")[-1]
+
+
+@pytest.mark.both_backends
+def test_a_postgresql_database_is_reached_and_its_schema_reported(
+    user: dict[str, str], db_target: Path | str, backend: str
+) -> None:
+    if backend == "sqlite":
+        pytest.skip("PostgreSQL")
+    from storage.migrations import MIGRATIONS
+
+    env = {**user, "ANTHROPIC_API_KEY": API_KEY}
+    out = run_doctor(env, "--db", str(db_target))
+    [server, schema] = lines(out, "database")
+    assert server.startswith("ok") and "(PostgreSQL " in server
+    assert schema == "ok    database     postgresql, no schema yet (made at the first start)"
+    subprocess.run(
+        [sys.executable, "-m", "app", "token", "create", "--name", "Ann", "--db", str(db_target)],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        check=True,
+    )
+    out = run_doctor(env, "--db", str(db_target))
+    assert lines(out, "database")[1] == f"ok    database     postgresql, schema version {len(MIGRATIONS)}"
+    out = run_doctor(env, "--db", "postgresql://root@127.0.0.1:1/test")
+    assert out.returncode == 1
+    assert "cannot reach PostgreSQL at 127.0.0.1:1/test: connection refused" in lines(out, "database")[0]
+    assert "pg_isready" in out.stdout

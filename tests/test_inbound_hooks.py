@@ -24,6 +24,8 @@ from tests.receivers import webhook_receiver
 from tests.test_alerts import FAILING, hook_channel
 from tests.test_runner import wait_run
 
+pytestmark = pytest.mark.both_backends
+
 # https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries#testing-the-webhook-payload-validation
 GITHUB_SECRET = "It's a Secret to Everybody"
 GITHUB_PAYLOAD = b"Hello, World!"

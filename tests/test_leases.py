@@ -1,4 +1,4 @@
-"""Run ownership by lease: several servers on one database file.
+"""Run ownership by lease: several servers on one database (file, or PostgreSQL).
 
 A run belongs to the server that started it, by the server's id and its
 lease in the database, never by process id: a reused pid (containers) must
@@ -25,12 +25,11 @@ from app.processes import DB_ID_ENV, SERVER_ID_ENV
 from app.runner import INTERRUPTED
 from app.server import Server, ServerConfig, running
 from app.timeutil import now_ms
-from storage import runs as run_store
-from storage import servers as server_store
 from tests.conftest import agent_body
 from tests.processes import TAG_ENV, tagged_processes
 
 FAST_LEASE = {"lease_seconds": 1.0, "renew_seconds": 0.2}
+pytestmark = pytest.mark.both_backends
 
 
 @pytest.fixture
@@ -40,13 +39,13 @@ def fast_config(server_config: ServerConfig) -> ServerConfig:
 
 async def ghost_server(server: Server, server_id: str, pid: int, lease_ms: int) -> None:
     """A server row as another process would have left it (same host, given pid)."""
-    await server_store.register(server.db, server_id, HOST, pid, now_ms(), lease_ms)
+    await server.store.leases.register(server_id, HOST, pid, now_ms(), lease_ms)
 
 
 async def wait_status(server: Server, run_id: str, statuses: set[str], timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        row = await run_store.get_run(server.db, run_id)
+        row = await server.store.runs.get(run_id)
         assert row is not None
         if row["status"] in statuses or time.monotonic() > deadline:
             return dict(row)
@@ -60,11 +59,9 @@ async def test_a_run_of_a_server_whose_lease_expired_is_ended_without_a_restart(
     async with running(fast_config) as server:
         agent = await server.service.create_agent(agent_body(), None)
         await ghost_server(server, "srv_ghost", os.getpid(), lease_ms=1500)
-        await run_store.insert_run(
-            server.db, "run_ghost", agent["id"], "running", now_ms(), owner="srv_ghost"
-        )
+        await server.store.runs.insert("run_ghost", agent["id"], "running", now_ms(), owner="srv_ghost")
         await asyncio.sleep(1.0)
-        row = await run_store.get_run(server.db, "run_ghost")
+        row = await server.store.runs.get("run_ghost")
         assert row is not None and row["status"] == "running", "ended while its lease was valid"
         row = await wait_status(server, "run_ghost", {"error"}, timeout=3)
         assert row["status"] == "error"
@@ -88,9 +85,9 @@ async def test_start_up_ends_runs_of_dead_servers_and_leaves_a_live_ones_alone(
             "run_unowned": None,
         }
         for run_id, owner in runs.items():
-            await run_store.insert_run(server.db, run_id, agent["id"], "running", now_ms(), owner=owner)
+            await server.store.runs.insert(run_id, agent["id"], "running", now_ms(), owner=owner)
     async with running(server_config) as server:
-        status = {r: (await run_store.get_run(server.db, r))["status"] for r in runs}  # type: ignore[index]
+        status = {r: (await server.store.runs.get(r))["status"] for r in runs}  # type: ignore[index]
     assert status == {
         "run_alive": "running",
         "run_crashed": "error",
@@ -105,11 +102,11 @@ async def test_cancel_of_a_run_whose_owner_is_gone_records_it_cancelled(
     """A dead owner cannot act on a request: the cancel records the end itself (never 404)."""
     agent = (await client.post("/api/agents", json=agent_body())).json()["data"]
     await ghost_server(server, "srv_gone", os.getpid(), lease_ms=-1)
-    await run_store.insert_run(server.db, "run_gone", agent["id"], "running", now_ms(), owner="srv_gone")
+    await server.store.runs.insert("run_gone", agent["id"], "running", now_ms(), owner="srv_gone")
     resp = await client.post(f"/api/agents/{agent['id']}/cancel")
     assert resp.status_code == 200
     assert resp.json()["cancelledCount"] == 1
-    row = await run_store.get_run(server.db, "run_gone")
+    row = await server.store.runs.get("run_gone")
     assert row is not None and row["status"] == "cancelled"
 
 
@@ -140,7 +137,7 @@ async def test_cancel_reaches_a_run_owned_by_another_server(
         elapsed = time.monotonic() - started
     assert resp.status_code == 200, resp.text
     assert resp.json()["cancelledCount"] == 1
-    row = await run_store.get_run(server.db, run_id)
+    row = await server.store.runs.get(run_id)
     assert row is not None and row["status"] == "cancelled" and row["output"] == "cancelled"
     assert row["owner"] == server.server_id
     assert elapsed < 5, f"the cancel took {elapsed:.1f} s"
@@ -186,11 +183,11 @@ async def test_edits_by_another_server_reach_this_schedulers_plan_within_a_secon
 
 async def test_a_stopped_server_gives_its_lease_up(server_config: ServerConfig) -> None:
     async with running(server_config) as server:
-        ids = {r["id"] for r in await server_store.all_servers(server.db)}
+        ids = {r["id"] for r in await server.store.leases.all()}
         assert server.server_id in ids
         server_id = server.server_id
     async with running(server_config) as server:
-        ids = {r["id"] for r in await server_store.all_servers(server.db)}
+        ids = {r["id"] for r in await server.store.leases.all()}
     assert server_id not in ids
 
 
@@ -199,7 +196,7 @@ async def test_start_up_kills_leftover_processes_of_this_database_only(
 ) -> None:
     """A process still carrying this database's run marker, of no live server, is killed."""
     async with running(server_config) as server:
-        db_id = await server_store.database_id(server.db)
+        db_id = await server.store.database_id()
         await ghost_server(server, "srv_alive", os.getppid(), lease_ms=60_000)
     assert db_id
 

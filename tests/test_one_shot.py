@@ -1,6 +1,6 @@
 """One-shot agents (``runAt`` instead of ``schedule``): the rules, the fire, catch-up, exactly once.
 
-The real scheduler and AgentService on a real SQLite file, time from a
+The real scheduler and AgentService on a real database (SQLite and PostgreSQL), time from a
 FakeClock (as in tests/test_scheduler.py, whose fixtures these tests share).
 """
 
@@ -15,10 +15,12 @@ from app.errors import ValidationError
 from app.events import EventBus
 from app.scheduler import Scheduler
 from app.service import AgentService
-from storage.sqlite import SqliteStorage
+from storage.backend import open_storage
 from tests.fake_clock import FakeClock
 from tests.test_scheduler import Env, RecordingRunner, ms, scheduled
 from tests.test_scheduler import env as env  # the fixture
+
+pytestmark = pytest.mark.both_backends
 
 T_RUN = "2026-01-05T10:30:00Z"
 T_RUN_ISO = "2026-01-05T10:30:00.000Z"
@@ -118,15 +120,15 @@ async def test_a_late_wake_runs_the_one_shot_late_once(env: Env):
     assert (await env.service.get_agent(agent["id"]))["enabled"] is False
 
 
-async def test_two_schedulers_run_a_one_shot_once(env: Env, tmp_path: Path):
+async def test_two_schedulers_run_a_one_shot_once(env: Env, db_target: Path | str):
     agent = await one_shot(env, concurrencyPolicy="allow")
     await env.scheduler.start()
     clock_b = FakeClock(env.clock.now_ms())
-    async with SqliteStorage(tmp_path / "x.db") as store_b:
+    async with open_storage(db_target) as store_b:
         service_b = AgentService(
             store_b, EventBus(), stats_zone="UTC", default_timezone="UTC", clock=clock_b.now_ms
         )
-        runner_b = RecordingRunner(store_b.db, service_b, clock_b)
+        runner_b = RecordingRunner(store_b, service_b, clock_b)
         scheduler_b = Scheduler(service_b, runner_b, store_b, service_b.bus, clock=clock_b)
         await scheduler_b.start()
         try:

@@ -12,12 +12,11 @@ import pytest
 
 from app.server import Server, ServerConfig, running
 from app.timeutil import now_ms
-from storage import runs as run_store
 from tests.conftest import agent_body
 from tests.fake_anthropic import PLAIN_TEXT, TOOL_DONE_TEXT
 from tests.processes import tagged_processes
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_backends]
 
 FINAL = {"success", "error", "budget_exceeded", "cancelled"}
 
@@ -163,13 +162,13 @@ async def test_concurrency_limit_queues_runs_in_order(server_config: ServerConfi
         first = await service.trigger_run(slow["id"])
         second = await service.trigger_run(quick["id"])
         await asyncio.sleep(0.5)
-        row1 = await run_store.get_run(server.db, first)
-        row2 = await run_store.get_run(server.db, second)
+        row1 = await server.store.runs.get(first)
+        row2 = await server.store.runs.get(second)
         assert row1 is not None and row1["status"] == "running"
         assert row2 is not None and row2["status"] == "queued"
         assert await service.cancel_runs(slow["id"]) == 1
         for _ in range(300):
-            row2 = await run_store.get_run(server.db, second)
+            row2 = await server.store.runs.get(second)
             assert row2 is not None
             if row2["status"] not in ("queued", "running"):
                 break
@@ -181,12 +180,12 @@ async def test_concurrency_limit_queues_runs_in_order(server_config: ServerConfi
 async def test_restart_marks_left_over_runs_interrupted(server_config: ServerConfig) -> None:
     async with running(server_config) as server:
         agent = await server.service.create_agent(agent_body(), None)
-        await run_store.insert_run(server.db, "run_left", agent["id"], "running", now_ms())
-        await run_store.insert_run(server.db, "run_waiting", agent["id"], "queued", now_ms())
+        await server.store.runs.insert("run_left", agent["id"], "running", now_ms())
+        await server.store.runs.insert("run_waiting", agent["id"], "queued", now_ms())
     # Simulates a crash: the rows stay "running"/"queued" until the next start.
     async with running(server_config) as server:
         for run_id in ("run_left", "run_waiting"):
-            row = await run_store.get_run(server.db, run_id)
+            row = await server.store.runs.get(run_id)
             assert row is not None
             assert row["status"] == "error"
             assert row["output"] == "interrupted: the server stopped during this run"
@@ -207,7 +206,7 @@ async def test_shutdown_cancels_running_runs_and_leaves_no_process(
     assert time.monotonic() - stop_started < 15
     assert tagged_processes(run_tag) == []
     async with running(server_config) as server:
-        row = await run_store.get_run(server.db, run_id)
+        row = await server.store.runs.get(run_id)
         assert row is not None and row["status"] == "cancelled"
         assert row["output"] == "cancelled: the server stopped"
 

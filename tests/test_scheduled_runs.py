@@ -9,12 +9,11 @@ import pytest
 
 from app.scheduler import Scheduler
 from app.server import ServerConfig, running
-from storage import runs as run_store
 from tests.conftest import agent_body
 from tests.fake_anthropic import PLAIN_TEXT
 from tests.fake_clock import FakeClock
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_backends]
 
 MINUTE = 60_000
 
@@ -33,7 +32,7 @@ async def test_a_scheduled_slot_runs_once_through_the_real_runner(server_config:
             await asyncio.wait_for(scheduler.settled(), 10)
             rows = []
             for _ in range(300):
-                rows = await run_store.list_runs(server.db, agent["id"], 10, None)
+                rows = await server.store.runs.history(agent["id"], 10, None)
                 if rows and rows[0]["status"] not in ("queued", "running"):
                     break
                 await asyncio.sleep(0.1)

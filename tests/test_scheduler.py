@@ -1,6 +1,7 @@
 """The scheduler: on-time, exactly-once fires, overlap policies, DST, catch-up, re-planning.
 
-Everything runs against a real SQLite file and the real AgentService; only the
+Everything runs against a real database (a SQLite file, and a PostgreSQL schema: the
+module is marked ``both_backends``) and the real AgentService; only the
 runner boundary is a small recording fake, and time is a FakeClock (no real
 waiting), except the one real-time test marked ``slow``.
 
@@ -35,14 +36,14 @@ from app.scheduler import Scheduler, SystemClock
 from app.scheduler.plans import missed_counts
 from app.service import AgentService
 from app.timeutil import from_datetime, iso, to_datetime
-from storage import Database
-from storage import runs as run_store
-from storage.sqlite import SqliteStorage
+from storage.backend import open_storage
+from storage.interface import RunOutcome, Storage
 from tests.conftest import agent_body
 from tests.fake_clock import FakeClock
 
 NY = "America/New_York"
 LH = "Australia/Lord_Howe"
+pytestmark = pytest.mark.both_backends
 OVERLAP = "skipped: the previous run was still running"
 
 
@@ -64,7 +65,7 @@ class RecordingRunner:
     queued (as if still running), otherwise it is finished with that status.
     """
 
-    db: Database
+    store: Storage
     service: AgentService
     clock: FakeClock | SystemClock
     finish: str | None = "success"
@@ -79,14 +80,14 @@ class RecordingRunner:
 
     async def cancel_agent_runs(self, agent_id: str, reason: str = "cancelled") -> int:
         self.cancelled.append(agent_id)
-        runs = await run_store.active_runs(self.db, agent_id)
+        runs = await self.store.runs.active(agent_id)
         for run in runs:
             await self._finish(run["id"], "cancelled", reason)
         return len(runs)
 
     async def _finish(self, run_id: str, status: str, output: str) -> None:
-        outcome = run_store.RunOutcome(status, output, self.clock.now_ms())
-        await run_store.finish_run(self.db, run_id, outcome, self.service.day_of)
+        outcome = RunOutcome(status, output, self.clock.now_ms())
+        await self.store.runs.finish(run_id, outcome, self.service.day_of)
 
     def runs_of(self, agent_id: str) -> list[str]:
         return [run for agent, run, _ in self.enqueued if agent == agent_id]
@@ -94,7 +95,7 @@ class RecordingRunner:
 
 @dataclass
 class Env:
-    store: SqliteStorage
+    store: Storage
     clock: FakeClock
     service: AgentService
     runner: RecordingRunner
@@ -132,14 +133,13 @@ T0 = "2026-01-05T08:59:30Z"  # a Monday
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
+async def env(db_target: Path | str) -> AsyncIterator[Env]:
     clock = FakeClock(ms(T0))
-    async with SqliteStorage(tmp_path / "x.db") as store:
-        db = store.db
+    async with open_storage(db_target) as store:
         service = AgentService(
             store, EventBus(), stats_zone="UTC", default_timezone="UTC", clock=clock.now_ms
         )
-        runner = RecordingRunner(db, service, clock)
+        runner = RecordingRunner(store, service, clock)
         e = Env(store, clock, service, runner, Scheduler(service, runner, store, service.bus, clock=clock))
         try:
             yield e
@@ -369,18 +369,17 @@ async def test_lord_howe_half_hour_spring_forward(env: Env):
 # --------------------------------------------------------------------------- two processes
 
 
-async def test_two_schedulers_on_one_database_fire_each_slot_once(env: Env, tmp_path: Path):
+async def test_two_schedulers_on_one_database_fire_each_slot_once(env: Env, db_target: Path | str):
     agents = [
         await env.create(name=f"a{i}", schedule="* * * * *", concurrencyPolicy="allow") for i in range(5)
     ]
     await env.scheduler.start()
     clock_b = FakeClock(env.clock.now_ms())
-    async with SqliteStorage(tmp_path / "x.db") as store_b:
-        db_b = store_b.db
+    async with open_storage(db_target) as store_b:
         service_b = AgentService(
             store_b, EventBus(), stats_zone="UTC", default_timezone="UTC", clock=clock_b.now_ms
         )
-        runner_b = RecordingRunner(db_b, service_b, clock_b)
+        runner_b = RecordingRunner(store_b, service_b, clock_b)
         scheduler_b = Scheduler(service_b, runner_b, store_b, service_b.bus, clock=clock_b)
         await scheduler_b.start()
         try:
@@ -588,13 +587,12 @@ async def test_other_edits_keep_the_plan_but_use_the_new_settings(env: Env):
     assert len(env.runner.enqueued) == 2
 
 
-async def test_an_agent_deleted_elsewhere_is_not_run(env: Env):
+async def test_an_agent_deleted_elsewhere_is_not_run(env: Env, db_target: Path | str):
     """The claim refuses a slot whose agent no longer exists (deleted by another process)."""
     agent = await env.create(schedule="* * * * *")
     await env.scheduler.start()
-    await env.store.db.transaction(
-        lambda conn: conn.execute("DELETE FROM agents WHERE id = ?", (agent["id"],))
-    )
+    async with open_storage(db_target) as elsewhere:  # another process (whose feed this one does not follow)
+        await elsewhere.agents.delete(agent["id"])
     await env.at("2026-01-05T09:00:00Z")
     assert env.runner.enqueued == []
 
@@ -701,17 +699,16 @@ async def test_stopping_before_the_instant_frees_the_early_claims(env: Env):
     assert scheduled(await env.runs(agent["id"])) == [("2026-01-05T09:00:00.000Z", "success")]
 
 
-async def test_two_schedulers_claiming_ahead_fire_each_slot_once(env: Env, tmp_path: Path):
+async def test_two_schedulers_claiming_ahead_fire_each_slot_once(env: Env, db_target: Path | str):
     claiming_ahead(env)
     agents = [await env.create(name=f"a{i}", schedule="* * * * *") for i in range(5)]
     await env.scheduler.start()
     clock_b = FakeClock(env.clock.now_ms())
-    async with SqliteStorage(tmp_path / "x.db") as store_b:
-        db_b = store_b.db
+    async with open_storage(db_target) as store_b:
         service_b = AgentService(
             store_b, EventBus(), stats_zone="UTC", default_timezone="UTC", clock=clock_b.now_ms
         )
-        runner_b = RecordingRunner(db_b, service_b, clock_b)
+        runner_b = RecordingRunner(store_b, service_b, clock_b)
         scheduler_b = Scheduler(service_b, runner_b, store_b, service_b.bus, clock=clock_b, claim_ahead_min=1)
         await scheduler_b.start()
         try:
@@ -735,17 +732,16 @@ async def test_two_schedulers_claiming_ahead_fire_each_slot_once(env: Env, tmp_p
 
 
 @pytest.mark.slow
-async def test_real_clock_fires_within_a_second_of_the_minute(tmp_path: Path):
+async def test_real_clock_fires_within_a_second_of_the_minute(db_target: Path | str):
     """A correctness check on the real clock, started 2 s before a minute boundary."""
     now = time.time_ns() // 1_000_000
     boundary = (now // 60_000 + 1) * 60_000
     clock = SystemClock(offset_ms=boundary - 2_000 - now)
-    async with SqliteStorage(tmp_path / "real.db") as store:
-        db = store.db
+    async with open_storage(db_target) as store:
         service = AgentService(
             store, EventBus(), stats_zone="UTC", default_timezone="UTC", clock=clock.now_ms
         )
-        runner = RecordingRunner(db, service, clock)
+        runner = RecordingRunner(store, service, clock)
         agent = await service.create_agent(agent_body(schedule="* * * * *"), None)
         scheduler = Scheduler(service, runner, store, service.bus, clock=clock)
         await scheduler.start()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from app.server import Server
 from app.timeutil import now_ms
-from storage import runs as run_store
+from storage.interface import RunOutcome
 from tests.conftest import agent_body
+
+pytestmark = pytest.mark.both_backends
 
 
 async def test_the_list_is_alphabetical_as_people_read_it(client: httpx.AsyncClient) -> None:
@@ -19,9 +22,9 @@ async def test_the_list_is_alphabetical_as_people_read_it(client: httpx.AsyncCli
 
 async def test_run_cost_carries_no_float_noise(server: Server, client: httpx.AsyncClient) -> None:
     agent = (await client.post("/api/agents", json=agent_body())).json()["data"]
-    await run_store.insert_run(server.db, "run_c", agent["id"], "running", now_ms(), owner=server.server_id)
-    outcome = run_store.RunOutcome("success", "ok", now_ms(), cost_usd=0.00028000000000000003)
-    await run_store.finish_run(server.db, "run_c", outcome, server.service.day_of)
+    await server.store.runs.insert("run_c", agent["id"], "running", now_ms(), owner=server.server_id)
+    outcome = RunOutcome("success", "ok", now_ms(), cost_usd=0.00028000000000000003)
+    await server.store.runs.finish("run_c", outcome, server.service.day_of)
     runs = (await client.get(f"/api/agents/{agent['id']}/runs")).json()["data"]
     assert runs[0]["costUsd"] == 0.00028
     assert '"costUsd":0.00028,' in (await client.get(f"/api/agents/{agent['id']}/runs")).text.replace(" ", "")

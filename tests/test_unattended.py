@@ -24,8 +24,11 @@ from app.server import Server, ServerConfig, running
 from app.settle import backoff_ms
 from app.spend import usage_limit_reset
 from storage.interface import RunOutcome
+from tests import sql
 from tests.conftest import agent_body
 from tests.fake_clock import FakeClock
+
+pytestmark = pytest.mark.both_backends
 
 DAY = 86_400_000
 T0 = int(datetime(2026, 3, 30, 22, 0, tzinfo=UTC).timestamp() * 1000)  # a Monday, 22:00 UTC
@@ -57,15 +60,13 @@ class Env:
         )
         if run:
             cols = ", ".join(f"{k} = ?" for k in run)
-            await self.server.db.transaction(
-                lambda conn: conn.execute(f"UPDATE runs SET {cols} WHERE id = ?", [*run.values(), run_id])
-            )
+            await sql.execute(self.store, f"UPDATE runs SET {cols} WHERE id = ?", *run.values(), run_id)
         outcome = RunOutcome(status, f"it ended {status}", self.clock.now_ms() + 1000, cost_usd=cost)
         await self.store.runs.finish(run_id, outcome, self.server.service.day_of)
         return run_id
 
     async def events(self) -> list[str]:
-        rows = await self.server.db.fetchall("SELECT event FROM deliveries ORDER BY created_at, rowid")
+        rows = await sql.fetchall(self.store, "SELECT event FROM deliveries ORDER BY created_at, rowid")
         return [r[0] for r in rows]
 
 
@@ -74,6 +75,7 @@ async def env(server_config: ServerConfig) -> AsyncIterator[Env]:
     clock = FakeClock(T0)
     server_config.clock = clock
     async with running(server_config) as server:
+        await sql.keep_insertion_order(server.store, "deliveries")
         yield Env(server, clock)
 
 
@@ -155,7 +157,7 @@ async def test_settling_decides_again_when_the_streak_moved(env: Env):
     run_id = await env.finished_run(agent["id"], "error")
     run, row = await env.store.runs.get(run_id), await env.store.agents.get(agent["id"])
     stale = await env.server.settler.decide(run, row)
-    await env.server.db.transaction(lambda conn: conn.execute("UPDATE agents SET failure_streak = 5"))
+    await sql.execute(env.store, "UPDATE agents SET failure_streak = 5")
     assert await env.store.runs.settle(stale, env.server.service.day_of) == "conflict"
     settled = await env.server.settler.settle(run_id)
     assert settled is not None and settled.expected_streak == 5 and settled.streak == 6
@@ -205,7 +207,7 @@ async def test_budget_thresholds_are_sent_once_per_window(env: Env):
     await env.server.settler.settle(await env.finished_run(agent["id"], "success", cost=0.35))
     await env.server.settler.settle(await env.finished_run(agent["id"], "success", cost=0.05))
     assert await env.events() == ["budget.threshold"]
-    payload = json.loads((await env.server.db.fetchone("SELECT payload FROM deliveries"))[0])
+    payload = json.loads((await sql.fetchone(env.store, "SELECT payload FROM deliveries"))[0])
     assert payload["budget"] == {
         "scope": "agent",
         "window": "daily",
@@ -241,7 +243,7 @@ async def test_missed_slots_raise_one_alarm_per_streak(env: Env):
 
     await restart_scheduler_at(T0 + 35 * 60_000)  # down for 35 minutes: slots 22:10, 22:20, 22:30 missed
     assert await env.events() == ["agent.missed"]
-    payload = json.loads((await server.db.fetchone("SELECT payload FROM deliveries"))[0])
+    payload = json.loads((await sql.fetchone(server.store, "SELECT payload FROM deliveries"))[0])
     assert payload["missed"]["slots"] == ["2026-03-30T22:30:00.000Z"]
     assert payload["missed"]["reason"] == "missed while the server was down: 3 slots"
     await restart_scheduler_at(T0 + 65 * 60_000)  # still missing: the same streak, no second alarm
@@ -250,12 +252,15 @@ async def test_missed_slots_raise_one_alarm_per_streak(env: Env):
     assert len(skipped) == 2
     # A scheduled run starts: the streak is over; the next miss alarms again.
     run_id = "run_s"
-    await server.db.transaction(
-        lambda conn: conn.execute(
-            "INSERT INTO runs (id, agent_id, status, trigger, scheduled_for, started_at, owner)"
-            " VALUES (?, ?, 'queued', 'schedule', ?, ?, ?)",
-            (run_id, agent["id"], T0 + 70 * 60_000, T0 + 70 * 60_000, server.server_id),
-        )
+    await sql.execute(
+        server.store,
+        "INSERT INTO runs (id, agent_id, status, trigger, scheduled_for, started_at, owner)"
+        " VALUES (?, ?, 'queued', 'schedule', ?, ?, ?)",
+        run_id,
+        agent["id"],
+        T0 + 70 * 60_000,
+        T0 + 70 * 60_000,
+        server.server_id,
     )
     assert await server.store.runs.mark_running(run_id, agent["id"], T0 + 70 * 60_000)
     await server.store.runs.finish(

@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from app.model.agent import CHANNEL_ID_MAX_LENGTH, MAX_BUDGET_USD, MAX_NOTIFY_CHANNELS
-from app.model.rules import UNIQUE, Form, Wording, request_model
+from app.model.rules import INTEGRAL, UNIQUE, Form, Wording, request_model
+
+MAX_CLUSTER_RUNS = 100_000
 
 _CAP_WORDING = Wording(
     type="must be a number greater than 0, or null for no cap",
@@ -49,6 +51,15 @@ class Settings(BaseModel):
         [],
         title="Default channels",
         description="Channels for the alerts of agents that name none, and for the global caps",
+    )
+    max_concurrent_runs: Annotated[
+        Annotated[int, Field(ge=1, le=MAX_CLUSTER_RUNS), INTEGRAL] | None, Form("no limit")
+    ] = Field(
+        None,
+        title="Cluster run limit",
+        description="Most runs running at once over every server sharing the database (more wait "
+        "queued); null: only each server's own --max-concurrent-runs",
+        examples=[20],
     )
 
 

@@ -112,6 +112,10 @@ class Firing:
         ahead), or None.
         """
         preclaimed = (prepared.preclaimed or set()) if prepared is not None else set()
+        # Claimed ahead, even if every claim went to another process (several nodes: the first to
+        # claim an instant has all of it; the others must neither claim it again nor take its rows
+        # for runs still going).
+        claimed_ahead = prepared is not None and prepared.preclaimed is not None
         if dues is None:
             assert prepared is not None and slot is not None
             plans = prepared.plans if plans is None else plans
@@ -119,7 +123,7 @@ class Firing:
             plans = [d.plan for d in dues]
         busy: set[str] = set()
         ended: set[str] = set()  # rows claimed ahead that a cancel ended meanwhile
-        if preclaimed and slot is not None:  # both reads at once, on two reader connections
+        if claimed_ahead and slot is not None:  # both reads at once, on two reader connections
             busy, ended = await asyncio.gather(
                 self.store.slots.busy_agent_ids(besides_slot=slot), self.store.slots.ended_claims(slot)
             )
@@ -129,7 +133,7 @@ class Firing:
             dues is None
             and prepared is not None
             and plans is prepared.plans
-            and not preclaimed
+            and not claimed_ahead
             and not _any_busy(busy, prepared)
         ):
             await self._claim_and_hand_over([], [], prepared.claims, prepared.plans, prepared.encoded)
@@ -153,7 +157,7 @@ class Firing:
         seen: set[str] = set()  # run ids claimed ahead that this batch accounted for
         overlaps = 0
         position = index.get  # (locals: this loop runs once per agent of the instant)
-        any_preclaimed = bool(preclaimed)
+        any_preclaimed = claimed_ahead
         for plan, run_slot, skip_slot, skip_reason in entries:
             agent_id = plan.agent_id
             if skip_slot is not None and skip_reason is not None:

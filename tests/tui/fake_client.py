@@ -417,7 +417,8 @@ class FakeClient:
             raise ApiError(400, f"Invalid fields: {', '.join(sorted(fields))}", fields)
         for key, value in body.items():
             if key in self.settings:
-                self.settings[key] = float(value) if isinstance(value, int) else value
+                budget = key.endswith("BudgetUsd") and isinstance(value, int)
+                self.settings[key] = float(value) if budget else value
         return copy.deepcopy(self.settings)
 
     async def events(self, agent_id: str | None = None) -> AsyncIterator[dict[str, Any]]:

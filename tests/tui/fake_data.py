@@ -269,7 +269,12 @@ CHANNELS = [
         "updatedAt": "2025-01-03T09:00:00.000Z",
     },
 ]
-SETTINGS = {"dailyBudgetUsd": 20.0, "monthlyBudgetUsd": 400.0, "notifyChannels": ["chn_000000000001"]}
+SETTINGS = {
+    "dailyBudgetUsd": 20.0,
+    "monthlyBudgetUsd": 400.0,
+    "notifyChannels": ["chn_000000000001"],
+    "maxConcurrentRuns": None,
+}
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 

@@ -239,7 +239,8 @@ def test_editor_notifications_retries_and_caps(snap_compare: Any) -> None:
 
 def test_settings_dialog(snap_compare: Any) -> None:
     """`S`: the settings over the main screen — Daily cap (USD) 20, Monthly cap (USD) 400, the
-    default channels by name (On-call webhook checked), and what a cap does."""
+    default channels by name (On-call webhook checked), the cluster run limit (none), and what a
+    cap does."""
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await main_loaded(pilot)
