@@ -402,3 +402,22 @@ async def test_the_new_keys_are_in_the_help_and_the_readme(make_app: Any) -> Non
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
         ids = {active.binding.id for active in app.screen.bindings.values()}
         assert {"agent.run_input", "agent.trigger_secret"} <= ids
+
+
+async def test_a_bad_secret_name_is_refused_at_the_field(make_app: Any, api: ApiClient) -> None:
+    agent = await api.create_agent(agent_body(name="Secretive"))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, agents=1)
+        form = await open_editor(pilot)
+        secrets = form.query_one("#input-env", SecretEnv)
+        assert str(secrets.query_one("#secret-none").render()) == "No secrets yet."
+        await type_into(pilot, "#secret-new-name", "1TOKEN")
+        await type_into(pilot, "#secret-new-value", "tok_1")  # not added with Add: saved as typed
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: "env" in form.errors, what="the API's error")
+        assert "1TOKEN: names are letters, digits and _" in str(form.query_one("#error-env").render())
+        assert isinstance(app.screen, EditorScreen)
+        await type_into(pilot, "#secret-new-name", "TOKEN_1")
+        await save(pilot)
+    assert (await api.get_agent(agent["id"]))["env"] == {"TOKEN_1": "********"}
