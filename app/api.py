@@ -219,7 +219,8 @@ async def _sse(
         last_sent = last_checked = clock()
         while True:
             try:
-                event = await asyncio.wait_for(sub.get(), TOKEN_RECHECK_SECONDS)
+                async with asyncio.timeout(TOKEN_RECHECK_SECONDS):  # not wait_for: it can drop a cancel
+                    event = await sub.get()
                 idle = False
             except TimeoutError:
                 event, idle = None, True

@@ -240,7 +240,8 @@ async def serving(server: Server, host: str = "127.0.0.1", port: int | None = No
     finally:
         server.bus.close()
         web.should_exit = True
-        await asyncio.wait_for(task, 15)
+        async with asyncio.timeout(15):
+            await task
 
 
 def port_is_free(host: str, port: int) -> bool:

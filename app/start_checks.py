@@ -22,7 +22,7 @@ from app.alerts import GLOBAL_SCOPE, Alerts
 from app.model import Agent, agent_json, run_json
 from app.settle import USAGE_LIMIT_PREFIX
 from app.spend import SpendGate, Verdict, usage_limit_reset
-from app.timeutil import iso, now_ms
+from app.timeutil import iso
 from storage.interface import Row, Storage
 
 log = logging.getLogger("cronagents.runner")
@@ -69,7 +69,7 @@ class StartChecks:
         if queued["trigger"] != "schedule" or slot is None:
             return
         allowance = max((agent.starting_deadline_seconds or 0) * 1000, QUEUE_GRACE_MS)
-        waited = now_ms() - slot
+        waited = self.gate.clock() - slot
         if waited > allowance:
             reason = (
                 f"missed: waited {waited // 1000} s for a free run slot "
@@ -101,7 +101,7 @@ class StartChecks:
 
     async def usage_limit(self, agent: Agent, output: str) -> str:
         """When the run met the subscription's usage limit: hold new starts until it resets, alert once."""
-        until = usage_limit_reset(output, now_ms(), self.gate.calendar.zone)
+        until = usage_limit_reset(output, self.gate.clock(), self.gate.calendar.zone)
         if until is None:
             return output
         await self.gate.hold(until)

@@ -14,11 +14,17 @@ with the server's pid in ``CRONAGENTS_SUPERVISOR_PARENT``. It
   ``PR_SET_PDEATHSIG=SIGKILL`` (should the supervisor itself be killed), on
   the stdin/stdout/stderr it was given (the SDK's pipes), which it then
   closes for itself;
-- on SIGTERM/SIGINT/SIGHUP (from the SDK, from a cancel, or because the
-  parent died) sends that signal to the CLI's group, SIGTERM to every
-  descendant and every process carrying the run marker, and SIGKILL to what
-  is left after a short grace; when the CLI ends by itself, whatever it left
-  running gets the same treatment;
+- on SIGTERM/SIGINT/SIGHUP from the SDK or a cancel, first freezes every
+  process of the run (SIGSTOP, again until no new one appears), then sends
+  that signal to the CLI's group and SIGTERM to every other descendant and
+  every process carrying the run marker, then lets them all go on
+  (SIGCONT): each one meets its signal before running another instruction,
+  so no shell can go on to its next command because its child died first.
+  SIGKILL follows for what is left after a short grace. When the CLI ends by
+  itself, whatever it left running gets the same treatment;
+- when the parent died (the death signal, or a poll finds a new parent), the
+  frozen processes get SIGKILL at once: nobody is left to read what they
+  would do, and a process that ignores SIGTERM must not act either;
 - exits with the CLI's exit status (dying of the same signal if it did).
 
 Signals are blocked and taken synchronously with ``sigtimedwait``: no handler
@@ -40,6 +46,7 @@ PR_SET_CHILD_SUBREAPER = 36
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
 WATCHED = STOP_SIGNALS | {signal.SIGCHLD}
 GRACE_SECONDS = 1.0
+FREEZE_ROUNDS = 50
 KILL_WAIT_SECONDS = 2.0
 PARENT_POLL_SECONDS = 1.0
 EXEC_FAILED = 127
@@ -142,11 +149,40 @@ class Supervisor:
                 return False
             signal.sigtimedwait({signal.SIGCHLD}, min(left, 0.05))
 
-    def end_all(self, first: int) -> None:
-        """The first signal to the CLI's group, SIGTERM to the rest, SIGKILL after the grace."""
+    def freeze(self) -> dict[int, int]:
+        """SIGSTOP every process of the run, looking again until no new one appeared;
+        the processes of the run (each with its process group)."""
         with contextlib.suppress(OSError):
-            os.killpg(self.cli_pid, first)
-        if not self.signal_all(signal.SIGTERM, spare_cli_group=True):
+            os.killpg(self.cli_pid, signal.SIGSTOP)
+        stopped: set[int] = set()
+        targets: dict[int, int] = {}
+        for _ in range(FREEZE_ROUNDS):
+            targets = run_processes(self.me, self.needle)
+            fresh = [pid for pid in targets if pid not in stopped]
+            if not fresh:
+                break
+            for pid in fresh:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGSTOP)
+            stopped.update(fresh)
+        return targets
+
+    def end_all(self, first: int, *, at_once: bool = False) -> None:
+        """Freeze the run; then SIGKILL to all (at_once), or the first signal to the CLI's
+        group and SIGTERM to the rest, all let go together, and SIGKILL after the grace."""
+        frozen = self.freeze()
+        if at_once:
+            self.signal_all(signal.SIGKILL)
+        else:
+            with contextlib.suppress(OSError):
+                os.killpg(self.cli_pid, first)
+            self.signal_all(signal.SIGTERM, spare_cli_group=True)
+        with contextlib.suppress(OSError):
+            os.killpg(self.cli_pid, signal.SIGCONT)
+        for pid in frozen:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGCONT)
+        if not frozen:
             self.wait_gone(0)
             return
         if self.wait_gone(GRACE_SECONDS):
@@ -160,14 +196,15 @@ class Supervisor:
         """Supervise until the CLI ended (its status) or a stop (None)."""
         while self.cli_status is None:
             info = signal.sigtimedwait(WATCHED, PARENT_POLL_SECONDS)
+            orphaned = bool(parent) and os.getppid() != parent
             if info is None:
-                if parent and os.getppid() != parent:  # no death signal (e.g. prctl refused)
-                    self.end_all(signal.SIGTERM)
+                if orphaned:  # no death signal (e.g. prctl refused)
+                    self.end_all(signal.SIGKILL, at_once=True)
                     return self.cli_status
             elif info.si_signo == signal.SIGCHLD:
                 self.reap()
             else:
-                self.end_all(info.si_signo)
+                self.end_all(info.si_signo, at_once=orphaned)
                 return self.cli_status
         if self.reap():  # the CLI left something running
             self.end_all(signal.SIGTERM)

@@ -1,6 +1,9 @@
-"""Dashboard benchmark: first full paint with 1,000 agents, and a live log fed 1,000 events/s.
+"""Dashboard benchmark: first full paint with 1,000 and 10,000 agents beside a bare DataTable,
+idle CPU, resident memory, and a live log fed 1,000 events/s.
 
-    python bench/tui.py [--agents 1000] [--runs 5] [--rate 1000] [--seconds 10]
+    python bench/tui.py [--agents 1000,10000] [--runs 5] [--idle 30] [--rate 1000] [--seconds 10]
+
+Each agent count runs in a process of its own (so its resident memory is its own).
 
 Everything is real except the terminal (Textual's headless driver, 120x36):
 the embedded server on a real SQLite file behind uvicorn on 127.0.0.1, the
@@ -8,9 +11,19 @@ dashboard's own httpx client and its SSE stream, in one asyncio loop as in
 local mode.
 
 * **First paint**: from building the app to the first frame drawn with the
-  agent table filled (``GET /api/agents`` answered, 1,000 rows added, the
-  screen refreshed). Median (and min/max) of ``--runs`` fresh apps.
-* **Live log**: ``--rate`` ``run.event`` events per second for ``--seconds``
+  agent table filled (``GET /api/agents`` answered, every agent in, the
+  screen refreshed); and to the frame with the Cost column filled too (the
+  global stats' ``costByAgent``). Median (and min/max) of ``--runs`` fresh apps.
+* **Baseline**: a bare Textual ``DataTable`` (row cursor, zebra stripes, as the
+  dashboard's) in an app of its own at 120x36, filled with the same rows as plain
+  strings already in memory (no request, no decoding): app built → rows added and
+  drawn. Runs alternate with the dashboard's, in the same process.
+* **Idle CPU**: ``time.process_time()`` over ``--idle`` seconds with the dashboard
+  open and connected (event stream, 1 s clock), scaled to a minute; beside it the
+  same process with no dashboard open (the embedded server alone).
+* **Memory**: the process's resident set (``VmRSS``) with the dashboard open after
+  its first paint, and before the dashboard was built (the server and its data).
+* **Live log** (first agent count only): ``--rate`` ``run.event`` events per second for ``--seconds``
   published on the server's event bus for the selected agent's running run;
   each goes through SSE and the client into the Live tab's ``RunLog``. Lag =
   when the event is on screen (its batch written) minus when it was
@@ -22,7 +35,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,12 +48,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable
+
 from app import auth
 from app.client import ApiClient
 from app.events import SUBSCRIBER_QUEUE_SIZE
 from app.server import Server, ServerConfig, running, serving
 from app.tui.app import build_app
 from app.tui_demo import add_run
+from widgets.agent_table import describe_schedule
+from widgets.formatting import relative, status_text
 from widgets.run_log import RunLog
 
 SCHEDULES = ("0 9 * * 1-5", "*/15 * * * *", "30 6 * * 1", "0 */4 * * *", "@daily", "0 17 * * 5")
@@ -69,14 +90,101 @@ async def wait(pilot: Any, predicate: Any, timeout: float = 30.0) -> None:
         await pilot.pause(0.001)
 
 
-async def first_paint(client: ApiClient, agents: int) -> float:
+async def first_paint(client: ApiClient, agents: int) -> tuple[float, float]:
+    """Seconds from building the app to the table filled and drawn, and to its costs drawn too."""
     start = time.perf_counter()
     app = build_app(client, stream_events=False)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait(pilot, lambda: app.main_screen is not None and app.main_screen.table.row_count == agents)
         await pilot.pause()  # one more frame: the rows on screen
         elapsed = time.perf_counter() - start
+        table = app.main_screen.table  # type: ignore[union-attr]
+        await wait(pilot, lambda: table.spend_known)
+        await pilot.pause()
+        costs = time.perf_counter() - start
+    return elapsed, costs
+
+
+def plain_rows(agents: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """The dashboard's cells for each agent, as plain strings (the baseline's rows)."""
+    now = datetime.now(UTC)
+    return [
+        (
+            str(a["name"]),
+            "●" if a.get("enabled") else "○",
+            describe_schedule(str(a.get("schedule", ""))),
+            relative(a.get("nextRunAt"), now) if a.get("enabled") else "paused",
+            relative(a.get("lastRunAt"), now),
+            status_text(a.get("lastStatus")).plain,
+            "$0.00",
+            "$0.00",
+        )
+        for a in agents
+    ]
+
+
+class BaselineApp(App[None]):
+    """A bare DataTable filled with ``rows`` on mount."""
+
+    def __init__(self, rows: list[tuple[str, ...]]) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        yield DataTable(cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("Name", "On", "Schedule", "Next run", "Last run", "Status", "Today", "Cost")
+        table.add_rows(self.rows)
+        table.focus()
+
+
+async def baseline_paint(rows: list[tuple[str, ...]]) -> float:
+    start = time.perf_counter()
+    app = BaselineApp(rows)
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = app.query_one(DataTable)
+        await wait(pilot, lambda: table.row_count == len(rows))
+        await pilot.pause()
+        elapsed = time.perf_counter() - start
     return elapsed
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def idle_and_memory(client: ApiClient, agents: int, seconds: float) -> dict[str, float]:
+    """CPU per idle minute without and with the dashboard open; resident memory before and with it."""
+    gc.collect()
+    before_mb = rss_mb()
+    cpu = time.process_time()
+    await asyncio.sleep(seconds)
+    server_cpu = (time.process_time() - cpu) * 60 / seconds
+    app = build_app(client)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait(
+            pilot,
+            lambda: (
+                app.stream_open and app.main_screen is not None and app.main_screen.table.row_count == agents
+            ),
+        )
+        await pilot.pause(2.0)  # the stats and the selected agent's detail read, the screen settled
+        gc.collect()
+        open_mb = rss_mb()
+        cpu = time.process_time()
+        await asyncio.sleep(seconds)
+        dashboard_cpu = (time.process_time() - cpu) * 60 / seconds
+    return {
+        "before_mb": before_mb,
+        "open_mb": open_mb,
+        "server_cpu": server_cpu,
+        "dashboard_cpu": dashboard_cpu,
+    }
 
 
 async def live_log(
@@ -157,32 +265,52 @@ async def live_log(
     }
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--agents", type=int, default=1000)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--rate", type=int, default=1000)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    args = parser.parse_args()
+async def one_count(args: argparse.Namespace, agents: int, live: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = ServerConfig(
             db_path=Path(tmp) / "bench.db", run_scheduler=False, stats_zone="UTC", default_timezone="UTC"
         )
         async with running(cfg) as server:
             t0 = time.perf_counter()
-            first_agent = await seed(server, args.agents)
-            print(f"seeded {args.agents} agents in {time.perf_counter() - t0:.1f}s")
+            first_agent = await seed(server, agents)
+            print(f"seeded {agents} agents in {time.perf_counter() - t0:.1f}s", flush=True)
             _, token = await auth.create_token(server.store, "bench-client")
             async with serving(server) as url:
                 client = ApiClient(url, token)
                 try:
-                    paints = [await first_paint(client, args.agents) for _ in range(args.runs)]
-                    ms = sorted(p * 1000 for p in paints)
-                    median = statistics.median(ms)
+                    m = await idle_and_memory(client, agents, args.idle)
                     print(
-                        f"first full paint, {args.agents} agents, 120x36: median {median:.0f} ms"
-                        f" (min {ms[0]:.0f}, max {ms[-1]:.0f}; {args.runs} runs)"
+                        f"{agents} agents: resident memory {m['open_mb']:.0f} MB with the dashboard open"
+                        f" ({m['before_mb']:.0f} MB before it was built)"
                     )
+                    print(
+                        f"{agents} agents: idle CPU {m['dashboard_cpu']:.3f} s per minute with the dashboard"
+                        f" open ({m['server_cpu']:.3f} s/min without it; {args.idle:.0f} s sampled)",
+                        flush=True,
+                    )
+                    rows = plain_rows(await client.list_agents())
+                    product: list[float] = []
+                    costs: list[float] = []
+                    baseline: list[float] = []
+                    for _ in range(args.runs):
+                        paint, with_costs = await first_paint(client, agents)
+                        product.append(paint * 1000)
+                        costs.append(with_costs * 1000)
+                        baseline.append(await baseline_paint(rows) * 1000)
+                    for label, ms in (
+                        ("dashboard", product),
+                        ("dashboard, with the costs", costs),
+                        ("bare DataTable", baseline),
+                    ):
+                        ms.sort()
+                        print(
+                            f"{agents} agents: first full paint 120x36, {label}: median"
+                            f" {statistics.median(ms):.0f} ms (min {ms[0]:.0f}, max {ms[-1]:.0f};"
+                            f" {args.runs} runs)",
+                            flush=True,
+                        )
+                    if not live:
+                        return
                     r = await live_log(server, client, first_agent, args.rate, args.seconds)
                     drained = r["drained_s"] - r["publish_s"]
                     print(
@@ -201,5 +329,27 @@ async def main() -> None:
                     await client.aclose()
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--agents", default="1000,10000", help="agent counts, comma-separated")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--idle", type=float, default=30.0, help="seconds of idle CPU sampled")
+    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--no-live", action="store_true", help="skip the live-log measure")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    counts = [int(c) for c in args.agents.split(",")]
+    if args.child:
+        asyncio.run(one_count(args, counts[0], live=not args.no_live))
+        return
+    for i, count in enumerate(counts):
+        command = [sys.executable, __file__, "--child", "--agents", str(count), "--runs", str(args.runs)]
+        command += ["--idle", str(args.idle), "--rate", str(args.rate), "--seconds", str(args.seconds)]
+        if i or args.no_live:
+            command.append("--no-live")
+        subprocess.run(command, check=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

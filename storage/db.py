@@ -211,7 +211,8 @@ class Database:
             # seconds, and a read must not. Past a short wait the read goes on with what is known
             # (the check completes, and bumps the generation, in the background).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._check), DATA_VERSION_WAIT_SECONDS)
+                async with asyncio.timeout(DATA_VERSION_WAIT_SECONDS):
+                    await asyncio.shield(self._check)
         return self.generation
 
     async def _check_other_processes(self) -> None:

@@ -25,6 +25,7 @@ from app.validation import parse_agent_update
 from widgets.agent_form import FIELDS as FORM_FIELDS
 from widgets.agent_form import AgentForm, help_text
 from widgets.choice_list import ChoiceList
+from widgets.secret_env import SecretEnv
 
 KEYS = [f.key for f in AGENT_FIELDS]
 # The parts of each group of settings (notify, retry): (group, part).
@@ -68,7 +69,10 @@ def refusal(key: str, value: Any) -> str | None:
 def test_every_client_settable_field_of_the_model_is_everywhere_in_the_same_order():
     model_keys = [info.alias for info in Agent.model_fields.values() if not is_read_only(info)]
     assert KEYS == model_keys
-    assert [f.key for f in FORM_FIELDS] == KEYS
+    # The editor shows the one time (runAt) right under the schedule it replaces.
+    under_schedule = [k for k in KEYS if k != "runAt"]
+    under_schedule.insert(under_schedule.index("schedule") + 1, "runAt")
+    assert [f.key for f in FORM_FIELDS] == under_schedule
     assert list(request_properties("post")) == KEYS
     assert list(request_properties("patch")) == KEYS
     assert "loadProjectSettings" in KEYS
@@ -231,6 +235,10 @@ async def test_the_editor_has_a_control_per_field_with_its_choices_and_bounds_in
             item = spec.rules.item
             if wid in AgentForm.CHANNEL_PICKERS or (item is not None and item.kind == "choice"):
                 expected = ChoiceList  # picked from the channels by name, or from the item's choices
+            if wid in AgentForm.AGENT_PICKERS:
+                expected = ChoiceList  # chain targets, picked from the other agents by name
+            if wid == "env":
+                expected = SecretEnv  # write-only: masked inputs, values never shown
             assert isinstance(control, expected), spec.key
             if isinstance(control, Select):
                 options = [value for _, value in control._options]

@@ -157,7 +157,9 @@ time.sleep(600)
 
 # A plain child, a child in a session of its own, an orphan (double fork), a
 # process without the run marker, an orphan without it (found only because the
-# supervisor is its subreaper), one that ignores SIGTERM, and a side effect.
+# supervisor is its subreaper), one that ignores SIGTERM, and side effects: a
+# shell whose next command would run once its child is gone, and one that
+# also ignores SIGTERM (the server is dead: it must get no chance to act).
 RUN_SCRIPT = """
 sleep 60 &
 setsid sleep 61 &
@@ -166,6 +168,7 @@ env -u {marker} sleep 63 &
 (setsid env -u {marker} sleep 66 &)
 sh -c 'trap "" TERM; sleep 64' &
 (sleep 2; touch '{flag}') &
+sh -c 'trap "" TERM; env --default-signal=TERM sleep 67; touch {flag}' &
 touch '{ready}'
 exec sleep 65
 """
@@ -186,7 +189,7 @@ def test_kill_9_of_the_server_ends_every_process_of_the_run(
     )
     try:
         wait_until(ready.exists, 20, "the run did not start")
-        sleeps = {f"sleep {n}" for n in range(60, 67)}
+        sleeps = {f"sleep {n}" for n in range(60, 68)}
 
         def running() -> dict[str, int]:
             return {c.strip(): p for p, c in tagged_processes(tag) if c.strip() in sleeps}

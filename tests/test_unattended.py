@@ -268,8 +268,7 @@ async def test_missed_slots_raise_one_alarm_per_streak(env: Env):
 async def test_a_scheduled_run_starved_of_a_run_slot_is_skipped_as_missed(env: Env):
     channel = await env.channel()
     agent = await env.agent(schedule="@hourly", startingDeadlineSeconds=600, notify={"channels": [channel]})
-    now = int(time.time() * 1000)
-    slot = now - 3_600_000  # waited an hour for a free run slot, over its 10-minute window
+    slot = env.clock.now_ms() - 3_600_000  # waited an hour for a free run slot, over its 10-minute window
     claimed = await env.store.slots.claim(
         env.store.slots.encode([("run_late", agent["id"], slot, "queued")]), slot, env.server.server_id
     )

@@ -1,5 +1,12 @@
 """AgentTable: one row per agent, kept current by upserts from the event stream.
 
+A virtual table: every agent is kept (sorted by name, filtered by ``/``), but a
+row's cells are built and drawn only when the row is on screen. Filling it with
+10,000 agents costs a sort, not 10,000 rows of cells measured and laid out (a
+Textual ``DataTable`` does that for every row, which is what made the first paint
+slow). Column widths come from cheap string lengths over every agent, so they do
+not jump while scrolling; the relative times have fixed widths.
+
 The Cost column is each agent's cost in the period, from the global stats'
 ``costByAgent`` (one call for every agent; an agent it does not list spent
 nothing). The Today column (wide layout) is the agent's spend today, against its
@@ -7,22 +14,33 @@ daily cap where it has one ("$1.20/$5.00"). An agent the server paused says why 
 the Next run column ("paused: 3 failures"). The cron expression itself is on the
 detail line below the table (and in the editor): the table says it in plain English,
 and a one-shot agent's time ("once, Fri 10 Jan 16:00", in its zone).
+
+Relative times ("in 50s", "9s ago") are redrawn by :meth:`tick`, which the screen
+calls once a second: only the rows on screen are looked at, and only the lines
+whose text changed are drawn again.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from app import cron
-from widgets.formatting import money, paused_text, relative, spend_against, status_text, truncate
+from widgets.formatting import money, paused_text, relative, spend_against, spend_label, status_text, truncate
 from widgets.triggers import when_text
 
 WIDE_COLUMNS = (
@@ -39,22 +57,119 @@ WIDE_COLUMNS = (
 # today's spend to the detail line.
 NARROW_COLUMNS = tuple(c for c in WIDE_COLUMNS if c[0] not in ("on", "today"))
 WIDE_FROM = 110
+RIGHT = frozenset({"today", "cost"})
+"""Columns whose cells are right-aligned."""
+TIME_WIDTHS = {"next": 10, "last": 11}
+"""The relative times' widest forms: ``in 10d 23h``, ``10d 23h ago`` (fixed: they change every second)."""
+PADDING = 1
+"""Blank cells on each side of a cell, as DataTable's ``cell_padding``."""
+COLUMN_META = tuple(Style.from_meta({"column": i}) for i in range(len(WIDE_COLUMNS)))
+CELL_CACHE = 512
+"""Rows whose cells are kept built (about a dozen screens of them)."""
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=4096)
 def describe_schedule(expr: str) -> str:
     """Plain English for a schedule; cached: a thousand agents share a handful of schedules."""
     return cron.describe_schedule(expr)
 
 
-class AgentTable(DataTable[Any]):
-    """The agents, by name. Row keys are agent ids.
+def _name_key(agent: dict[str, Any]) -> tuple[str, str]:
+    return (str(agent.get("name", "")).lower(), str(agent["id"]))
 
-    Enter (``select_cursor``) posts ``RowSelected``; the screen opens the editor.
+
+class AgentTable(ScrollView, can_focus=True):
+    """The agents, by name; rows are agent ids.
+
+    Moving the cursor posts :class:`AgentTable.RowHighlighted`; Enter (or a click on
+    the cursor's row) posts :class:`AgentTable.RowSelected`: the screen opens the editor.
     """
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Select", show=False),
+        Binding("up", "cursor_up", "Cursor up", show=False),
+        Binding("down", "cursor_down", "Cursor down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home,ctrl+home", "first", "First", show=False),
+        Binding("end,ctrl+end", "last", "Last", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "datatable--cursor",
+        "datatable--header",
+        "datatable--odd-row",
+        "datatable--even-row",
+    }
+    # DataTable's look (the same component classes and colours).
+    DEFAULT_CSS = """
+    AgentTable {
+        background: $surface;
+        color: $foreground;
+        height: auto;
+        max-height: 100%;
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .datatable--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+            & > .datatable--header {
+                background-tint: $foreground 5%;
+            }
+        }
+        &:dark > .datatable--even-row {
+            background: $surface-darken-1 40%;
+        }
+        & > .datatable--header {
+            text-style: bold;
+            background: $panel;
+            color: $foreground;
+        }
+        &:ansi > .datatable--header {
+            background: ansi_bright_blue;
+            color: ansi_default;
+        }
+        & > .datatable--odd-row {
+        }
+        & > .datatable--even-row {
+            background: $surface-lighten-1 50%;
+        }
+        & > .datatable--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+    }
+    """
+
+    class RowHighlighted(Message):
+        """The cursor moved to another agent (or the table emptied: ``agent_id`` None)."""
+
+        def __init__(self, table: AgentTable, agent_id: str | None) -> None:
+            super().__init__()
+            self.table = table
+            self.agent_id = agent_id
+
+        @property
+        def control(self) -> AgentTable:
+            return self.table
+
+    class RowSelected(Message):
+        """Enter on an agent."""
+
+        def __init__(self, table: AgentTable, agent_id: str) -> None:
+            super().__init__()
+            self.table = table
+            self.agent_id = agent_id
+
+        @property
+        def control(self) -> AgentTable:
+            return self.table
+
     def __init__(self, clock: Callable[[], datetime], **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(**kwargs)
         self._clock = clock
         self.agents: dict[str, dict[str, Any]] = {}
         """Every agent known, filtered or not, by id."""
@@ -67,107 +182,395 @@ class AgentTable(DataTable[Any]):
         self.filter_text = ""
         self.columns_shown: tuple[tuple[str, str], ...] = ()
         """The (key, label) columns for the current width."""
+        self.widths: dict[str, int] = {}
+        """Each column's content width (without padding)."""
+        self.cursor_row = 0
+        """The cursor's row index among the rows shown."""
+        self._keys: list[tuple[str, str]] = []
+        """Every agent's sort key (lowercased name, id), sorted."""
+        self._sorted: list[str] = []
+        """Every agent id, in the order of ``_keys``."""
+        self._rows: list[str] = []
+        """The ids shown (``_sorted`` filtered), in order."""
+        self._index: dict[str, int] | None = None
+        """id -> row index in ``_rows`` (built when first asked for)."""
+        self._cells: dict[str, list[Text]] = {}
+        """Built cells of the rows drawn lately, by id."""
+        self._highlighted: str | None = None
+        """The agent the last RowHighlighted named."""
+        self._next_run: tuple[str, str] | None = None
+        self._next_run_dirty = True
+
+    # -- layout ----------------------------------------------------------------------
 
     def on_mount(self) -> None:
         self._layout_columns(self.app.size.width)
 
     def on_resize(self) -> None:
         self._layout_columns(self.app.size.width)
+        self._scroll_cursor_into_view()
 
     def _layout_columns(self, width: int) -> None:
         wanted = WIDE_COLUMNS if width >= WIDE_FROM else NARROW_COLUMNS
         if wanted == self.columns_shown:
             return
-        keep = self.selected_id
-        self.clear(columns=True)
         self.columns_shown = wanted
-        for key, label in wanted:
-            self.add_column(label, key=key)
-        self._rebuild(keep)
+        self._cells.clear()
+        self._measure()
+
+    @property
+    def wide(self) -> bool:
+        return self.columns_shown is WIDE_COLUMNS
+
+    def _measure(self, keys: Iterable[str] | None = None) -> None:
+        """The columns' widths over every agent (``keys``: only those columns), from string lengths."""
+        wanted = {key for key, _ in self.columns_shown}
+        if keys is not None:
+            wanted &= set(keys)
+        agents = self.agents.values()
+        name_limit, when_limit = (24, 28) if self.wide else (16, 14)
+        widths = dict(self.widths)
+        for key, label in self.columns_shown:
+            if key not in wanted:
+                continue
+            width = cell_len(label)
+            if key == "name":
+                width = max(
+                    [width, *(cell_len(truncate(str(a.get("name", "")), name_limit)) for a in agents)]
+                )
+            elif key == "on":
+                width = max(width, 1)
+            elif key == "when":
+                schedules = {str(a.get("schedule") or "") for a in agents}
+                texts = [describe_schedule(s) for s in schedules if s]
+                if "" in schedules:  # one-shots: their times are all as wide
+                    once = next(a for a in agents if not a.get("schedule"))
+                    texts.append(when_text(once, short=not self.wide) or "")
+                width = max([width, *(cell_len(truncate(t, when_limit)) for t in texts)])
+            elif key == "next":
+                paused = {(a.get("pausedReason") or "") for a in agents if not a.get("enabled")}
+                width = max(
+                    [
+                        width,
+                        TIME_WIDTHS["next"],
+                        *(paused_text(r, narrow=not self.wide).cell_len for r in paused),
+                    ]
+                )
+            elif key == "last":
+                width = max(width, TIME_WIDTHS["last"])
+            elif key == "status":
+                statuses = {a.get("lastStatus") for a in agents} | ({"running"} if self.running else set())
+                width = max([width, *(status_text(s).cell_len for s in statuses)])
+            elif key == "today":
+                if self.spend_known:
+                    width = max(
+                        [
+                            width,
+                            *(
+                                len(
+                                    spend_label(
+                                        self.spend.get(i, {}).get("todayUsd"), a.get("dailyBudgetUsd")
+                                    )
+                                )
+                                for i, a in self.agents.items()
+                            ),
+                        ]
+                    )
+                else:
+                    width = max(width, 1)
+            elif key == "cost":
+                if self.spend_known:
+                    width = max(
+                        [
+                            width,
+                            len(money(0.0)),
+                            *(len(money(float(e.get("costUsd") or 0.0))) for e in self.spend.values()),
+                        ]
+                    )
+                else:
+                    width = max(width, 1)
+            widths[key] = width
+        if widths != self.widths:
+            self.widths = widths
+            self._cells.clear()
+            self.refresh()
+        self._update_virtual_size()
+
+    def _grow(self, agent: dict[str, Any]) -> None:
+        """Widen the columns an agent's cells no longer fit in (a new or changed agent)."""
+        cells = self._build_cells(agent)
+        grown = {
+            key: cell.cell_len
+            for (key, _), cell in zip(self.columns_shown, cells, strict=True)
+            if cell.cell_len > self.widths.get(key, 0)
+            and key != "last"
+            and (key != "next" or not agent.get("enabled"))
+        }
+        if grown:
+            self.widths.update(grown)
+            self._cells.clear()
+            self._update_virtual_size()
+            self.refresh()
+
+    def _update_virtual_size(self) -> None:
+        width = sum(self.widths.get(key, 0) + 2 * PADDING for key, _ in self.columns_shown)
+        self.virtual_size = Size(width, len(self._rows) + 1)
+
+    # -- what the tests and the screen read ------------------------------------------
+
+    @property
+    def row_count(self) -> int:
+        """Rows shown (the agents the filter lets through)."""
+        return len(self._rows)
+
+    @property
+    def ordered_ids(self) -> list[str]:
+        """The agent ids shown, top to bottom."""
+        return list(self._rows)
 
     @property
     def selected_id(self) -> str | None:
-        if self.row_count == 0:
+        if not self._rows:
             return None
-        try:
-            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        except CellDoesNotExist:
-            return None
-        return key.value
+        return self._rows[min(self.cursor_row, len(self._rows) - 1)]
 
-    def _visible(self, agent: dict[str, Any]) -> bool:
-        return not self.filter_text or self.filter_text.lower() in str(agent.get("name", "")).lower()
+    def get_row_index(self, agent_id: str) -> int | None:
+        if self._index is None:
+            self._index = {agent_id: i for i, agent_id in enumerate(self._rows)}
+        return self._index.get(agent_id)
 
-    def _cells(self, agent: dict[str, Any]) -> list[Any]:
-        now = self._clock()
-        wide = self.columns_shown is WIDE_COLUMNS
-        described = when_text(agent, short=not wide) or describe_schedule(str(agent.get("schedule", "")))
+    def get_row_at(self, index: int) -> list[Text]:
+        """The cells of the row at ``index``, as shown (built now if they are not)."""
+        return self._row_cells(self._rows[index])
+
+    def get_cell(self, agent_id: str, key: str) -> Text:
+        """The cell of column ``key`` in the agent's row."""
+        keys = [k for k, _ in self.columns_shown]
+        return self._row_cells(agent_id)[keys.index(key)]
+
+    # -- cells -----------------------------------------------------------------------
+
+    def _row_cells(self, agent_id: str) -> list[Text]:
+        cells = self._cells.get(agent_id)
+        if cells is None:
+            if len(self._cells) >= CELL_CACHE:
+                self._cells.clear()
+            cells = self._cells[agent_id] = self._build_cells(self.agents[agent_id])
+        return cells
+
+    def _times(self, agent: dict[str, Any], now: datetime) -> tuple[str | None, str]:
+        """Next run (None when disabled: it says paused) and Last run, as shown at ``now``."""
+        next_run = relative(agent.get("nextRunAt"), now) if agent.get("enabled") else None
+        return next_run, relative(agent.get("lastRunAt"), now)
+
+    def _build_cells(self, agent: dict[str, Any]) -> list[Text]:
+        wide = self.wide
         agent_id = str(agent["id"])
         status = "running" if agent_id in self.running else agent.get("lastStatus")
         enabled = bool(agent.get("enabled"))
         spend = self.spend.get(agent_id, {})
-        cost = float(spend.get("costUsd") or 0.0) if self.spend_known else None
-        cap = agent.get("dailyBudgetUsd")
-        if enabled:
-            next_run = Text(relative(agent.get("nextRunAt"), now))
-        else:
-            next_run = paused_text(agent.get("pausedReason"), narrow=not wide)
-        cells = [
-            Text(
+        next_text, last_text = self._times(agent, self._clock())
+        cells: dict[str, Text] = {
+            "name": Text(
                 truncate(str(agent.get("name", "")), 24 if wide else 16), style="bold" if enabled else "dim"
             ),
-            Text("●", style="green") if enabled else Text("○", style="dim"),
-            Text(truncate(described, 28 if wide else 14)),
-            next_run,
-            relative(agent.get("lastRunAt"), now),
-            status_text(status),
-            spend_against(spend.get("todayUsd"), cap) if self.spend_known else Text("—", justify="right"),
-            Text(money(cost) if cost is not None else "—", justify="right"),
-        ]
-        return cells if wide else [cells[0], *cells[2:6], cells[7]]
+            "when": Text(
+                truncate(
+                    when_text(agent, short=not wide) or describe_schedule(str(agent.get("schedule", ""))),
+                    28 if wide else 14,
+                )
+            ),
+            "next": Text(next_text)
+            if next_text is not None
+            else paused_text(agent.get("pausedReason"), narrow=not wide),
+            "last": Text(last_text),
+            "status": status_text(status),
+            "cost": Text(
+                money(float(spend.get("costUsd") or 0.0)) if self.spend_known else "—", justify="right"
+            ),
+        }
+        if wide:
+            cells["on"] = Text("●", style="green") if enabled else Text("○", style="dim")
+            cells["today"] = (
+                spend_against(spend.get("todayUsd"), agent.get("dailyBudgetUsd"))
+                if self.spend_known
+                else Text("—", justify="right")
+            )
+        return [cells[key] for key, _ in self.columns_shown]
+
+    # -- drawing ---------------------------------------------------------------------
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self.refresh()
+
+    def _line(self, cells: Iterable[Text], style: Style, post: Style | None = None) -> Strip:
+        """One line: each cell padded to its column, its style marked with the column (so a
+        cell's segments are not merged with the next cell's, as DataTable's are not: the SVG
+        screenshots place each segment at its column)."""
+        console = self.app.console
+        pad = " " * PADDING
+        segments: list[Segment] = []
+        for column, ((key, _), cell) in enumerate(zip(self.columns_shown, cells, strict=True)):
+            width = self.widths.get(key, 0)
+            fitted = cell.copy()
+            fitted.truncate(width, overflow="ellipsis")
+            fitted.align("right" if key in RIGHT else "left", width)
+            padded = Text(pad, style=style, end="", no_wrap=True)
+            padded.append_text(fitted)
+            padded.append(pad)
+            padded.stylize_before(style + COLUMN_META[column])
+            segments.extend(padded.render(console))
+        if post is not None:
+            segments = list(Segment.apply_style(segments, post_style=post))
+        return Strip(segments)
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.size.width
+        base = self.rich_style
+        if y == 0:
+            header = self.get_component_styles("datatable--header").rich_style
+            labels = [Text(label) for _, label in self.columns_shown]
+            strip = self._line(labels, base + header)
+        else:
+            index = scroll_y + y - 1
+            if index >= len(self._rows):
+                return Strip.blank(width, base)
+            zebra = self.get_component_styles(
+                "datatable--odd-row" if index % 2 else "datatable--even-row"
+            ).rich_style
+            style, post = base + zebra, None
+            if index == self.cursor_row:
+                cursor = self.get_component_rich_style("datatable--cursor")
+                style, post = style + cursor, Style.from_color(color=cursor.color)
+            strip = self._line(self._row_cells(self._rows[index]), style, post)
+        return strip.crop_extend(scroll_x, scroll_x + width, base)
+
+    def _refresh_row(self, index: int) -> None:
+        """Draw the row at ``index`` again if it is on screen."""
+        line = index - self.scroll_offset.y + 1
+        if 1 <= line < self.size.height:
+            self.refresh(Region(0, line, self.size.width, 1))
+
+    def _visible_range(self) -> range:
+        top = self.scroll_offset.y
+        return range(top, min(len(self._rows), top + max(0, self.size.height - 1)))
+
+    def tick(self) -> None:
+        """The clock moved: redraw the rows on screen whose relative times now read differently."""
+        if not self._rows:
+            return
+        now = self._clock()
+        keys = [key for key, _ in self.columns_shown]
+        for index in self._visible_range():
+            agent_id = self._rows[index]
+            cells = self._cells.get(agent_id)
+            if cells is None:
+                continue  # never drawn: it will be built with the time of its drawing
+            next_text, last_text = self._times(self.agents[agent_id], now)
+            if (next_text is not None and cells[keys.index("next")].plain != next_text) or cells[
+                keys.index("last")
+            ].plain != last_text:
+                del self._cells[agent_id]
+                self._refresh_row(index)
+
+    def next_run(self) -> tuple[str, str] | None:
+        """The soonest next run of an enabled agent: (name, ``nextRunAt``); None when none is due.
+
+        Worked out again only after a change (at most once per call, so once per tick)."""
+        if self._next_run_dirty:
+            self._next_run_dirty = False
+            due = [
+                (a["nextRunAt"], str(a.get("name", "")))
+                for a in self.agents.values()
+                if a.get("enabled") and a.get("nextRunAt")
+            ]
+            at = min(due, default=None)  # the API's timestamps (UTC, ``Z``) sort as times
+            self._next_run = (at[1], at[0]) if at else None
+        return self._next_run
+
+    # -- rows ------------------------------------------------------------------------
 
     def set_agents(self, agents: Iterable[dict[str, Any]]) -> None:
         """Replace every row (keeps the cursor on the same agent when it is still there)."""
         keep = self.selected_id
         self.agents = {str(a["id"]): a for a in agents}
+        self._next_run_dirty = True
+        order = sorted(self.agents.values(), key=_name_key)
+        self._keys = [_name_key(a) for a in order]
+        self._sorted = [str(a["id"]) for a in order]
+        self._cells.clear()
+        self._measure()
         self._rebuild(keep)
 
     def _rebuild(self, keep: str | None) -> None:
-        if not self.columns_shown:
-            return
-        self.clear()
-        ordered = sorted(self.agents.values(), key=lambda a: (str(a.get("name", "")).lower(), a["id"]))
-        for agent in ordered:
-            if self._visible(agent):
-                self.add_row(*self._cells(agent), key=str(agent["id"]))
-        if keep is not None:
-            self.select_agent(keep)
+        """The rows shown, from the sorted ids and the filter; the cursor stays on ``keep``."""
+        if self.filter_text:
+            needle = self.filter_text.lower()
+            self._rows = [i for k, i in zip(self._keys, self._sorted, strict=True) if needle in k[0]]
+        else:
+            self._rows = list(self._sorted)
+        self._index = None
+        self._update_virtual_size()
+        index = self.get_row_index(keep) if keep is not None else None
+        self._move(index if index is not None else self.cursor_row)
+        self.refresh()
 
     def select_agent(self, agent_id: str) -> None:
-        try:
-            self.move_cursor(row=self.get_row_index(agent_id))
-        except RowDoesNotExist:
-            pass
+        index = self.get_row_index(agent_id)
+        if index is not None:
+            self._move(index)
 
     def upsert(self, agent: dict[str, Any]) -> None:
         agent_id = str(agent["id"])
         old = self.agents.get(agent_id)
         self.agents[agent_id] = agent
-        if old is not None and old.get("name") == agent.get("name") and self._visible(agent):
-            self._update_row(agent_id)
-        else:
-            self._rebuild(self.selected_id)
+        self._next_run_dirty = True
+        self._cells.pop(agent_id, None)
+        if old is not None and _name_key(old) == _name_key(agent):
+            self._grow(agent)
+            index = self.get_row_index(agent_id)
+            if index is not None:
+                self._refresh_row(index)
+            return
+        keep = self.selected_id
+        if old is not None:
+            self._remove_key(_name_key(old))
+        key = _name_key(agent)
+        at = bisect_left(self._keys, key)
+        self._keys.insert(at, key)
+        self._sorted.insert(at, agent_id)
+        self._grow(agent)
+        self._rebuild(keep)
+
+    def _remove_key(self, key: tuple[str, str]) -> None:
+        at = bisect_left(self._keys, key)
+        if at < len(self._keys) and self._keys[at] == key:
+            del self._keys[at]
+            del self._sorted[at]
 
     def remove_agent(self, agent_id: str) -> None:
-        if self.agents.pop(agent_id, None) is not None:
-            try:
-                self.remove_row(agent_id)
-            except RowDoesNotExist:
-                pass
+        agent = self.agents.pop(agent_id, None)
+        if agent is None:
+            return
+        self._next_run_dirty = True
+        self._cells.pop(agent_id, None)
+        keep = self.selected_id
+        self._remove_key(_name_key(agent))
+        self._rebuild(keep if keep != agent_id else None)
 
     def set_running(self, agent_id: str, running: bool) -> None:
         (self.running.add if running else self.running.discard)(agent_id)
-        self._update_row(agent_id)
+        if agent_id in self.agents:
+            self._changed(agent_id)
+
+    def _changed(self, agent_id: str) -> None:
+        self._cells.pop(agent_id, None)
+        self._grow(self.agents[agent_id])
+        index = self.get_row_index(agent_id)
+        if index is not None:
+            self._refresh_row(index)
 
     def set_last_run(self, agent_id: str, run: dict[str, Any]) -> None:
         """Status and Last run from a run that started or finished."""
@@ -184,50 +587,93 @@ class AgentTable(DataTable[Any]):
     def set_cost_by_agent(self, cost_by_agent: Iterable[dict[str, Any]]) -> None:
         """The global stats' ``costByAgent``: the Cost and Today columns of every agent.
 
-        Only the rows whose figures changed are redrawn: the stats are read again after
-        every burst of changes, and a thousand rows redrawn each time would hold the loop.
+        Only the rows on screen whose figures changed are drawn again; the others are
+        built with the new figures when they come into view.
         """
         spend = {str(entry["agentId"]): entry for entry in cost_by_agent}
         figures = ("costUsd", "todayUsd")
         changed = [
             agent_id
-            for agent_id in self.agents
+            for agent_id in self._cells
             if not self.spend_known
             or [self.spend.get(agent_id, {}).get(k) for k in figures]
             != [spend.get(agent_id, {}).get(k) for k in figures]
         ]
         self.spend, self.spend_known = spend, True
         for agent_id in changed:
-            self._update_row(agent_id, only=("today", "cost"))
+            self._cells.pop(agent_id, None)
+        self._measure(("today", "cost"))
+        visible = self._visible_range()
+        for agent_id in changed:
+            index = self.get_row_index(agent_id)
+            if index is not None and index in visible:
+                self._refresh_row(index)
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text
         self._rebuild(self.selected_id)
 
-    def _update_row(self, agent_id: str, only: tuple[str, ...] = ()) -> None:
-        """Redraw the agent's row (``only``: those columns)."""
-        agent = self.agents.get(agent_id)
-        if agent is None:
-            return
-        try:
-            for (key, _), value in zip(self.columns_shown, self._cells(agent), strict=True):
-                if not only or key in only:
-                    self.update_cell(agent_id, key, value, update_width=self._widens(key, value))
-        except (RowDoesNotExist, CellDoesNotExist):
-            pass
-
-    def _widens(self, key: str, value: Text | str) -> bool:
-        """Whether ``value`` is wider than its column: only then is the column measured again.
-
-        DataTable measures the whole column again for every cell that gets narrower, which
-        made refreshing a thousand rows take a minute (quadratic). A column that stays a
-        little wide until the next rebuild is the better trade.
-        """
-        width = value.cell_len if isinstance(value, Text) else cell_len(value)
-        return width > self.columns[ColumnKey(key)].content_width
-
     def refresh_cells(self) -> None:
-        """Recompute every visible row (relative times age; costs change)."""
-        for row_key in list(self.rows):
-            if row_key.value is not None:
-                self._update_row(row_key.value)
+        """Build every row again (relative times age; costs change)."""
+        self._cells.clear()
+        self.refresh()
+
+    # -- the cursor ------------------------------------------------------------------
+
+    def _move(self, index: int) -> None:
+        """Put the cursor on row ``index`` (clamped), in view; say so when it names another agent."""
+        old = self.cursor_row
+        self.cursor_row = max(0, min(index, len(self._rows) - 1))
+        if old != self.cursor_row:
+            self._refresh_row(old)
+            self._refresh_row(self.cursor_row)
+        self._scroll_cursor_into_view()
+        selected = self.selected_id
+        if selected != self._highlighted:
+            self._highlighted = selected
+            self.post_message(self.RowHighlighted(self, selected))
+
+    def _page(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def _scroll_cursor_into_view(self) -> None:
+        if not self._rows:
+            return
+        top, page = self.scroll_offset.y, self._page()
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
+        elif self.cursor_row >= top + page:
+            self.scroll_to(y=self.cursor_row - page + 1, animate=False, immediate=True)
+
+    def action_cursor_up(self) -> None:
+        self._move(self.cursor_row - 1)
+
+    def action_cursor_down(self) -> None:
+        self._move(self.cursor_row + 1)
+
+    def action_page_up(self) -> None:
+        self._move(self.cursor_row - self._page())
+
+    def action_page_down(self) -> None:
+        self._move(self.cursor_row + self._page())
+
+    def action_first(self) -> None:
+        self._move(0)
+
+    def action_last(self) -> None:
+        self._move(len(self._rows) - 1)
+
+    def action_select_cursor(self) -> None:
+        if (agent_id := self.selected_id) is not None:
+            self.post_message(self.RowSelected(self, agent_id))
+
+    async def _on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y == 0:
+            return
+        index = self.scroll_offset.y + offset.y - 1
+        if 0 <= index < len(self._rows):
+            if index == self.cursor_row:
+                self.action_select_cursor()
+            else:
+                self._move(index)

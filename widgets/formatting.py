@@ -72,13 +72,19 @@ def money(value: float | None) -> str:
     return f"${value:,.2f}" if value >= 0.995 or value == 0 else f"${value:.3f}"
 
 
+def spend_label(spent: float | None, cap: float | None) -> str:
+    """``$1.20/$5.00``, or just ``$1.20`` without a cap (the text of :func:`spend_against`)."""
+    spent = float(spent or 0.0)
+    return f"${spent:,.2f}/${cap:,.2f}" if cap else f"${spent:,.2f}"
+
+
 def spend_against(spent: float | None, cap: float | None) -> Text:
     """``$1.20/$5.00``: yellow from 80 % of the cap, red at the cap; just the spend without a cap."""
     spent = float(spent or 0.0)
     if not cap:
-        return Text(f"${spent:,.2f}", style="dim" if not spent else "", justify="right")
+        return Text(spend_label(spent, cap), style="dim" if not spent else "", justify="right")
     style = "bold red" if spent >= cap else "yellow" if spent >= 0.8 * cap else ""
-    return Text(f"${spent:,.2f}/${cap:,.2f}", style=style, justify="right")
+    return Text(spend_label(spent, cap), style=style, justify="right")
 
 
 PAUSED_AFTER = re.compile(r"after (\d+) consecutive failures?")
@@ -186,11 +192,31 @@ def run_summary(run: dict[str, Any]) -> Text:
     return text
 
 
-def run_header(run: dict[str, Any]) -> Text:
-    """The first line of a transcript: ``Run <id>  <trigger> · started <when>``."""
+class RunHeader(Text):
+    """A transcript's first line (a Text), that knows when the run started: :meth:`at` says how long ago."""
+
+    started: datetime | None = None
+
+    def at(self, now: datetime) -> Text:
+        """The line with ``· 12s ago`` after it (as it is when the run has not started)."""
+        text = self.copy()
+        if self.started is not None:
+            text.append(f" · {relative(self.started.isoformat(), now)}", style="dim")
+        return text
+
+
+def run_header(run: dict[str, Any]) -> RunHeader:
+    """The first line of a transcript: ``Run <id>  <trigger> · started <when>`` (see :class:`RunHeader`)."""
     when = parse_iso(run.get("startedAt"))
     at = when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else "—"
     state = "queued" if run.get("status") == "queued" else "started"
-    return Text.assemble(
-        ("Run ", "dim"), (str(run.get("id")), "bold"), (f"  {run.get('trigger', '')} · {state} {at}", "dim")
+    header = RunHeader()
+    header.append_text(
+        Text.assemble(
+            ("Run ", "dim"),
+            (str(run.get("id")), "bold"),
+            (f"  {run.get('trigger', '')} · {state} {at}", "dim"),
+        )
     )
+    header.started = when
+    return header

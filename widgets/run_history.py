@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.text import Text
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from widgets.formatting import duration, money, parse_iso, relative, status_text, truncate
 
@@ -56,13 +56,17 @@ class RunHistory(DataTable[Any]):
         for key, label, width in COLUMNS:
             self.add_column(label, key=key, width=width)
 
-    def _cells(self, run: dict[str, Any]) -> list[Any]:
+    def _started(self, run: dict[str, Any]) -> Text:
+        """``01-07 09:55 5m ago``: when the run started (or is due), and how long ago."""
         started = parse_iso(run.get("startedAt") or run.get("scheduledFor"))
         when = started.strftime("%m-%d %H:%M") if started else "—"
         ago = relative(run.get("startedAt") or run.get("scheduledFor"), self._clock())
+        return Text.assemble((when, ""), (f" {ago}", "dim"))
+
+    def _cells(self, run: dict[str, Any]) -> list[Any]:
         output = " ".join(str(run.get("output") or "").split())
         return [
-            Text.assemble((when, ""), (f" {ago}", "dim")),
+            self._started(run),
             status_text(run.get("status")),
             trigger_text(run),
             duration(run.get("durationMs")),
@@ -87,6 +91,20 @@ class RunHistory(DataTable[Any]):
                     self.update_cell(run_id, key, value)
                 return
         self.set_runs([run, *self.runs])
+
+    def tick(self) -> None:
+        """The clock moved: redraw the Started cells whose "ago" now reads differently (when on screen)."""
+        if not self.runs or not self.is_on_screen:
+            return
+        top = self.scroll_offset.y
+        for run in self.runs[top : top + self.size.height]:
+            run_id = str(run["id"])
+            started = self._started(run)
+            try:
+                if self.get_cell(run_id, "started").plain != started.plain:
+                    self.update_cell(run_id, "started", started)
+            except (CellDoesNotExist, RowDoesNotExist):
+                pass
 
     @property
     def selected_run_id(self) -> str | None:

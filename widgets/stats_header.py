@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from widgets.formatting import money, spend_against
+from widgets.formatting import Clock, money, relative, spend_against, truncate, utc_now
 
 
 class StatsHeader(Static):
@@ -34,6 +34,24 @@ class StatsHeader(Static):
     """The period the figures cover."""
     source: reactive[str] = reactive("")
     """Where the data comes from (``local`` or the remote URL)."""
+    next_run: reactive[tuple[str, str] | None] = reactive(None)
+    """The soonest next run: (agent name, ``nextRunAt``), shown as ``next Digest in 50s``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.clock: Clock = utc_now
+        self._next_text = ""
+
+    def _next_run_text(self) -> str:
+        if self.next_run is None:
+            return ""
+        name, at = self.next_run
+        return f"{truncate(name, 16)} {relative(at, self.clock())}"
+
+    def tick(self) -> None:
+        """The clock moved: draw again only if the next run's time now reads differently."""
+        if self._next_run_text() != self._next_text:
+            self.refresh()
 
     def render(self) -> Text:
         s = self.stats or {}
@@ -68,6 +86,9 @@ class StatsHeader(Static):
             item("cost", money(s.get("totalCostUsd")) if s else "…"),
             item("running", str(self.running), "bold cyan" if self.running else "bold"),
         ]
+        self._next_text = self._next_run_text()
+        if self._next_text and not narrow:
+            parts.append(item("next", self._next_text, "bold"))
         for label, spent, cap in capped:
             shown = spend_against(spent, cap)
             shown.stylize("bold")

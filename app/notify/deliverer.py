@@ -146,13 +146,11 @@ class Deliverer:
     async def stop(self) -> None:
         """Stop sending; tries under way are abandoned (their rows stay pending, tried again later)."""
         task, self._task = self._task, None
-        for t in [task, *self._sending]:
-            if t is not None:
-                t.cancel()
-        for t in [task, *self._sending]:
-            if t is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await t
+        tasks = [t for t in [task, *self._sending] if t is not None]
+        for t in tasks:
+            t.cancel()
+        # gather, not a suppressed await: a cancel of the caller itself must still reach it.
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._flusher is not None:
             await self._flusher  # it may hold a batch being written (it never raises)
         await self._flush()
@@ -193,8 +191,11 @@ class Deliverer:
         wait = self.poll_seconds
         if due is not None:
             wait = max(0.0, min(wait, (due - self.clock()) / 1000))
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancel that comes as the
+        # bell rings, and stop() then waited for this loop forever.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), wait)
+            async with asyncio.timeout(wait):
+                await self._wake.wait()
 
     async def _start_sending(self, rows: list[Row]) -> None:
         channels = {row["id"]: row for row in await self.store.channels.all()}

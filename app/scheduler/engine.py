@@ -110,7 +110,8 @@ class Scheduler:
         else:
             self._wake.set()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(task), 30)
+                async with asyncio.timeout(30):
+                    await asyncio.shield(task)
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

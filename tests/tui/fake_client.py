@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 from app.client import ApiError
@@ -123,6 +124,8 @@ class FakeClient:
         self.runs = copy.deepcopy(RUNS)
         self.channels = {c["id"]: copy.deepcopy(c) for c in CHANNELS}
         self.settings = copy.deepcopy(SETTINGS)
+        self.shares = dict(AGENT_SHARE)
+        """Each agent's share of the canned daily runs and costs (none: it never ran)."""
         self._next_id = 100
         self.started: list[tuple[str, Any]] = []
         """(agent id, input) of each run started, for the tests."""
@@ -135,6 +138,24 @@ class FakeClient:
             self.agents[agent["id"]] = copy.deepcopy(agent)
         self.runs = copy.deepcopy(TRIGGER_RUNS) + self.runs
         return self
+
+    def add_fleet(self, count: int) -> None:
+        """``count`` more agents (``fleet 00000`` ...), for the tests at scale. One in ten has runs and
+        costs (shares 0.1-0.7 of the canned days); the others never ran; one in seven is disabled."""
+        schedules = ("*/15 * * * *", "0 9 * * 1-5", "30 6 * * 1", "0 */4 * * *")
+        for i in range(count):
+            agent = _agent(
+                1000 + i,
+                f"fleet {i:05d}",
+                schedules[i % len(schedules)],
+                enabled=i % 7 != 0,
+                nextRunAt=_iso(NOW + timedelta(seconds=50 + 37 * i)),
+                lastRunAt=_iso(NOW - timedelta(seconds=9 + 53 * i)) if i % 10 == 0 else None,
+                lastStatus="success" if i % 10 == 0 else None,
+            )
+            self.agents[agent["id"]] = agent
+            if i % 10 == 0:
+                self.shares[agent["id"]] = (i % 7 + 1) / 10
 
     def _new_id(self, prefix: str) -> str:
         self._next_id += 1
@@ -242,7 +263,7 @@ class FakeClient:
 
     async def agent_stats(self, agent_id: str, period: str) -> dict[str, Any]:
         agent = self._agent(agent_id)
-        days = _days(PERIOD_DAYS[period], AGENT_SHARE.get(agent_id, 0.0))
+        days = _days(PERIOD_DAYS[period], self.shares.get(agent_id, 0.0))
         totals = _totals(days)
         return {
             "totalRuns": totals["runs"],
@@ -258,13 +279,14 @@ class FakeClient:
     async def global_stats(self, period: str) -> dict[str, Any]:
         days = _days(PERIOD_DAYS[period], 0.0)  # the sum of every agent's days
         for agent_id in self.agents:
-            for day, share in zip(
-                days, _days(PERIOD_DAYS[period], AGENT_SHARE.get(agent_id, 0.0)), strict=True
-            ):
+            if not self.shares.get(agent_id):
+                continue  # no runs, nothing to add
+            for day, share in zip(days, _days(PERIOD_DAYS[period], self.shares[agent_id]), strict=True):
                 for key in ("success", "error", "total", "skipped"):
                     day[key] += share[key]
                 day["costUsd"] = round(day["costUsd"] + share["costUsd"], 6)
         totals = _totals(days)
+        cost_by_agent = self._cost_by_agent(period)
         return {
             "totalAgents": len(self.agents),
             "activeAgents": sum(1 for a in self.agents.values() if a["enabled"]),
@@ -278,10 +300,10 @@ class FakeClient:
             ),
             "period": period,
             "dailyRuns": days,
-            "costByAgent": self._cost_by_agent(period),
+            "costByAgent": cost_by_agent,
             "spend": {
-                "todayUsd": round(sum(a["todayUsd"] for a in self._cost_by_agent(period)), 6),
-                "monthUsd": round(sum(a["monthUsd"] for a in self._cost_by_agent(period)), 6),
+                "todayUsd": round(sum(a["todayUsd"] for a in cost_by_agent), 6),
+                "monthUsd": round(sum(a["monthUsd"] for a in cost_by_agent), 6),
                 "dailyBudgetUsd": self.settings["dailyBudgetUsd"],
                 "monthlyBudgetUsd": self.settings["monthlyBudgetUsd"],
             },
@@ -291,11 +313,13 @@ class FakeClient:
         """Each agent's share of the period, as the real API lists it (most expensive first)."""
         out = []
         for agent_id, agent in self.agents.items():
-            days = _days(PERIOD_DAYS[period], AGENT_SHARE.get(agent_id, 0.0))
+            if not self.shares.get(agent_id):
+                continue  # never ran
+            days = _days(PERIOD_DAYS[period], self.shares[agent_id])
             totals = _totals(days)
             if totals["runs"] == 0:
                 continue
-            month = _days(7, AGENT_SHARE.get(agent_id, 0.0))  # 2025-01-01 .. 07
+            month = _days(7, self.shares[agent_id])  # 2025-01-01 .. 07
             out.append(
                 {
                     "agentId": agent_id,

@@ -1,4 +1,4 @@
-"""AgentTable on its own: a thousand agents refresh without measuring every column per cell."""
+"""AgentTable on its own: a virtual table (rows built when drawn), sorted, filtered, widened on demand."""
 
 from __future__ import annotations
 
@@ -33,18 +33,38 @@ class TableApp(App[None]):
         yield AgentTable(lambda: NOW)
 
 
-async def test_refreshing_every_row_is_not_quadratic() -> None:
-    """DataTable re-measures a whole column for each cell that gets narrower: refreshing 600 rows
-    that way took about 20 s. The table asks for a measure only when a cell gets wider."""
+def screen_text(app: App[Any]) -> str:
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def test_ten_thousand_rows_build_only_the_rows_on_screen() -> None:
     app = TableApp()
     async with app.run_test(size=(120, 36)) as pilot:
         table = app.query_one(AgentTable)
-        table.set_agents(agents(600))
-        await pilot.pause()
         started = time.perf_counter()
-        table.refresh_cells()
+        table.set_agents(agents(10_000))
         await pilot.pause()
-        assert time.perf_counter() - started < 5.0
+        assert time.perf_counter() - started < 2.0
+        assert table.row_count == 10_000
+        assert len(table._cells) < 50  # the rows drawn, not ten thousand
+        assert "agent 0000" in screen_text(app) and "agent 9999" not in screen_text(app)
+        await pilot.press("end")
+        assert table.selected_id == "agt_000000009999"
+        assert "agent 9999" in screen_text(app)
+
+
+async def test_sorted_by_name_and_an_upsert_takes_its_place() -> None:
+    app = TableApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = app.query_one(AgentTable)
+        table.set_agents(list(reversed(agents(5))))
+        await pilot.pause()
+        assert [table.get_row_at(i)[0].plain for i in range(5)] == [f"agent {i:04d}" for i in range(5)]
+        renamed = {**agents(5)[4], "name": "Aardvark"}
+        table.upsert(renamed)
+        assert table.ordered_ids[0] == "agt_000000000004"
+        table.remove_agent("agt_000000000000")
+        assert table.row_count == 4 and "agt_000000000000" not in table.ordered_ids
 
 
 async def test_a_wider_cell_widens_its_column() -> None:
@@ -53,9 +73,39 @@ async def test_a_wider_cell_widens_its_column() -> None:
         table = app.query_one(AgentTable)
         table.set_agents(agents(3))
         await pilot.pause()
-        cost = next(c for c in table.columns.values() if c.key.value == "cost")
-        before = cost.get_render_width(table)
+        before = table.widths["cost"]
         table.set_cost_by_agent([{"agentId": "agt_000000000001", "costUsd": 12345.678, "todayUsd": 0.0}])
         await pilot.pause()
         assert table.get_row_at(1)[-1].plain == "$12,345.68"
-        assert cost.get_render_width(table) > before
+        assert table.widths["cost"] == len("$12,345.68") > before
+        assert "$12,345.68" in screen_text(app)
+
+
+class SelectingApp(TableApp):
+    def __init__(self) -> None:
+        super().__init__()
+        self.selected: list[str] = []
+
+    def on_agent_table_row_selected(self, message: AgentTable.RowSelected) -> None:
+        self.selected.append(message.agent_id)
+
+
+async def test_keys_and_clicks_move_the_cursor_and_enter_selects() -> None:
+    app = SelectingApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = app.query_one(AgentTable)
+        table.set_agents(agents(1000))
+        table.focus()
+        await pilot.pause()
+        await pilot.press("down", "down")
+        assert table.selected_id == "agt_000000000002"
+        await pilot.press("pagedown")
+        page = table.cursor_row - 2
+        assert page > 10 and table.scroll_offset.y > 0  # a screen further, and in view
+        await pilot.click(AgentTable, offset=(5, 3))  # the header is line 0: the third row on screen
+        assert table.cursor_row == table.scroll_offset.y + 2
+        clicked = table.selected_id
+        await pilot.click(AgentTable, offset=(5, 3))  # the cursor's row again: selected
+        await pilot.press("home", "enter")
+        assert app.selected == [clicked, "agt_000000000000"]
+        assert table.scroll_offset.y == 0

@@ -53,7 +53,7 @@ class CountingClient(ApiClient):
 
 
 def column(table: Any, key: str) -> list[str]:
-    return [table.get_cell(row.key, key).plain for row in table.ordered_rows]
+    return [table.get_cell(agent_id, key).plain for agent_id in table.ordered_ids]
 
 
 @pytest.mark.parametrize("slow_list", [False, True], ids=["list-first", "stats-first"])
@@ -76,7 +76,7 @@ async def test_the_cost_column_is_cost_by_agent_from_one_call_per_period(
 
             async def expected(period: str) -> list[str]:
                 by_id = {a["agentId"]: a["costUsd"] for a in (await api.global_stats(period))["costByAgent"]}
-                return [money(by_id.get(str(row.key.value), 0.0)) for row in table.ordered_rows]
+                return [money(by_id.get(agent_id, 0.0)) for agent_id in table.ordered_ids]
 
             shown = {}
             for period in ("7d", "30d", "24h"):
