@@ -1,6 +1,6 @@
 """Pilot tests of the triggers' dashboard (issue 12, item 7) against the real server over a real socket.
 
-``R`` runs an agent with input; ``W`` creates or rotates its trigger secret (shown once, with
+``R`` runs an agent with input; ``W`` creates, rotates or removes its trigger secret (shown once, with
 the hook URL a signed webhook then reaches); chained and webhook runs are marked in the Runs
 tab, and a run's page shows its input, its trigger and the run it came from (``P`` opens it);
 a one-shot agent shows its time in the table; the editor picks chain targets by name, checks
@@ -24,12 +24,12 @@ from textual.widgets import Input, Select, TextArea
 
 from app.client import ApiClient
 from app.server import Server
-from app.tui.screens.confirm import ConfirmScreen
 from app.tui.screens.editor import EditorScreen
 from app.tui.screens.help import HelpScreen
 from app.tui.screens.run_detail import RunScreen
 from app.tui.screens.run_input import RunInputScreen, run_input
 from app.tui.screens.secret import SecretScreen
+from app.tui.screens.trigger_choice import TriggerChoiceScreen
 from app.tui_demo import add_run
 from tests.conftest import agent_body
 from tests.tui.conftest import ready, wait_until
@@ -119,7 +119,7 @@ async def test_R_shows_the_api_refusal_and_stays_open(make_app: Any, api: ApiCli
 
 
 @pytest.mark.slow
-async def test_W_shows_the_trigger_secret_once_with_the_url_and_rotates_after_asking(
+async def test_W_shows_the_trigger_secret_once_with_the_url_then_rotates_or_removes_it(
     make_app: Any, api: ApiClient, live_url: str
 ) -> None:
     agent = await api.create_agent(
@@ -147,17 +147,31 @@ async def test_W_shows_the_trigger_secret_once_with_the_url_and_rotates_after_as
             answer = await hooks.post(shown.url, content=body, headers=signed(first, body, "d-1"))
             assert answer.status_code == 200, answer.text
 
-            # W again: asks first, then a new secret; the old one is refused from then on.
+            # W again: asks first (rotate or remove), then a new secret; the old one is refused.
             await pilot.press("W")
-            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
-            assert "Rotate" in str(app.screen.query_one("#confirm-question").render())
-            await pilot.press("y")
+            await wait_until(pilot, lambda: isinstance(app.screen, TriggerChoiceScreen), what="the question")
+            assert shown.url in str(app.screen.query_one("#trigger-question").render())
+            await pilot.press("r")
             await wait_until(pilot, lambda: isinstance(app.screen, SecretScreen), what="the new secret")
             second = app.screen.secret
             assert second != first
             await pilot.press("escape")
             refused = await hooks.post(shown.url, content=body, headers=signed(first, body, "d-2"))
             assert refused.status_code == 401
+            # W once more: remove it; no webhook starts the agent any more (404), escape changes nothing.
+            await pilot.press("W")
+            await wait_until(pilot, lambda: isinstance(app.screen, TriggerChoiceScreen))
+            await pilot.press("escape")
+            assert (await api.get_agent(agent["id"]))["triggerUrl"] is not None
+            await pilot.press("W")
+            await wait_until(pilot, lambda: isinstance(app.screen, TriggerChoiceScreen))
+            await pilot.press("x")
+            await wait_until(pilot, lambda: app.screen is app.main_screen)
+            detail = app.main_screen.query_one("#detail-title")
+            await wait_until(pilot, lambda: "webhook" not in str(detail.render()), what="the mark gone")
+            assert (await api.get_agent(agent["id"]))["triggerUrl"] is None
+            gone = await hooks.post(shown.url, content=body, headers=signed(second, body, "d-3"))
+            assert gone.status_code == 404
     [run] = await finished_runs(api, agent["id"], 1)
     assert run["trigger"] == "webhook"
 
@@ -388,3 +402,22 @@ async def test_the_new_keys_are_in_the_help_and_the_readme(make_app: Any) -> Non
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
         ids = {active.binding.id for active in app.screen.bindings.values()}
         assert {"agent.run_input", "agent.trigger_secret"} <= ids
+
+
+async def test_a_bad_secret_name_is_refused_at_the_field(make_app: Any, api: ApiClient) -> None:
+    agent = await api.create_agent(agent_body(name="Secretive"))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, agents=1)
+        form = await open_editor(pilot)
+        secrets = form.query_one("#input-env", SecretEnv)
+        assert str(secrets.query_one("#secret-none").render()) == "No secrets yet."
+        await type_into(pilot, "#secret-new-name", "1TOKEN")
+        await type_into(pilot, "#secret-new-value", "tok_1")  # not added with Add: saved as typed
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: "env" in form.errors, what="the API's error")
+        assert "1TOKEN: names are letters, digits and _" in str(form.query_one("#error-env").render())
+        assert isinstance(app.screen, EditorScreen)
+        await type_into(pilot, "#secret-new-name", "TOKEN_1")
+        await save(pilot)
+    assert (await api.get_agent(agent["id"]))["env"] == {"TOKEN_1": "********"}

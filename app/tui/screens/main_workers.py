@@ -20,6 +20,7 @@ from app.client import ApiError
 from app.tui.base import DashboardScreen
 from app.tui.screens.confirm import ConfirmScreen
 from app.tui.screens.secret import TRIGGER_ABOUT, TRIGGER_LOST, SecretScreen
+from app.tui.screens.trigger_choice import TriggerChoiceScreen
 
 Json = dict[str, Any]
 
@@ -218,18 +219,26 @@ class MainWorkers:
         self._post(RunRequested(agent_id, run_id))
 
     def trigger_secret(self, agent: Json) -> None:
-        """Create the agent's trigger secret (rotate it, asking first) and show it once, with the URL."""
+        """Create the agent's trigger secret and show it once, with the URL; an agent that has one is
+        asked first: rotate it (the new one shown once), or remove it."""
         self._start(partial(self._trigger_secret, agent), "trigger-secret", exclusive=False)
 
     async def _trigger_secret(self, agent: Json) -> None:
         app, client = self._screen.app, self._screen.dash.client
         name = str(agent.get("name"))
         if agent.get("triggerUrl"):
-            question = (
-                f"Rotate the trigger secret of “{name}”?\n"
-                "Webhooks signed with the current one will be refused."
-            )
-            if not await app.push_screen_wait(ConfirmScreen(question, confirm_label="Rotate")):
+            url = client.base_url + str(agent["triggerUrl"])
+            choice = await app.push_screen_wait(TriggerChoiceScreen(name, url))
+            if choice is None:
+                return
+            if choice == "remove":
+                try:
+                    updated = await client.remove_trigger_secret(str(agent["id"]))
+                except ApiError as exc:
+                    self._failed("Removing the trigger secret", exc)
+                    return
+                self._post(AgentSaved(updated))
+                self._notify(f"“{name}” no longer takes webhooks")
                 return
         try:
             answer = await client.set_trigger_secret(str(agent["id"]))

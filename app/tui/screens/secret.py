@@ -27,7 +27,7 @@ TRIGGER_ABOUT = (
     "Webhooks signed with it start the agent, their body as its input: GitHub's "
     "X-Hub-Signature-256 (paste it as the webhook's secret) or Standard Webhooks headers."
 )
-TRIGGER_LOST = "Lost it? W again rotates it: the old one stops working."
+TRIGGER_LOST = "Lost it? W again rotates it (the old one stops working) or removes it."
 
 
 class SecretScreen(ModalScreen[None]):
