@@ -198,6 +198,8 @@ class AgentTable(ScrollView, can_focus=True):
         """The agent the last RowHighlighted named."""
         self._next_run: tuple[str, str] | None = None
         self._next_run_dirty = True
+        self._ticked: datetime | None = None
+        """The time of the last tick (None before the first: the clock is read)."""
 
     # -- layout ----------------------------------------------------------------------
 
@@ -365,7 +367,7 @@ class AgentTable(ScrollView, can_focus=True):
         status = "running" if agent_id in self.running else agent.get("lastStatus")
         enabled = bool(agent.get("enabled"))
         spend = self.spend.get(agent_id, {})
-        next_text, last_text = self._times(agent, self._clock())
+        next_text, last_text = self._times(agent, self._ticked or self._clock())
         cells: dict[str, Text] = {
             "name": Text(
                 truncate(str(agent.get("name", "")), 24 if wide else 16), style="bold" if enabled else "dim"
@@ -448,11 +450,13 @@ class AgentTable(ScrollView, can_focus=True):
         top = self.scroll_offset.y
         return range(top, min(len(self._rows), top + max(0, self.size.height - 1)))
 
-    def tick(self) -> None:
-        """The clock moved: redraw the rows on screen whose relative times now read differently."""
+    def tick(self, now: datetime | None = None) -> None:
+        """The clock moved (to ``now``, the screen's one reading for every widget): redraw the rows
+        on screen whose relative times now read differently. Rows built until the next tick use
+        ``now`` too, so a row scrolled into view agrees with its neighbours."""
+        now = self._ticked = now or self._clock()
         if not self._rows:
             return
-        now = self._clock()
         keys = [key for key, _ in self.columns_shown]
         for index in self._visible_range():
             agent_id = self._rows[index]
