@@ -58,7 +58,8 @@ WIDE_FROM = 110
 RIGHT = frozenset({"today", "cost"})
 """Columns whose cells are right-aligned."""
 TIME_WIDTHS = {"next": 10, "last": 11}
-"""The relative times' widest forms: ``in 10d 23h``, ``10d 23h ago`` (fixed: they change every second)."""
+"""The relative times' columns are at least this wide (``in 10d 23h``, ``10d 23h ago``), or as wide as
+the farthest next run and the oldest last run: they change every second, their columns do not."""
 PADDING = 1
 """Blank cells on each side of a cell, as DataTable's ``cell_padding``."""
 COLUMN_META = tuple(Style.from_meta({"column": i}) for i in range(len(WIDE_COLUMNS)))
@@ -228,6 +229,7 @@ class AgentTable(ScrollView, can_focus=True):
         if keys is not None:
             wanted &= set(keys)
         agents = self.agents.values()
+        now = self._ticked or self._clock()  # the API's timestamps (UTC, ``Z``) sort as times
         name_limit, when_limit = (24, 28) if self.wide else (16, 14)
         widths = dict(self.widths)
         for key, label in self.columns_shown:
@@ -247,15 +249,20 @@ class AgentTable(ScrollView, can_focus=True):
                 )
             elif key == "next":
                 paused = {(a.get("pausedReason") or "") for a in agents if not a.get("enabled")}
+                farthest = max(
+                    (a["nextRunAt"] for a in agents if a.get("enabled") and a.get("nextRunAt")), default=None
+                )
                 width = max(
                     [
                         width,
                         TIME_WIDTHS["next"],
+                        cell_len(relative(farthest, now)),
                         *(paused_text(r, narrow=not self.wide).cell_len for r in paused),
                     ]
                 )
             elif key == "last":
-                width = max(width, TIME_WIDTHS["last"])
+                oldest = min((a["lastRunAt"] for a in agents if a.get("lastRunAt")), default=None)
+                width = max(width, TIME_WIDTHS["last"], cell_len(relative(oldest, now)))
             elif key == "status":
                 statuses = {a.get("lastStatus") for a in agents} | ({"running"} if self.running else set())
                 width = max([width, *(status_text(s).cell_len for s in statuses)])
@@ -301,8 +308,6 @@ class AgentTable(ScrollView, can_focus=True):
             key: cell.cell_len
             for (key, _), cell in zip(self.columns_shown, cells, strict=True)
             if cell.cell_len > self.widths.get(key, 0)
-            and key != "last"
-            and (key != "next" or not agent.get("enabled"))
         }
         if grown:
             self.widths.update(grown)
