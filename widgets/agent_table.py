@@ -229,7 +229,7 @@ class AgentTable(ScrollView, can_focus=True):
         if keys is not None:
             wanted &= set(keys)
         agents = self.agents.values()
-        now = self._ticked or self._clock()  # the API's timestamps (UTC, ``Z``) sort as times
+        now = self._ticked or self._clock()
         name_limit, when_limit = (24, 28) if self.wide else (16, 14)
         widths = dict(self.widths)
         for key, label in self.columns_shown:
@@ -247,7 +247,7 @@ class AgentTable(ScrollView, can_focus=True):
                 width = max(
                     [width, *(cell_len(truncate(describe_schedule(s), when_limit)) for s in schedules)]
                 )
-            elif key == "next":
+            elif key == "next":  # (the API's timestamps, UTC with ``Z``, sort as the times they are)
                 paused = {(a.get("pausedReason") or "") for a in agents if not a.get("enabled")}
                 farthest = max(
                     (a["nextRunAt"] for a in agents if a.get("enabled") and a.get("nextRunAt")), default=None
