@@ -195,6 +195,10 @@ class AgentTable(ScrollView, can_focus=True):
         """id -> row index in ``_rows`` (built when first asked for)."""
         self._cells: dict[str, list[Text]] = {}
         """Built cells of the rows drawn lately, by id."""
+        self._style_cache: dict[bool, tuple[Style, Style, Style, Style, Style]] = {}
+        self._strips: dict[tuple[Any, ...], Strip] = {}
+        """Drawn lines (uncropped) of the rows drawn lately: a frame that redraws the whole screen
+        (the live log's writes cause one every 50 ms) copies them instead of rendering rows again."""
         self._highlighted: str | None = None
         """The agent the last RowHighlighted named."""
         self._next_run: tuple[str, str] | None = None
@@ -216,7 +220,7 @@ class AgentTable(ScrollView, can_focus=True):
         if wanted == self.columns_shown:
             return
         self.columns_shown = wanted
-        self._cells.clear()
+        self._forget()
         self._measure()
 
     @property
@@ -297,7 +301,7 @@ class AgentTable(ScrollView, can_focus=True):
             widths[key] = width
         if widths != self.widths:
             self.widths = widths
-            self._cells.clear()
+            self._forget()
             self.refresh()
         self._update_virtual_size()
 
@@ -311,7 +315,7 @@ class AgentTable(ScrollView, can_focus=True):
         }
         if grown:
             self.widths.update(grown)
-            self._cells.clear()
+            self._forget()
             self._update_virtual_size()
             self.refresh()
 
@@ -353,11 +357,21 @@ class AgentTable(ScrollView, can_focus=True):
 
     # -- cells -----------------------------------------------------------------------
 
+    def _forget(self, agent_id: str | None = None) -> None:
+        """Build (and draw) the agent's row again when next drawn; with None, every row's."""
+        if agent_id is None:
+            self._cells.clear()
+            self._strips.clear()
+        else:
+            self._cells.pop(agent_id, None)
+            for key in [k for k in self._strips if k[0] == agent_id]:
+                del self._strips[key]
+
     def _row_cells(self, agent_id: str) -> list[Text]:
         cells = self._cells.get(agent_id)
         if cells is None:
             if len(self._cells) >= CELL_CACHE:
-                self._cells.clear()
+                self._forget()
             cells = self._cells[agent_id] = self._build_cells(self.agents[agent_id])
         return cells
 
@@ -400,6 +414,8 @@ class AgentTable(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._style_cache.clear()
+        self._strips.clear()
         self.refresh()
 
     def _line(self, cells: Iterable[Text], style: Style, post: Style | None = None) -> Strip:
@@ -411,38 +427,70 @@ class AgentTable(ScrollView, can_focus=True):
         segments: list[Segment] = []
         for column, ((key, _), cell) in enumerate(zip(self.columns_shown, cells, strict=True)):
             width = self.widths.get(key, 0)
+            cell_style = style + COLUMN_META[column]
+            plain = cell.plain
+            if not cell.spans and cell_len(plain) == len(plain):  # one style, one cell a character
+                if len(plain) > width:
+                    plain = plain[: max(0, width - 1)] + "…"
+                plain = plain.rjust(width) if key in RIGHT else plain.ljust(width)
+                segments += (
+                    Segment(pad, cell_style),
+                    Segment(plain, cell_style + console.get_style(cell.style)),
+                    Segment(pad, cell_style),
+                )
+                continue
             fitted = cell.copy()
             fitted.truncate(width, overflow="ellipsis")
             fitted.align("right" if key in RIGHT else "left", width)
-            padded = Text(pad, style=style, end="", no_wrap=True)
+            padded = Text(pad, end="", no_wrap=True)
             padded.append_text(fitted)
             padded.append(pad)
-            padded.stylize_before(style + COLUMN_META[column])
+            padded.stylize_before(cell_style)
             segments.extend(padded.render(console))
         if post is not None:
             segments = list(Segment.apply_style(segments, post_style=post))
         return Strip(segments)
 
+    def _styles(self) -> tuple[Style, Style, Style, Style, Style]:
+        """The base, header, even row, odd row and cursor styles (asking the DOM for them is slow:
+        a quarter of a millisecond each); kept until the styles change, for each focus state."""
+        styles = self._style_cache.get(self.has_focus)
+        if styles is None:
+            component = self.get_component_styles
+            styles = self._style_cache[self.has_focus] = (
+                self.rich_style,
+                component("datatable--header").rich_style,
+                component("datatable--even-row").rich_style,
+                component("datatable--odd-row").rich_style,
+                self.get_component_rich_style("datatable--cursor"),
+            )
+        return styles
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
-        base = self.rich_style
+        base, header, even, odd, cursor_style = self._styles()
         if y == 0:
-            header = self.get_component_styles("datatable--header").rich_style
-            labels = [Text(label) for _, label in self.columns_shown]
-            strip = self._line(labels, base + header)
+            key: tuple[Any, ...] = ("", "header", self.has_focus)
+            strip = self._strips.get(key)
+            if strip is None:
+                labels = [Text(label) for _, label in self.columns_shown]
+                strip = self._strips[key] = self._line(labels, base + header)
         else:
             index = scroll_y + y - 1
             if index >= len(self._rows):
                 return Strip.blank(width, base)
-            zebra = self.get_component_styles(
-                "datatable--odd-row" if index % 2 else "datatable--even-row"
-            ).rich_style
-            style, post = base + zebra, None
-            if index == self.cursor_row:
-                cursor = self.get_component_rich_style("datatable--cursor")
-                style, post = style + cursor, Style.from_color(color=cursor.color)
-            strip = self._line(self._row_cells(self._rows[index]), style, post)
+            agent_id = self._rows[index]
+            cursor = index == self.cursor_row
+            key = (agent_id, index % 2, cursor, self.has_focus)
+            strip = self._strips.get(key)
+            if strip is None:
+                if len(self._strips) >= CELL_CACHE:
+                    self._strips.clear()
+                style, post = base + (odd if index % 2 else even), None
+                if cursor:
+                    style, post = style + cursor_style, Style.from_color(color=cursor_style.color)
+                strip = self._strips[key] = self._line(self._row_cells(agent_id), style, post)
         return strip.crop_extend(scroll_x, scroll_x + width, base)
 
     def _refresh_row(self, index: int) -> None:
@@ -472,7 +520,7 @@ class AgentTable(ScrollView, can_focus=True):
             if (next_text is not None and cells[keys.index("next")].plain != next_text) or cells[
                 keys.index("last")
             ].plain != last_text:
-                del self._cells[agent_id]
+                self._forget(agent_id)
                 self._refresh_row(index)
 
     def next_run(self) -> tuple[str, str] | None:
@@ -500,7 +548,7 @@ class AgentTable(ScrollView, can_focus=True):
         order = sorted(self.agents.values(), key=_name_key)
         self._keys = [_name_key(a) for a in order]
         self._sorted = [str(a["id"]) for a in order]
-        self._cells.clear()
+        self._forget()
         self._measure()
         self._rebuild(keep)
 
@@ -527,7 +575,7 @@ class AgentTable(ScrollView, can_focus=True):
         old = self.agents.get(agent_id)
         self.agents[agent_id] = agent
         self._next_run_dirty = True
-        self._cells.pop(agent_id, None)
+        self._forget(agent_id)
         if old is not None and _name_key(old) == _name_key(agent):
             self._grow(agent)
             index = self.get_row_index(agent_id)
@@ -555,7 +603,7 @@ class AgentTable(ScrollView, can_focus=True):
         if agent is None:
             return
         self._next_run_dirty = True
-        self._cells.pop(agent_id, None)
+        self._forget(agent_id)
         keep = self.selected_id
         self._remove_key(_name_key(agent))
         self._rebuild(keep if keep != agent_id else None)
@@ -566,7 +614,7 @@ class AgentTable(ScrollView, can_focus=True):
             self._changed(agent_id)
 
     def _changed(self, agent_id: str) -> None:
-        self._cells.pop(agent_id, None)
+        self._forget(agent_id)
         self._grow(self.agents[agent_id])
         index = self.get_row_index(agent_id)
         if index is not None:
@@ -601,7 +649,7 @@ class AgentTable(ScrollView, can_focus=True):
         ]
         self.spend, self.spend_known = spend, True
         for agent_id in changed:
-            self._cells.pop(agent_id, None)
+            self._forget(agent_id)
         self._measure(("today", "cost"))
         visible = self._visible_range()
         for agent_id in changed:
@@ -615,7 +663,7 @@ class AgentTable(ScrollView, can_focus=True):
 
     def refresh_cells(self) -> None:
         """Build every row again (relative times age; costs change)."""
-        self._cells.clear()
+        self._forget()
         self.refresh()
 
     # -- the cursor ------------------------------------------------------------------
