@@ -285,7 +285,7 @@ async def one_count(args: argparse.Namespace, agents: int, live: bool) -> None:
                     )
                     print(
                         f"{agents} agents: idle CPU {m['dashboard_cpu']:.3f} s per minute with the dashboard"
-                        f" open ({m['server_cpu']:.3f} s/min without it; {args.idle:.0f} s sampled)",
+                        f" open ({m['server_cpu']:.3f} s/min without it; {args.idle:g} s sampled)",
                         flush=True,
                     )
                     rows = plain_rows(await client.list_agents())

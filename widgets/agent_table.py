@@ -60,7 +60,8 @@ WIDE_FROM = 110
 RIGHT = frozenset({"today", "cost"})
 """Columns whose cells are right-aligned."""
 TIME_WIDTHS = {"next": 10, "last": 11}
-"""The relative times' widest forms: ``in 10d 23h``, ``10d 23h ago`` (fixed: they change every second)."""
+"""The relative times' columns are at least this wide (``in 10d 23h``, ``10d 23h ago``), or as wide as
+the farthest next run and the oldest last run: they change every second, their columns do not."""
 PADDING = 1
 """Blank cells on each side of a cell, as DataTable's ``cell_padding``."""
 COLUMN_META = tuple(Style.from_meta({"column": i}) for i in range(len(WIDE_COLUMNS)))
@@ -196,10 +197,16 @@ class AgentTable(ScrollView, can_focus=True):
         """id -> row index in ``_rows`` (built when first asked for)."""
         self._cells: dict[str, list[Text]] = {}
         """Built cells of the rows drawn lately, by id."""
+        self._style_cache: dict[bool, tuple[Style, Style, Style, Style, Style]] = {}
+        self._strips: dict[tuple[Any, ...], Strip] = {}
+        """Drawn lines (uncropped) of the rows drawn lately: a frame that redraws the whole screen
+        (the live log's writes cause one every 50 ms) copies them instead of rendering rows again."""
         self._highlighted: str | None = None
         """The agent the last RowHighlighted named."""
         self._next_run: tuple[str, str] | None = None
         self._next_run_dirty = True
+        self._ticked: datetime | None = None
+        """The time of the last tick (None before the first: the clock is read)."""
 
     # -- layout ----------------------------------------------------------------------
 
@@ -215,7 +222,7 @@ class AgentTable(ScrollView, can_focus=True):
         if wanted == self.columns_shown:
             return
         self.columns_shown = wanted
-        self._cells.clear()
+        self._forget()
         self._measure()
 
     @property
@@ -228,6 +235,7 @@ class AgentTable(ScrollView, can_focus=True):
         if keys is not None:
             wanted &= set(keys)
         agents = self.agents.values()
+        now = self._ticked or self._clock()
         name_limit, when_limit = (24, 28) if self.wide else (16, 14)
         widths = dict(self.widths)
         for key, label in self.columns_shown:
@@ -247,17 +255,22 @@ class AgentTable(ScrollView, can_focus=True):
                     once = next(a for a in agents if not a.get("schedule"))
                     texts.append(when_text(once, short=not self.wide) or "")
                 width = max([width, *(cell_len(truncate(t, when_limit)) for t in texts)])
-            elif key == "next":
+            elif key == "next":  # (the API's timestamps, UTC with ``Z``, sort as the times they are)
                 paused = {(a.get("pausedReason") or "") for a in agents if not a.get("enabled")}
+                farthest = max(
+                    (a["nextRunAt"] for a in agents if a.get("enabled") and a.get("nextRunAt")), default=None
+                )
                 width = max(
                     [
                         width,
                         TIME_WIDTHS["next"],
+                        cell_len(relative(farthest, now)),
                         *(paused_text(r, narrow=not self.wide).cell_len for r in paused),
                     ]
                 )
             elif key == "last":
-                width = max(width, TIME_WIDTHS["last"])
+                oldest = min((a["lastRunAt"] for a in agents if a.get("lastRunAt")), default=None)
+                width = max(width, TIME_WIDTHS["last"], cell_len(relative(oldest, now)))
             elif key == "status":
                 statuses = {a.get("lastStatus") for a in agents} | ({"running"} if self.running else set())
                 width = max([width, *(status_text(s).cell_len for s in statuses)])
@@ -292,7 +305,7 @@ class AgentTable(ScrollView, can_focus=True):
             widths[key] = width
         if widths != self.widths:
             self.widths = widths
-            self._cells.clear()
+            self._forget()
             self.refresh()
         self._update_virtual_size()
 
@@ -303,12 +316,10 @@ class AgentTable(ScrollView, can_focus=True):
             key: cell.cell_len
             for (key, _), cell in zip(self.columns_shown, cells, strict=True)
             if cell.cell_len > self.widths.get(key, 0)
-            and key != "last"
-            and (key != "next" or not agent.get("enabled"))
         }
         if grown:
             self.widths.update(grown)
-            self._cells.clear()
+            self._forget()
             self._update_virtual_size()
             self.refresh()
 
@@ -350,11 +361,21 @@ class AgentTable(ScrollView, can_focus=True):
 
     # -- cells -----------------------------------------------------------------------
 
+    def _forget(self, agent_id: str | None = None) -> None:
+        """Build (and draw) the agent's row again when next drawn; with None, every row's."""
+        if agent_id is None:
+            self._cells.clear()
+            self._strips.clear()
+        else:
+            self._cells.pop(agent_id, None)
+            for key in [k for k in self._strips if k[0] == agent_id]:
+                del self._strips[key]
+
     def _row_cells(self, agent_id: str) -> list[Text]:
         cells = self._cells.get(agent_id)
         if cells is None:
             if len(self._cells) >= CELL_CACHE:
-                self._cells.clear()
+                self._forget()
             cells = self._cells[agent_id] = self._build_cells(self.agents[agent_id])
         return cells
 
@@ -369,7 +390,7 @@ class AgentTable(ScrollView, can_focus=True):
         status = "running" if agent_id in self.running else agent.get("lastStatus")
         enabled = bool(agent.get("enabled"))
         spend = self.spend.get(agent_id, {})
-        next_text, last_text = self._times(agent, self._clock())
+        next_text, last_text = self._times(agent, self._ticked or self._clock())
         cells: dict[str, Text] = {
             "name": Text(
                 truncate(str(agent.get("name", "")), 24 if wide else 16), style="bold" if enabled else "dim"
@@ -402,6 +423,8 @@ class AgentTable(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._style_cache.clear()
+        self._strips.clear()
         self.refresh()
 
     def _line(self, cells: Iterable[Text], style: Style, post: Style | None = None) -> Strip:
@@ -413,38 +436,70 @@ class AgentTable(ScrollView, can_focus=True):
         segments: list[Segment] = []
         for column, ((key, _), cell) in enumerate(zip(self.columns_shown, cells, strict=True)):
             width = self.widths.get(key, 0)
+            cell_style = style + COLUMN_META[column]
+            plain = cell.plain
+            if not cell.spans and cell_len(plain) == len(plain):  # one style, one cell a character
+                if len(plain) > width:
+                    plain = plain[: max(0, width - 1)] + "…"
+                plain = plain.rjust(width) if key in RIGHT else plain.ljust(width)
+                segments += (
+                    Segment(pad, cell_style),
+                    Segment(plain, cell_style + console.get_style(cell.style)),
+                    Segment(pad, cell_style),
+                )
+                continue
             fitted = cell.copy()
             fitted.truncate(width, overflow="ellipsis")
             fitted.align("right" if key in RIGHT else "left", width)
-            padded = Text(pad, style=style, end="", no_wrap=True)
+            padded = Text(pad, end="", no_wrap=True)
             padded.append_text(fitted)
             padded.append(pad)
-            padded.stylize_before(style + COLUMN_META[column])
+            padded.stylize_before(cell_style)
             segments.extend(padded.render(console))
         if post is not None:
             segments = list(Segment.apply_style(segments, post_style=post))
         return Strip(segments)
 
+    def _styles(self) -> tuple[Style, Style, Style, Style, Style]:
+        """The base, header, even row, odd row and cursor styles (asking the DOM for them is slow:
+        a quarter of a millisecond each); kept until the styles change, for each focus state."""
+        styles = self._style_cache.get(self.has_focus)
+        if styles is None:
+            component = self.get_component_styles
+            styles = self._style_cache[self.has_focus] = (
+                self.rich_style,
+                component("datatable--header").rich_style,
+                component("datatable--even-row").rich_style,
+                component("datatable--odd-row").rich_style,
+                self.get_component_rich_style("datatable--cursor"),
+            )
+        return styles
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
-        base = self.rich_style
+        base, header, even, odd, cursor_style = self._styles()
         if y == 0:
-            header = self.get_component_styles("datatable--header").rich_style
-            labels = [Text(label) for _, label in self.columns_shown]
-            strip = self._line(labels, base + header)
+            key: tuple[Any, ...] = ("", "header", self.has_focus)
+            strip = self._strips.get(key)
+            if strip is None:
+                labels = [Text(label) for _, label in self.columns_shown]
+                strip = self._strips[key] = self._line(labels, base + header)
         else:
             index = scroll_y + y - 1
             if index >= len(self._rows):
                 return Strip.blank(width, base)
-            zebra = self.get_component_styles(
-                "datatable--odd-row" if index % 2 else "datatable--even-row"
-            ).rich_style
-            style, post = base + zebra, None
-            if index == self.cursor_row:
-                cursor = self.get_component_rich_style("datatable--cursor")
-                style, post = style + cursor, Style.from_color(color=cursor.color)
-            strip = self._line(self._row_cells(self._rows[index]), style, post)
+            agent_id = self._rows[index]
+            cursor = index == self.cursor_row
+            key = (agent_id, index % 2, cursor, self.has_focus)
+            strip = self._strips.get(key)
+            if strip is None:
+                if len(self._strips) >= CELL_CACHE:
+                    self._strips.clear()
+                style, post = base + (odd if index % 2 else even), None
+                if cursor:
+                    style, post = style + cursor_style, Style.from_color(color=cursor_style.color)
+                strip = self._strips[key] = self._line(self._row_cells(agent_id), style, post)
         return strip.crop_extend(scroll_x, scroll_x + width, base)
 
     def _refresh_row(self, index: int) -> None:
@@ -457,11 +512,13 @@ class AgentTable(ScrollView, can_focus=True):
         top = self.scroll_offset.y
         return range(top, min(len(self._rows), top + max(0, self.size.height - 1)))
 
-    def tick(self) -> None:
-        """The clock moved: redraw the rows on screen whose relative times now read differently."""
+    def tick(self, now: datetime | None = None) -> None:
+        """The clock moved (to ``now``, the screen's one reading for every widget): redraw the rows
+        on screen whose relative times now read differently. Rows built until the next tick use
+        ``now`` too, so a row scrolled into view agrees with its neighbours."""
+        now = self._ticked = now or self._clock()
         if not self._rows:
             return
-        now = self._clock()
         keys = [key for key, _ in self.columns_shown]
         for index in self._visible_range():
             agent_id = self._rows[index]
@@ -472,7 +529,7 @@ class AgentTable(ScrollView, can_focus=True):
             if (next_text is not None and cells[keys.index("next")].plain != next_text) or cells[
                 keys.index("last")
             ].plain != last_text:
-                del self._cells[agent_id]
+                self._forget(agent_id)
                 self._refresh_row(index)
 
     def next_run(self) -> tuple[str, str] | None:
@@ -500,7 +557,7 @@ class AgentTable(ScrollView, can_focus=True):
         order = sorted(self.agents.values(), key=_name_key)
         self._keys = [_name_key(a) for a in order]
         self._sorted = [str(a["id"]) for a in order]
-        self._cells.clear()
+        self._forget()
         self._measure()
         self._rebuild(keep)
 
@@ -527,7 +584,7 @@ class AgentTable(ScrollView, can_focus=True):
         old = self.agents.get(agent_id)
         self.agents[agent_id] = agent
         self._next_run_dirty = True
-        self._cells.pop(agent_id, None)
+        self._forget(agent_id)
         if old is not None and _name_key(old) == _name_key(agent):
             self._grow(agent)
             index = self.get_row_index(agent_id)
@@ -555,7 +612,7 @@ class AgentTable(ScrollView, can_focus=True):
         if agent is None:
             return
         self._next_run_dirty = True
-        self._cells.pop(agent_id, None)
+        self._forget(agent_id)
         keep = self.selected_id
         self._remove_key(_name_key(agent))
         self._rebuild(keep if keep != agent_id else None)
@@ -566,7 +623,7 @@ class AgentTable(ScrollView, can_focus=True):
             self._changed(agent_id)
 
     def _changed(self, agent_id: str) -> None:
-        self._cells.pop(agent_id, None)
+        self._forget(agent_id)
         self._grow(self.agents[agent_id])
         index = self.get_row_index(agent_id)
         if index is not None:
@@ -601,7 +658,7 @@ class AgentTable(ScrollView, can_focus=True):
         ]
         self.spend, self.spend_known = spend, True
         for agent_id in changed:
-            self._cells.pop(agent_id, None)
+            self._forget(agent_id)
         self._measure(("today", "cost"))
         visible = self._visible_range()
         for agent_id in changed:
@@ -615,7 +672,7 @@ class AgentTable(ScrollView, can_focus=True):
 
     def refresh_cells(self) -> None:
         """Build every row again (relative times age; costs change)."""
-        self._cells.clear()
+        self._forget()
         self.refresh()
 
     # -- the cursor ------------------------------------------------------------------

@@ -50,6 +50,8 @@ class RunHistory(DataTable[Any]):
     def __init__(self, clock: Callable[[], datetime], **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self._clock = clock
+        self._ticked: datetime | None = None
+        """The time of the last tick: rows built until the next one use it (in step with the table)."""
         self.runs: list[dict[str, Any]] = []
 
     def on_mount(self) -> None:
@@ -60,7 +62,7 @@ class RunHistory(DataTable[Any]):
         """``01-07 09:55 5m ago``: when the run started (or is due), and how long ago."""
         started = parse_iso(run.get("startedAt") or run.get("scheduledFor"))
         when = started.strftime("%m-%d %H:%M") if started else "—"
-        ago = relative(run.get("startedAt") or run.get("scheduledFor"), self._clock())
+        ago = relative(run.get("startedAt") or run.get("scheduledFor"), self._ticked or self._clock())
         return Text.assemble((when, ""), (f" {ago}", "dim"))
 
     def _cells(self, run: dict[str, Any]) -> list[Any]:
@@ -92,8 +94,10 @@ class RunHistory(DataTable[Any]):
                 return
         self.set_runs([run, *self.runs])
 
-    def tick(self) -> None:
-        """The clock moved: redraw the Started cells whose "ago" now reads differently (when on screen)."""
+    def tick(self, now: datetime | None = None) -> None:
+        """The clock moved (to ``now``): redraw the Started cells whose "ago" now reads differently
+        (when on screen)."""
+        self._ticked = now or self._clock()
         if not self.runs or not self.is_on_screen:
             return
         top = self.scroll_offset.y

@@ -6,6 +6,7 @@ Its first line, the run's header, says how long ago the run started; :meth:`tick
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from rich.segment import Segment
@@ -39,6 +40,8 @@ class RunLog(RichLog):
         self.run_id: str | None = None
         """The run shown (events of other runs are ignored)."""
         self.clock: Clock = utc_now
+        self._ticked: datetime | None = None
+        """The time of the last tick (the screen's one reading for every widget)."""
         self._header: RunHeader | None = None
         self._header_plain = ""
         """The header line as last written (it is line 0 while that line holds this text)."""
@@ -55,7 +58,7 @@ class RunLog(RichLog):
         self.clear()
         self._header = header if isinstance(header, RunHeader) else None
         if header is not None:
-            shown = self._header.at(self.clock()) if self._header is not None else header
+            shown = self._header.at(self._ticked or self.clock()) if self._header is not None else header
             self._header_plain = shown.plain
             self.write(shown)
 
@@ -63,11 +66,14 @@ class RunLog(RichLog):
         super().on_resize(event)
         self.tick()  # lines written while the log had no size (a hidden tab) were written with then's time
 
-    def tick(self) -> None:
-        """The clock moved: redraw the header's "started 12s ago" if it now reads differently."""
+    def tick(self, now: datetime | None = None) -> None:
+        """The clock moved (to ``now``): redraw the header's "started 12s ago" if it now reads
+        differently."""
+        if now is not None:
+            self._ticked = now
         if self._header is None or not self.lines or self._start_line != 0:
             return
-        text = self._header.at(self.clock())
+        text = self._header.at(self._ticked or self.clock())
         if text.plain == self._header_plain or self.lines[0].text.rstrip() != self._header_plain.rstrip():
             return
         console = self.app.console

@@ -6,6 +6,7 @@ against them (``today $1.20/$20.00``), yellow from 80 % of a cap, red at it.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from rich.text import Text
@@ -40,16 +41,18 @@ class StatsHeader(Static):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.clock: Clock = utc_now
+        self._ticked: datetime | None = None
         self._next_text = ""
 
     def _next_run_text(self) -> str:
         if self.next_run is None:
             return ""
         name, at = self.next_run
-        return f"{truncate(name, 16)} {relative(at, self.clock())}"
+        return f"{truncate(name, 16)} {relative(at, self._ticked or self.clock())}"
 
-    def tick(self) -> None:
-        """The clock moved: draw again only if the next run's time now reads differently."""
+    def tick(self, now: datetime | None = None) -> None:
+        """The clock moved (to ``now``): draw again only if the next run's time now reads differently."""
+        self._ticked = now or self.clock()
         if self._next_run_text() != self._next_text:
             self.refresh()
 

@@ -67,7 +67,11 @@ class CronAgentsApp(Dashboard):
         gc.freeze()
 
     def first_paint_done(self) -> None:
-        """The screen is built and the agents are in: freeze them too (cheap collections from now on)."""
+        """The screen is built and the agents are in: freeze them too (cheap collections from now on).
+
+        A frozen object that later becomes cyclic garbage (a widget of the first screen removed
+        afterwards, such as the footer's first keys) is freed only when the app ends: a one-time,
+        bounded cost. Objects made after this are collected as usual."""
         if self.first_paint_at is None:
             gc.freeze()
         super().first_paint_done()

@@ -109,3 +109,25 @@ async def test_keys_and_clicks_move_the_cursor_and_enter_selects() -> None:
         await pilot.press("home", "enter")
         assert app.selected == [clicked, "agt_000000000000"]
         assert table.scroll_offset.y == 0
+
+
+async def test_far_times_fit_their_columns() -> None:
+    """A yearly agent: ``in 364d 23h`` and ``300d 1h ago`` are wider than the usual times."""
+    far = {
+        **agents(1)[0],
+        "enabled": True,
+        "nextRunAt": "2026-01-07T09:00:00.000Z",
+        "lastRunAt": "2024-03-13T09:00:00.000Z",
+    }
+    app = TableApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = app.query_one(AgentTable)
+        table.set_agents([far, *agents(3)[1:]])
+        await pilot.pause()
+        assert table.get_cell(far["id"], "next").plain == "in 364d 23h"
+        assert table.get_cell(far["id"], "last").plain == "300d 1h ago"
+        assert "in 364d 23h" in screen_text(app) and "300d 1h ago" in screen_text(app)
+        later = {**far, "id": "agt_000000000099", "name": "later", "nextRunAt": "2027-01-07T09:00:00.000Z"}
+        table.upsert(later)  # wider still: its column grows
+        await pilot.pause()
+        assert "in 729d 23h" in screen_text(app)

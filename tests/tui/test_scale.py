@@ -6,9 +6,15 @@ the tests move it and call the screen's one-second tick themselves: nothing slee
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.app import App
 
 from app.tui.app import CronAgentsApp, build_app
@@ -16,6 +22,7 @@ from tests.tui.conftest import wait_until
 from tests.tui.fake_client import NOW, FakeClient
 from widgets.formatting import money
 
+ROOT = Path(__file__).resolve().parent.parent.parent
 FLEET = 10_000
 SIZE = (120, 36)
 
@@ -149,3 +156,28 @@ async def test_relative_times_move_with_the_clock_everywhere_at_once() -> None:
         main.tick()
         await pilot.pause()
         assert "started 2025-01-07 09:55:00 UTC · 1h 7m ago" in screen_text(app)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_the_dashboard_benchmark_runs_and_reports_every_figure(tmp_path: Path) -> None:
+    """``bench/tui.py`` (small: 50 and 120 agents) still runs end to end and prints each figure
+    for each agent count (so it cannot rot); the figures themselves depend on the machine."""
+    small = ["--agents", "50,120", "--runs", "1", "--idle", "0.5", "--seconds", "0.5", "--rate", "200"]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "tui.py"), *small],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        env={**os.environ, "CRONAGENTS_HOME": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    for count in (50, 120):
+        assert re.search(rf"^{count} agents: resident memory \d+ MB with the dashboard open", out, re.M)
+        assert re.search(rf"^{count} agents: idle CPU [\d.]+ s per minute", out, re.M)
+        for label in ("dashboard", "dashboard, with the costs", "bare DataTable"):
+            assert re.search(rf"^{count} agents: first full paint 120x36, {label}: median \d+ ms", out, re.M)
+    assert re.search(r"^live log: 100 events", out, re.M)  # the first count only
+    assert len(re.findall(r"^live log:", out, re.M)) == 1

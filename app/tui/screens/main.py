@@ -170,13 +170,15 @@ class MainScreen(DashboardScreen[None]):
         self.set_interval(TICK_SECONDS, self.tick)
 
     def tick(self) -> None:
-        """Relative times move on, in step: each widget redraws only the times on screen that changed."""
+        """Relative times move on, in step: the clock is read once, and each widget redraws only the
+        times on screen that changed (and builds what comes into view with that same time)."""
+        now = self.dash.clock()
         header = self.query_one(StatsHeader)
         header.next_run = self.table.next_run()
-        header.tick()
-        self.table.tick()
-        self.history.tick()
-        self.live.tick()
+        header.tick(now)
+        self.table.tick(now)
+        self.history.tick(now)
+        self.live.tick(now)
 
     @property
     def table(self) -> AgentTable:
