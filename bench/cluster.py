@@ -197,7 +197,24 @@ def scenario(
             for node in started:
                 if node is not killed:
                     node.cpu1 = cpu_seconds(node.proc.pid)
-            records = [rec for node in started for rec in node.records() if rec["kind"] == "enqueue"]
+            records = [
+                {**rec, "node": i}
+                for i, node in enumerate(started)
+                for rec in node.records()
+                if rec["kind"] == "enqueue"
+            ]
+            if os.environ.get("CLUSTER_BENCH_KEEP"):
+                keep = Path(os.environ["CLUSTER_BENCH_KEEP"])
+                keep.mkdir(parents=True, exist_ok=True)
+                (keep / f"{name.replace(' ', '_').replace(',', '')}.json").write_text(
+                    json.dumps({"first": first, "offset": offset, "records": records})
+                )
+                for i in range(nodes):
+                    err = tmp / f"node{i}.err"
+                    if err.exists():
+                        (keep / f"{name.replace(' ', '_').replace(',', '')}_node{i}.err").write_text(
+                            err.read_text()
+                        )
         finally:
             for node in started:
                 node.stop()
@@ -259,7 +276,9 @@ def main() -> None:
     args = p.parse_args()
     if args.quick:
         args.agents, args.minutes = 1_000, 2
-    lead = 20 + args.agents // 1_000
+    # Nodes plan every agent as they start (and store each next run time): the first minute boundary
+    # comes once that is done on all of them, or the first minute measures the start-up.
+    lead = 20 + 4 * (args.agents // 1_000)
     results = []
     for name in args.only or ["sqlite", "pg", "kill"]:
         with tempfile.TemporaryDirectory() as tmp:

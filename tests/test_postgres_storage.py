@@ -133,3 +133,27 @@ async def test_own_schema_per_url_is_created_and_isolated(backend: str, db_targe
         finally:
             await conn.close()
         assert tables > 10
+
+
+async def test_notifications_resume_after_the_listening_connection_drops(
+    backend: str, db_target: Path | str
+) -> None:
+    """A server restart or failover drops the listening connection: it listens again, so other
+    nodes' commits are still noticed (and the drop itself counts as a change)."""
+    if backend == "sqlite":
+        pytest.skip("PostgreSQL notifications")
+    async with open_storage(db_target) as a, open_storage(db_target) as b:
+        assert isinstance(a, PostgresStorage) and a.db._listener is not None
+        pid = a.db._listener.get_server_pid()
+        await b.db.fetchval("SELECT pg_terminate_backend($1)", pid)
+        for _ in range(100):
+            if a.db._listener is not None and a.db._listener.get_server_pid() != pid:
+                break
+            await asyncio.sleep(0.05)
+        before = await a.refresh_generation()
+        await b.tokens.get_or_create_user("usr_2", "Bo", 1)
+        for _ in range(60):
+            if await a.refresh_generation() != before:
+                break
+            await asyncio.sleep(0.05)
+        assert await a.refresh_generation() != before

@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 from app.cron import slots_between
 from app.events import EventBus
 from app.scheduler import Scheduler, SystemClock
+from app.scheduler.engine import CLAIM_AHEAD_MS
 from app.scheduler.plans import missed_counts
 from app.service import AgentService
 from app.timeutil import from_datetime, iso, to_datetime
@@ -604,13 +605,19 @@ async def test_stop_and_settled_without_start(env: Env):
 
 
 # --------------------------------------------------------------------------- claiming ahead
-# Instants with many agents are claimed shortly before the slot (500 ms), so the
-# instant itself only hands runs over; the threshold is lowered to 1 here.
+# Instants with many agents are claimed shortly before the slot (500 ms; 2.5 s on PostgreSQL,
+# 500 ms here on both), so the instant itself only hands runs over; the threshold is lowered to 1.
 
 
 def claiming_ahead(env: Env) -> None:
     env.scheduler = Scheduler(
-        env.service, env.runner, env.store, env.service.bus, clock=env.clock, claim_ahead_min=1
+        env.service,
+        env.runner,
+        env.store,
+        env.service.bus,
+        clock=env.clock,
+        claim_ahead_min=1,
+        claim_ahead_ms=CLAIM_AHEAD_MS,
     )
 
 
@@ -709,7 +716,15 @@ async def test_two_schedulers_claiming_ahead_fire_each_slot_once(env: Env, db_ta
             store_b, EventBus(), stats_zone="UTC", default_timezone="UTC", clock=clock_b.now_ms
         )
         runner_b = RecordingRunner(store_b, service_b, clock_b)
-        scheduler_b = Scheduler(service_b, runner_b, store_b, service_b.bus, clock=clock_b, claim_ahead_min=1)
+        scheduler_b = Scheduler(
+            service_b,
+            runner_b,
+            store_b,
+            service_b.bus,
+            clock=clock_b,
+            claim_ahead_min=1,
+            claim_ahead_ms=CLAIM_AHEAD_MS,
+        )
         await scheduler_b.start()
         try:
             for minute in range(4):

@@ -16,7 +16,7 @@ How it works
   fire the next instant is computed once per group, not once per agent.
 * While idle, the claims of the next instant are built (run ids and the
   encoded claim statement). Large instants (at least ``claim_ahead_min``
-  agents, default 500) are even claimed :data:`CLAIM_AHEAD_MS` before the
+  agents, default 500) are even claimed :data:`CLAIM_AHEAD_MS` (PostgreSQL: 2.5 s) before the
   slot: inserting 10,000 claim rows takes SQLite 40-80 ms, too long for the
   instant itself. ``stop()`` releases claims not yet handed over.
 * At an instant, one fire batch (:mod:`app.scheduler.firing`) applies each

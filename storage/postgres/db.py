@@ -80,6 +80,8 @@ class PgDatabase:
         self.events_channel = f"cronagents_events_{self.schema or 'public'}"[:63]
         self.broadcast_callbacks: list[Callable[[str], None]] = []
         self._listener: asyncpg.Connection | None = None
+        self._relisten: asyncio.Future[None] | None = None
+        self._closing = False
 
     def _settings(self) -> dict[str, str]:
         settings = {"application_name": "cronagents"}
@@ -113,13 +115,41 @@ class PgDatabase:
                 server_settings=self._settings(),
                 timeout=CONNECT_TIMEOUT_SECONDS,
             )
-            self._listener = await self._connect()
-            await self._listener.add_listener(self.channel, self._on_notify)
-            await self._listener.add_listener(self.events_channel, self._on_event)
+            await self._listen()
         except StorageError:
             raise
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StorageError(connect_problem(self.url, exc)) from None
+
+    async def _listen(self) -> None:
+        listener = await self._connect()
+        await listener.add_listener(self.channel, self._on_notify)
+        await listener.add_listener(self.events_channel, self._on_event)
+        listener.add_termination_listener(self._listener_lost)
+        self._listener = listener
+
+    def _listener_lost(self, _conn: object) -> None:
+        """The listening connection dropped (a server restart, a failover): listen again, and
+        count it as a change (what others committed meanwhile was not heard)."""
+        if self._closing or self._listener is None:
+            return
+        self._listener = None
+        if self._relisten is None or self._relisten.done():
+            self._relisten = asyncio.ensure_future(self._listen_again())
+
+    async def _listen_again(self) -> None:
+        delay = 0.2
+        while not self._closing:
+            try:
+                await self._listen()
+            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("lost the database's notifications; listening again in %.1f s: %s", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            self.generation += 1
+            log.info("listening to the database's notifications again")
+            return
 
     async def _connect(self) -> asyncpg.Connection:
         return await asyncpg.connect(
@@ -147,6 +177,11 @@ class PgDatabase:
             )
 
     async def close(self) -> None:
+        self._closing = True  # a listener lost from now on is not listened again
+        relisten, self._relisten = self._relisten, None
+        if relisten is not None:
+            relisten.cancel()
+            await asyncio.gather(relisten, return_exceptions=True)
         listener, self._listener = self._listener, None
         if listener is not None:
             with contextlib.suppress(Exception):
