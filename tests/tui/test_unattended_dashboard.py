@@ -224,6 +224,7 @@ async def test_the_settings_dialog_saves_caps_and_default_channels(make_app: Any
         "dailyBudgetUsd": 12.5,
         "monthlyBudgetUsd": None,
         "notifyChannels": [pager["id"]],
+        "maxConcurrentRuns": None,
     }
 
 
