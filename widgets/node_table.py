@@ -32,7 +32,7 @@ def state_text(node: dict[str, Any]) -> Text:
 
 def count_text(value: Any, style: str) -> Text:
     count = int(value or 0)
-    return Text(str(count), style=style if count else "dim", justify="right")
+    return Text(str(count), style=style if count else "dim")
 
 
 def cells(node: dict[str, Any], now: datetime) -> list[Any]:
@@ -60,7 +60,7 @@ class NodeTable(DataTable[Any]):
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(cursor_type="row", show_cursor=False, zebra_stripes=True, **kwargs)
         self.nodes: list[dict[str, Any]] = []
 
     def on_mount(self) -> None:

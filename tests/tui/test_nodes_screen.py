@@ -12,6 +12,7 @@ from typing import Any
 from app.client import ApiClient
 from app.server import Server
 from app.timeutil import now_ms
+from app.tui.screens.help import HelpScreen
 from app.tui.screens.main import MainScreen
 from app.tui.screens.nodes import REFRESH_SECONDS, NodesScreen
 from tests.tui.conftest import ready, wait_until
@@ -32,6 +33,12 @@ async def test_the_screen_lists_this_server_with_its_host_and_running_runs(
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+        assert isinstance(app.screen, HelpScreen)
+        assert "nodes.open" in {active.binding.id for active in app.screen.bindings.values()}
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="main screen")
         await pilot.press("N")
         await wait_until(pilot, lambda: isinstance(app.screen, NodesScreen), what="nodes screen")
         screen = app.screen
