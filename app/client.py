@@ -59,6 +59,7 @@ class DashboardClient(Protocol):
     async def test_channel(self, channel_id: str) -> Json: ...
     async def get_settings(self) -> Json: ...
     async def update_settings(self, body: Json) -> Json: ...
+    async def list_nodes(self) -> list[Json]: ...
     def events(self, agent_id: str | None = None) -> AsyncIterator[Json]: ...
 
 
@@ -186,6 +187,12 @@ class ApiClient:
 
     async def update_settings(self, body: Json) -> Json:
         return dict((await self._request("PATCH", "/api/settings", json=body))["data"])
+
+    # -- the cluster ------------------------------------------------------------------
+
+    async def list_nodes(self) -> list[Json]:
+        """The servers sharing the database, first started first (``alive``, ``runningRuns`` …)."""
+        return list((await self._request("GET", "/api/nodes"))["data"])
 
     # -- the event stream -------------------------------------------------------------
 

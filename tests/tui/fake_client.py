@@ -22,6 +22,7 @@ from tests.tui.fake_data import (
     AGENTS,
     CHANNELS,
     DELIVERIES,
+    NODES,
     NOW,
     PERIOD_DAYS,
     RUNS,
@@ -420,6 +421,12 @@ class FakeClient:
                 budget = key.endswith("BudgetUsd") and isinstance(value, int)
                 self.settings[key] = float(value) if budget else value
         return copy.deepcopy(self.settings)
+
+    async def list_nodes(self) -> list[dict[str, Any]]:
+        nodes = copy.deepcopy(NODES)
+        nodes[0]["runningRuns"] = sum(1 for r in self.runs if r["status"] == "running")
+        nodes[0]["queuedRuns"] = sum(1 for r in self.runs if r["status"] == "queued")
+        return nodes
 
     async def events(self, agent_id: str | None = None) -> AsyncIterator[dict[str, Any]]:
         yield {"type": "stream.open"}

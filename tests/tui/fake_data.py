@@ -455,3 +455,41 @@ TRIGGER_RUNS = [
         input="Summarize the db1 outage for the postmortem",
     ),
 ]
+
+
+NODES = [
+    {
+        "id": "srv_5b0c1e9a2d4f6a81",
+        "host": "node-a",
+        "pid": 4121,
+        "startedAt": _iso(NOW - timedelta(days=2, hours=3)),
+        "lastHeartbeat": _iso(NOW - timedelta(seconds=3)),
+        "leaseExpiresAt": _iso(NOW + timedelta(seconds=27)),
+        "alive": True,
+        "runningRuns": 0,  # the fake's running runs, counted when asked
+        "queuedRuns": 0,
+    },
+    {
+        "id": "srv_9e71d0c4b2a85f36",
+        "host": "node-b",
+        "pid": 3876,
+        "startedAt": _iso(NOW - timedelta(hours=5, minutes=12)),
+        "lastHeartbeat": _iso(NOW - timedelta(seconds=8)),
+        "leaseExpiresAt": _iso(NOW + timedelta(seconds=22)),
+        "alive": True,
+        "runningRuns": 2,
+        "queuedRuns": 1,
+    },
+    {
+        "id": "srv_0c3f8a6e1d7b4295",
+        "host": "node-c",
+        "pid": 911,
+        "startedAt": _iso(NOW - timedelta(days=1, hours=1)),
+        "lastHeartbeat": _iso(NOW - timedelta(minutes=1, seconds=40)),
+        "leaseExpiresAt": _iso(NOW - timedelta(minutes=1, seconds=10)),
+        "alive": False,
+        "runningRuns": 0,
+        "queuedRuns": 0,
+    },
+]
+"""The cluster of the nodes picture: two live nodes and one whose lease ran out."""

@@ -25,6 +25,7 @@ import pytest
 from app.client import ApiClient, ApiError, DashboardClient
 from app.demo_data import add_deliveries, add_run, pause_agent
 from app.server import Server
+from app.timeutil import now_ms
 from app.tui_demo import TRANSCRIPT as DEMO_TRANSCRIPT
 from tests.conftest import agent_body
 from tests.tui.fake_client import AGENTS, CHANNELS, RUNS, FakeClient
@@ -370,6 +371,18 @@ async def test_fake_answers_trigger_calls_like_the_real_api(server: Server, api:
         with_url = answers["get_agent (with a trigger URL)"]
         assert with_url["triggerUrl"] == f"/hooks/agents/{with_url['id']}"
         assert answers["remove_trigger_secret"]["triggerUrl"] is None
+
+
+async def test_fake_answers_the_nodes_call_like_the_real_api(server: Server, api: ApiClient) -> None:
+    """The cluster's nodes: the real server is one node, running a run of its own."""
+    ids = await seed_like_the_fake(server, api)
+    await server.store.runs.insert("run_mine", ids.agent, "running", now_ms(), owner=server.server_id)
+    real = {"list_nodes": await answer(api.list_nodes())}
+    fake = {"list_nodes": await answer(FakeClient().list_nodes())}
+    assert_same_answers(fake, real)
+    [me] = real["list_nodes"]
+    assert (me["id"], me["alive"], me["runningRuns"]) == (server.server_id, True, 1)
+    assert fake["list_nodes"][0]["runningRuns"] == sum(1 for r in RUNS if r["status"] == "running")
 
 
 def test_the_comparison_catches_a_fake_only_field() -> None:

@@ -18,6 +18,7 @@ from app.credentials import missing_credentials_message
 from app.tui.app import CronAgentsApp, build_app
 from app.tui.screens.channels import ChannelsScreen
 from app.tui.screens.editor import EditorScreen
+from app.tui.screens.nodes import NodesScreen
 from app.tui.screens.run_detail import RunScreen
 from app.tui.screens.run_input import RunInputScreen
 from app.tui.screens.secret import SecretScreen
@@ -27,6 +28,7 @@ from widgets.agent_form import AgentForm
 from widgets.channel_table import ChannelTable
 from widgets.choice_list import ChoiceList
 from widgets.delivery_table import DeliveryTable
+from widgets.node_table import NodeTable
 
 SIZES = [pytest.param((120, 36), id="120x36"), pytest.param((80, 24), id="80x24")]
 NO_CREDENTIALS = missing_credentials_message({}, Path("/nonexistent")) or ""
@@ -191,6 +193,22 @@ def test_channels_screen(snap_compare: Any) -> None:
         await pilot.press("t")
         table = pilot.app.screen.query_one(ChannelTable)
         await settle(pilot, lambda: bool(table.tests))
+
+    assert snap_compare(dashboard(), terminal_size=(120, 36), run_before=run_before)
+
+
+def test_nodes_screen(snap_compare: Any) -> None:
+    """`N` on the main screen: "Nodes · 2 alive · 1 lease expired · 3 running · 1 queued" over the
+    table — node-a (4121) alive, started 2d 3h ago, heartbeat 3s ago, 1 running (cyan); node-b
+    (3876) alive, 8s ago, 2 running, 1 queued; node-c (911) dim, "○ lease expired" in red, its
+    heartbeat "1m ago" in red, no runs — and the footer's esc."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await main_loaded(pilot)
+        await pilot.press("N")
+        await settle(pilot, lambda: isinstance(pilot.app.screen, NodesScreen))
+        table = pilot.app.screen.query_one(NodeTable)
+        await settle(pilot, lambda: table.row_count == 3)
 
     assert snap_compare(dashboard(), terminal_size=(120, 36), run_before=run_before)
 

@@ -7,7 +7,7 @@ Bindings (ids in brackets, overridable in the keymap): ``n`` new [agent.new],
 ``c`` cancel the running run [agent.cancel],
 ``space`` enable/disable [agent.toggle], ``/`` filter by name [agents.filter],
 ``p`` cycle the period [stats.period], ``g`` global stats [stats.global],
-``C`` alert channels [channels.open], ``S`` settings [settings.open],
+``C`` alert channels [channels.open], ``S`` settings [settings.open], ``N`` nodes [nodes.open],
 ``?`` help [app.help], ``q`` quit [app.quit].
 
 The screen shows; it does not fetch. API calls run in :mod:`main_workers`, which
@@ -45,6 +45,7 @@ from app.tui.screens.main_workers import (
     RunRequested,
     TranscriptLoaded,
 )
+from app.tui.screens.nodes import NodesScreen
 from app.tui.screens.run_detail import RunScreen
 from app.tui.screens.run_input import RunInputScreen
 from app.tui.screens.settings import SettingsScreen
@@ -124,6 +125,14 @@ class MainScreen(DashboardScreen[None]):
             tooltip="Create, rotate or remove the agent's trigger secret (signed inbound webhooks)",
         ),
         Binding("S", "settings", "Settings", show=False, id="settings.open", tooltip="Settings: global caps"),
+        Binding(
+            "N",
+            "nodes",
+            "Nodes",
+            show=False,
+            id="nodes.open",
+            tooltip="The cluster's nodes: host, heartbeat, running and queued runs",
+        ),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="agents.clear_filter"),
         Binding("1", "show_tab('tab-runs')", "Runs", show=False, id="tabs.runs", tooltip="Runs tab"),
         Binding("2", "show_tab('tab-live')", "Live", show=False, id="tabs.live", tooltip="Live tab"),
@@ -457,6 +466,9 @@ class MainScreen(DashboardScreen[None]):
 
     def action_channels(self) -> None:
         self.app.push_screen(ChannelsScreen())
+
+    def action_nodes(self) -> None:
+        self.app.push_screen(NodesScreen())
 
     def action_settings(self) -> None:
         self.app.push_screen(SettingsScreen(), self._settings_saved)
