@@ -386,7 +386,13 @@ async def test_run_now_streams_the_real_run_live(make_app: Any, api: ApiClient) 
             timeout=60,
             what="run finished",
         )
-        text = "\n".join(line.text for line in main.live.lines)
+
+        def live_text() -> str:
+            return "\n".join(line.text for line in main.live.lines)
+
+        # The run's end may re-open its transcript (read from the API): the lines come back at once.
+        await wait_until(pilot, lambda: "■ done" in live_text(), timeout=10, what="the end in Live")
+        text = live_text()
         assert "Bash" in text and "The tool ran. Done." in text and "■ done" in text
         header = main.query_one(StatsHeader)
         await wait_until(pilot, lambda: header.stats and header.stats["runsInPeriod"] == 1)
