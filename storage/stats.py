@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 from storage.db import Database
 from storage.interface import Row, WindowSpend
+from storage.rollups import count_rollups
 
 _ROLLUP_COLS = "day, total, success, skipped, cost_usd, duration_ms_sum, duration_count"
 
@@ -75,19 +76,7 @@ async def rebuild_rollups(db: Database, zone: str, day_of: Callable[[int], str])
         "SELECT agent_id, started_at, status, cost_usd, duration_ms FROM runs"
         " WHERE status NOT IN ('queued', 'running')"
     )
-    per_agent: dict[tuple[str, str], list[float]] = {}
-    for r in rows:
-        key = (r["agent_id"], day_of(r["started_at"]))
-        acc = per_agent.setdefault(key, [0, 0, 0, 0.0, 0, 0])
-        if r["status"] == "skipped":
-            acc[2] += 1
-            continue
-        acc[0] += 1
-        acc[1] += r["status"] == "success"
-        acc[3] += r["cost_usd"] or 0.0
-        if r["duration_ms"] is not None:
-            acc[4] += r["duration_ms"]
-            acc[5] += 1
+    counted = count_rollups(rows, day_of)
 
     def rebuild(conn: sqlite3.Connection) -> None:
         conn.execute("DELETE FROM daily_agent_stats")
@@ -95,7 +84,7 @@ async def rebuild_rollups(db: Database, zone: str, day_of: Callable[[int], str])
         conn.executemany(
             "INSERT INTO daily_agent_stats (agent_id, day, total, success, skipped, cost_usd,"
             " duration_ms_sum, duration_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(a, d, *acc) for (a, d), acc in per_agent.items()],
+            counted,
         )
         conn.execute(
             "INSERT INTO daily_global_stats SELECT day, SUM(total), SUM(success), SUM(skipped),"

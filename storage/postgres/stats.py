@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from storage.interface import DayOf, Row, WindowSpend
 from storage.postgres.db import Part
+from storage.rollups import count_rollups
 
 _ROLLUP_COLS = "day, total, success, skipped, cost_usd, duration_ms_sum, duration_count"
 
@@ -75,29 +76,14 @@ class PgStats(Part):
             "SELECT agent_id, started_at, status, cost_usd, duration_ms FROM runs"
             " WHERE status NOT IN ('queued', 'running')"
         )
-        per_agent: dict[tuple[str, str], list[float]] = {}
-        for r in rows:
-            key = (r["agent_id"], day_of(r["started_at"]))
-            acc = per_agent.setdefault(key, [0, 0, 0, 0.0, 0, 0])
-            if r["status"] == "skipped":
-                acc[2] += 1
-                continue
-            acc[0] += 1
-            acc[1] += r["status"] == "success"
-            acc[3] += r["cost_usd"] or 0.0
-            if r["duration_ms"] is not None:
-                acc[4] += r["duration_ms"]
-                acc[5] += 1
+        counted = count_rollups(rows, day_of)
         async with self.db.transaction() as conn:
             await conn.execute("DELETE FROM daily_agent_stats")
             await conn.execute("DELETE FROM daily_global_stats")
             await conn.executemany(
                 "INSERT INTO daily_agent_stats (agent_id, day, total, success, skipped, cost_usd,"
                 " duration_ms_sum, duration_count) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                [
-                    (a, d, int(c[0]), int(c[1]), int(c[2]), float(c[3]), int(c[4]), int(c[5]))
-                    for (a, d), c in per_agent.items()
-                ],
+                counted,
             )
             await conn.execute(
                 "INSERT INTO daily_global_stats SELECT day, SUM(total), SUM(success), SUM(skipped),"
