@@ -13,6 +13,7 @@ from typing import Any
 
 from storage import aftermath, agents, alerts, changes, inbound, runs, servers, slots, stats, users
 from storage.db import Database
+from storage.handle import StorageHandle
 from storage.interface import (
     Alert,
     DayOf,
@@ -322,10 +323,11 @@ class SqliteChanges(_Part):
         await changes.prune(self.db, before_ms)
 
 
-class SqliteStorage:
+class SqliteStorage(StorageHandle):
     """A cronagents database in one SQLite file (see :class:`storage.interface.Storage`)."""
 
     backend = "sqlite"
+    db: Database
 
     def __init__(self, path: str | Path) -> None:
         self.db = Database(path)
@@ -339,31 +341,6 @@ class SqliteStorage:
         self.channels = SqliteChannels(self.db)
         self.deliveries = SqliteDeliveries(self.db)
         self.settings = SqliteSettings(self.db)
-
-    @property
-    def origin(self) -> str | None:
-        return self.db.origin
-
-    @origin.setter
-    def origin(self, value: str | None) -> None:
-        self.db.origin = value
-
-    @property
-    def generation(self) -> int:
-        return self.db.generation
-
-    async def open(self) -> SqliteStorage:
-        await self.db.open()
-        return self
-
-    async def close(self) -> None:
-        await self.db.close()
-
-    async def __aenter__(self) -> SqliteStorage:
-        return await self.open()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def database_id(self) -> str:
         return await servers.database_id(self.db)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from storage.handle import StorageHandle
 from storage.postgres.aftermath import Aftermath
 from storage.postgres.agents import PgAgents
 from storage.postgres.alerts import PgChannels, PgDeliveries, PgSettings
@@ -20,10 +21,11 @@ class PgRunStore(PgRuns, Aftermath):
     """Runs, with what follows their end."""
 
 
-class PostgresStorage:
+class PostgresStorage(StorageHandle):
     """A cronagents database on a PostgreSQL server (see :class:`storage.interface.Storage`)."""
 
     backend = "postgresql"
+    db: PgDatabase
 
     def __init__(self, url: str, pool_size: int | None = None) -> None:
         self.db = PgDatabase(url) if pool_size is None else PgDatabase(url, pool_size)
@@ -37,31 +39,6 @@ class PostgresStorage:
         self.channels = PgChannels(self.db)
         self.deliveries = PgDeliveries(self.db)
         self.settings = PgSettings(self.db)
-
-    @property
-    def origin(self) -> str | None:
-        return self.db.origin
-
-    @origin.setter
-    def origin(self, value: str | None) -> None:
-        self.db.origin = value
-
-    @property
-    def generation(self) -> int:
-        return self.db.generation
-
-    async def open(self) -> PostgresStorage:
-        await self.db.open()
-        return self
-
-    async def close(self) -> None:
-        await self.db.close()
-
-    async def __aenter__(self) -> PostgresStorage:
-        return await self.open()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def database_id(self) -> str:
         value = await self.db.fetchval("SELECT value FROM meta WHERE key = 'database_id'")
