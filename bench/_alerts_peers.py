@@ -37,23 +37,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.server import uvicorn_server, wait_until_started
-
-
-async def _serve(app: Any, port: int) -> None:
-    web = uvicorn_server(app, "127.0.0.1", port, log_to_stderr=False)
-    loop = asyncio.get_running_loop()
-
-    def stop() -> None:
-        web.should_exit = True
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop)
-    task = asyncio.create_task(web.serve())
-    await wait_until_started(web)
-    print(f"READY {port}", flush=True)
-    await task
-
+from bench._server import serve_until_stopped
 
 # -- the webhook receiver ------------------------------------------------------------------
 
@@ -96,7 +80,7 @@ def receiver_app(secret: str) -> Starlette:
 
 
 async def receiver(args: argparse.Namespace) -> None:
-    await _serve(receiver_app(os.environ["BENCH_WEBHOOK_SECRET"]), args.port)
+    await serve_until_stopped(receiver_app(os.environ["BENCH_WEBHOOK_SECRET"]), args.port)
 
 
 # -- the fake Messages API -------------------------------------------------------------------

@@ -32,7 +32,8 @@ from starlette.routing import Route
 from app.server import ServerConfig, running, uvicorn_server, wait_until_started
 
 
-async def _serve(app: object, port: int, on_stop: object = None) -> None:
+async def serve_until_stopped(app: object, port: int) -> None:
+    """Serve ``app`` on 127.0.0.1:``port``, print ``READY <port>`` once listening, end on SIGTERM/SIGINT."""
     web = uvicorn_server(app, "127.0.0.1", port, log_to_stderr=False)
     loop = asyncio.get_running_loop()
 
@@ -57,7 +58,7 @@ async def product(args: argparse.Namespace) -> None:
 
         # Under /api, so it passes the same bearer-auth middleware and router.
         server.app.router.routes.insert(0, Route("/api/bench/prebuilt", prebuilt_route))
-        await _serve(server.app, args.port)
+        await serve_until_stopped(server.app, args.port)
 
 
 async def plain(args: argparse.Namespace) -> None:
@@ -70,7 +71,7 @@ async def plain(args: argparse.Namespace) -> None:
         return Response(b"ok", media_type="text/plain")
 
     app = Starlette(routes=[Route("/prebuilt", prebuilt_route), Route("/trivial", trivial)])
-    await _serve(app, args.port)
+    await serve_until_stopped(app, args.port)
 
 
 def main() -> None:
